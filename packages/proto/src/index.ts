@@ -1,0 +1,2 @@
+// The generated client API. Everything under ./gen is produced by scripts/gen-proto.sh.
+export * as clientApi from './gen/rivulet/client/v1/client_api.js';

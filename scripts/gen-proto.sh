@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Generates packages/proto/src/gen from proto/**/*.proto with protoc and ts-proto (which
+# keeps protobufjs as the runtime). The output is committed; CI regenerates it and fails
+# when it differs, so the .proto files stay the source of truth.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v protoc >/dev/null || { echo "gen-proto: protoc is missing (apt-get install protobuf-compiler)" >&2; exit 1; }
+out=packages/proto/src/gen
+rm -rf "$out" && mkdir -p "$out"
+mapfile -t files < <(cd proto && find . -name '*.proto' | sed 's#^\./##' | sort)
+protoc \
+  --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
+  --ts_proto_out="$out" \
+  --ts_proto_opt=outputServices=grpc-js,env=node,esModuleInterop=true,forceLong=number,importSuffix=.js,useOptionals=none,oneof=unions,useExactTypes=false,outputJsonMethods=false,outputPartialMethods=true,exportCommonSymbols=false,useDate=false \
+  -I proto "${files[@]}"
+echo "gen-proto: wrote $(find "$out" -name '*.ts' | wc -l) files to $out"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README command 1 (`npm start`): from a machine with only Node 20 and npm to a running
+# single-node Rivulet with its data in ./data. Installs pnpm and the dependencies when
+# missing, builds, then runs `rivulet start` in the foreground. Extra arguments go to
+# `rivulet start` (npm start -- --grpc-port 19093).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v pnpm >/dev/null 2>&1; then
+  echo "quickstart: installing pnpm" >&2
+  npm install -g pnpm@10 >/dev/null
+fi
+pnpm install --frozen-lockfile --reporter=silent
+pnpm run --silent build
+exec node packages/cli/dist/bin.js start "$@"
