@@ -1,0 +1,106 @@
+import { RivuletError } from '@rivulet/common';
+import { BATCH_LOG_OVERHEAD_BYTES, HeaderField, TimestampType } from './batch-header.js';
+import type { BatchHeader } from './batch-header.js';
+import { checkBatchFraming, checkStoredCounts, isValidRecordTimestamp } from './batch-check.js';
+import type { DecodedRecord, RecordPosition } from './record-codec.js';
+import { readRecordFields } from './record-codec.js';
+import type { RecordsOptions } from './records-section.js';
+import { checkFullyRead, recordsReader, recordsSection, recordsSectionSync } from './records-section.js';
+
+/*
+ * Decoding for consumers and tools: check a batch (framing, magic, CRC, codec, timestamps),
+ * decompress its records and materialise them with absolute offsets and timestamps. Keys,
+ * values and header values are views into the input (uncompressed) or into the decompressed
+ * buffer, not copies: keep the input unchanged while the records are in use.
+ */
+
+export interface DecodedBatch {
+  readonly header: BatchHeader;
+  readonly records: DecodedRecord[];
+}
+
+export type DecodeOptions = RecordsOptions;
+
+function checkBatchForDecode(buf: Buffer): BatchHeader {
+  const header = checkBatchFraming(buf, Number.MAX_SAFE_INTEGER);
+  checkStoredCounts(header);
+  return header;
+}
+
+function recordTimestampMs(header: BatchHeader, timestampDelta: number, index: number): number {
+  if (header.timestampType === TimestampType.logAppendTime) return header.maxTimestamp;
+  const timestampMs = header.baseTimestamp + timestampDelta;
+  if (!isValidRecordTimestamp(timestampMs)) {
+    throw new RivuletError('INVALID_TIMESTAMP', `record ${index} has timestamp ${timestampMs}`);
+  }
+  return timestampMs;
+}
+
+/* Records in order; offsetDeltas increase strictly and stay within lastOffsetDelta (gaps allowed after compaction). */
+function readRecords(header: BatchHeader, records: Buffer): DecodedRecord[] {
+  const reader = recordsReader(records, header);
+  const decoded: DecodedRecord[] = [];
+  const position: RecordPosition = { timestampDelta: 0, offsetDelta: 0 };
+  let previousOffsetDelta = -1;
+  for (let index = 0; index < header.recordCount; index++) {
+    const fields = readRecordFields(reader, index, position);
+    if (position.offsetDelta <= previousOffsetDelta || position.offsetDelta > header.lastOffsetDelta) {
+      reader.fail(`record ${index} has offsetDelta ${position.offsetDelta} after ${previousOffsetDelta} (last ${header.lastOffsetDelta})`);
+    }
+    previousOffsetDelta = position.offsetDelta;
+    decoded.push({
+      offset: header.baseOffset + position.offsetDelta,
+      timestampMs: recordTimestampMs(header, position.timestampDelta, index),
+      key: fields.key,
+      value: fields.value,
+      headers: fields.headers,
+    });
+  }
+  checkFullyRead(reader, header);
+  return decoded;
+}
+
+/** Decodes the batch at the start of `buf` (bytes after it are ignored), any codec but zstd. */
+export function decodeRecordBatchSync(buf: Buffer, options: DecodeOptions = {}): DecodedBatch {
+  const header = checkBatchForDecode(buf);
+  return { header, records: readRecords(header, recordsSectionSync(buf, header, options)) };
+}
+
+/** Decodes the batch at the start of `buf` (bytes after it are ignored), any codec. */
+export async function decodeRecordBatch(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch> {
+  const header = checkBatchForDecode(buf);
+  return { header, records: readRecords(header, await recordsSection(buf, header, options)) };
+}
+
+/**
+ * The whole batches at the front of `buf`. A fetch response may end in the middle of a batch
+ * (the broker cuts at the byte limit), so a trailing partial batch is not an error; it is
+ * left out and `wholeBytes` says where it began.
+ */
+export function wholeBatchRanges(buf: Buffer): { batches: Buffer[]; wholeBytes: number } {
+  const batches: Buffer[] = [];
+  let at = 0;
+  while (at + BATCH_LOG_OVERHEAD_BYTES <= buf.length) {
+    const sizeBytes = buf.readInt32BE(at + HeaderField.batchLength) + BATCH_LOG_OVERHEAD_BYTES;
+    // A length below the overhead would loop forever or backwards; it is corruption, not a cut.
+    if (sizeBytes <= BATCH_LOG_OVERHEAD_BYTES) {
+      throw new RivuletError('CORRUPT_MESSAGE', `batch at byte ${at} has invalid batchLength ${sizeBytes - BATCH_LOG_OVERHEAD_BYTES}`);
+    }
+    if (at + sizeBytes > buf.length) break;
+    batches.push(buf.subarray(at, at + sizeBytes));
+    at += sizeBytes;
+  }
+  return { batches, wholeBytes: at };
+}
+
+/** Decodes concatenated batches, ignoring a trailing partial batch; any codec but zstd. */
+export function decodeRecordBatchesSync(buf: Buffer, options: DecodeOptions = {}): DecodedBatch[] {
+  return wholeBatchRanges(buf).batches.map((batch) => decodeRecordBatchSync(batch, options));
+}
+
+/** Decodes concatenated batches, ignoring a trailing partial batch; any codec. */
+export async function decodeRecordBatches(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch[]> {
+  const decoded: DecodedBatch[] = [];
+  for (const batch of wholeBatchRanges(buf).batches) decoded.push(await decodeRecordBatch(batch, options));
+  return decoded;
+}
