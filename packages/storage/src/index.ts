@@ -1,1 +1,6 @@
-export {};
+export type { FlushPolicy, LogStoreOptions } from './log-store.js';
+export { LOG_STORE_DIRECTORY, LogStore } from './log-store.js';
+export type { AppendResult, PartitionLogConfig, ReadResult } from './partition-log.js';
+export { PartitionLog, UnexpectedAppendOffsetError } from './partition-log.js';
+export type { EpochEntry } from './leader-epoch-cache.js';
+export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';

@@ -1,0 +1,198 @@
+import { assert } from '@rivulet/common';
+import type { TopicPartition } from '@rivulet/common';
+
+/*
+ * Key layout of the log store's LevelDB database. Every key starts with a one-byte prefix
+ * naming its kind; all integers are big-endian so that byte order is numeric order and
+ * reads by offset or timestamp are range scans. `pid` is the compact numeric partition id
+ * the registry assigns to each topic-partition (never reused, so a half-deleted partition
+ * can never leak keys into a new one).
+ *
+ *   'M' name                                      store metadata (format version, next pid)
+ *   'R' topic(utf8) 0x00 partition(u32)  -> pid(u32)            registry
+ *   'X' pid                              -> ''                  partition deletion in progress
+ *   'S' pid                              -> logStartOffset(u64) sizeBytes(u64) hwCheckpoint(u64)
+ *   'E' pid epoch(u32)                   -> startOffset(u64)    leader-epoch cache
+ *   'T' pid maxTimestampMs(u64)          -> baseOffset(u64) lastOffset(u64)   time index
+ *   'D' pid lastOffset(u64) lastOffsetDelta(u32) sizeBytes(u32) -> batch bytes
+ *
+ * Data keys are ordered by the LAST offset of their batch, so a seek to `'D' pid offset`
+ * (a 13-byte key, which sorts before every 21-byte key sharing that prefix) lands on the
+ * batch containing `offset`. The base offset and size are in the key too, so truncation,
+ * retention and size accounting work on keys alone, without reading batch bytes.
+ */
+
+export const Prefix = {
+  meta: 0x4d, // 'M'
+  registry: 0x52, // 'R'
+  deleting: 0x58, // 'X'
+  state: 0x53, // 'S'
+  epoch: 0x45, // 'E'
+  timeIndex: 0x54, // 'T'
+  data: 0x44, // 'D'
+} as const;
+
+/** Prefixes holding per-partition keys ('<prefix> pid ...'); deletePartition clears each. */
+export const PARTITION_PREFIXES: readonly number[] = [Prefix.state, Prefix.epoch, Prefix.timeIndex, Prefix.data];
+
+export const DATA_KEY_BYTES = 21;
+export const DATA_SEEK_KEY_BYTES = 13;
+export const STATE_VALUE_BYTES = 24;
+export const TIME_INDEX_VALUE_BYTES = 16;
+export const MAX_PARTITION_ID = 0xfffffffe;
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/** Writes a non-negative safe integer as 8 big-endian bytes without going through BigInt. */
+export function writeUint64(buf: Buffer, value: number, at: number): void {
+  buf.writeUInt32BE(Math.floor(value / TWO_POW_32), at);
+  buf.writeUInt32BE(value >>> 0, at + 4);
+}
+
+export function readUint64(buf: Buffer, at: number): number {
+  return buf.readUInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4);
+}
+
+function pidKey(prefix: number, pid: number, extraBytes: number): Buffer {
+  const key = Buffer.allocUnsafe(5 + extraBytes);
+  key[0] = prefix;
+  key.writeUInt32BE(pid, 1);
+  return key;
+}
+
+/** The first key of a partition's keys under `prefix` (inclusive bound). */
+export function partitionRangeStart(prefix: number, pid: number): Buffer {
+  return pidKey(prefix, pid, 0);
+}
+
+/** The key after all of a partition's keys under `prefix` (exclusive bound). */
+export function partitionRangeEnd(prefix: number, pid: number): Buffer {
+  assert(pid < MAX_PARTITION_ID + 1, 'partition id out of range');
+  return pidKey(prefix, pid + 1, 0);
+}
+
+export interface DataKey {
+  readonly lastOffset: number;
+  readonly baseOffset: number;
+  readonly sizeBytes: number;
+}
+
+export function dataKey(pid: number, baseOffset: number, lastOffset: number, sizeBytes: number): Buffer {
+  const key = pidKey(Prefix.data, pid, 16);
+  writeUint64(key, lastOffset, 5);
+  key.writeUInt32BE(lastOffset - baseOffset, 13);
+  key.writeUInt32BE(sizeBytes, 17);
+  return key;
+}
+
+/** A bound that sorts before the data key of every batch whose last offset is >= `offset`. */
+export function dataSeekKey(pid: number, offset: number): Buffer {
+  const key = pidKey(Prefix.data, pid, 8);
+  writeUint64(key, offset, 5);
+  return key;
+}
+
+export function decodeDataKey(key: Buffer): DataKey {
+  assert(key.length === DATA_KEY_BYTES && key[0] === Prefix.data, 'not a data key');
+  const lastOffset = readUint64(key, 5);
+  return { lastOffset, baseOffset: lastOffset - key.readUInt32BE(13), sizeBytes: key.readUInt32BE(17) };
+}
+
+export function stateKey(pid: number): Buffer {
+  return pidKey(Prefix.state, pid, 0);
+}
+
+export interface PartitionState {
+  readonly logStartOffset: number;
+  readonly sizeBytes: number;
+  readonly highWatermarkCheckpoint: number;
+}
+
+export function encodeState(state: PartitionState): Buffer {
+  const value = Buffer.allocUnsafe(STATE_VALUE_BYTES);
+  writeUint64(value, state.logStartOffset, 0);
+  writeUint64(value, state.sizeBytes, 8);
+  writeUint64(value, state.highWatermarkCheckpoint, 16);
+  return value;
+}
+
+export function decodeState(value: Buffer): PartitionState {
+  assert(value.length === STATE_VALUE_BYTES, 'partition state has the wrong length');
+  return { logStartOffset: readUint64(value, 0), sizeBytes: readUint64(value, 8), highWatermarkCheckpoint: readUint64(value, 16) };
+}
+
+export function epochKey(pid: number, leaderEpoch: number): Buffer {
+  const key = pidKey(Prefix.epoch, pid, 4);
+  key.writeUInt32BE(leaderEpoch, 5);
+  return key;
+}
+
+export function decodeEpochKey(key: Buffer): number {
+  return key.readUInt32BE(5);
+}
+
+export function encodeOffset(offset: number): Buffer {
+  const value = Buffer.allocUnsafe(8);
+  writeUint64(value, offset, 0);
+  return value;
+}
+
+export function timeIndexKey(pid: number, timestampMs: number): Buffer {
+  const key = pidKey(Prefix.timeIndex, pid, 8);
+  writeUint64(key, timestampMs, 5);
+  return key;
+}
+
+export interface TimeIndexEntry {
+  readonly timestampMs: number;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+}
+
+export function encodeTimeIndexValue(baseOffset: number, lastOffset: number): Buffer {
+  const value = Buffer.allocUnsafe(TIME_INDEX_VALUE_BYTES);
+  writeUint64(value, baseOffset, 0);
+  writeUint64(value, lastOffset, 8);
+  return value;
+}
+
+export function decodeTimeIndexEntry(key: Buffer, value: Buffer): TimeIndexEntry {
+  return { timestampMs: readUint64(key, 5), baseOffset: readUint64(value, 0), lastOffset: readUint64(value, 8) };
+}
+
+export function registryKey(tp: TopicPartition): Buffer {
+  const topicBytes = Buffer.from(tp.topic, 'utf8');
+  const key = Buffer.allocUnsafe(1 + topicBytes.length + 1 + 4);
+  key[0] = Prefix.registry;
+  topicBytes.copy(key, 1);
+  key[1 + topicBytes.length] = 0;
+  key.writeUInt32BE(tp.partition, 2 + topicBytes.length);
+  return key;
+}
+
+export function decodeRegistryKey(key: Buffer): TopicPartition {
+  const topic = key.toString('utf8', 1, key.length - 5);
+  return { topic, partition: key.readUInt32BE(key.length - 4) };
+}
+
+export function deletingKey(pid: number): Buffer {
+  return pidKey(Prefix.deleting, pid, 0);
+}
+
+export function metaKey(name: string): Buffer {
+  return Buffer.concat([Buffer.of(Prefix.meta), Buffer.from(name, 'utf8')]);
+}
+
+export function encodeUint32(value: number): Buffer {
+  const buf = Buffer.allocUnsafe(4);
+  buf.writeUInt32BE(value, 0);
+  return buf;
+}
+
+export function prefixStart(prefix: number): Buffer {
+  return Buffer.of(prefix);
+}
+
+export function prefixEnd(prefix: number): Buffer {
+  return Buffer.of(prefix + 1);
+}

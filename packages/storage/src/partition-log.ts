@@ -1,0 +1,743 @@
+import { AssertionError, RivuletError, StorageError, assert, assertSafeUint } from '@rivulet/common';
+import type { Clock, ErrorContext, Logger, TopicPartition } from '@rivulet/common';
+import { readBatchHeader, setBaseOffset, setPartitionLeaderEpoch } from '@rivulet/records';
+import type { ClassicLevel } from 'classic-level';
+import {
+  Prefix,
+  dataKey,
+  dataSeekKey,
+  decodeDataKey,
+  decodeEpochKey,
+  decodeState,
+  decodeTimeIndexEntry,
+  encodeOffset,
+  encodeState,
+  encodeTimeIndexValue,
+  epochKey,
+  partitionRangeEnd,
+  partitionRangeStart,
+  readUint64,
+  stateKey,
+  timeIndexKey,
+} from './keys.js';
+import type { DataKey, TimeIndexEntry } from './keys.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
+import type { EpochCacheChange, EpochEntry } from './leader-epoch-cache.js';
+import type { BatchOp, WriteParticipant, WritePipeline } from './write-pipeline.js';
+
+export type LevelDb = ClassicLevel<Buffer, Buffer>;
+
+/** Retention settings of one partition; -1 means unlimited (Kafka's retention.ms / retention.bytes). */
+export interface PartitionLogConfig {
+  retentionMs: number;
+  retentionBytes: number;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  logAppendTimeMs: number;
+}
+
+export interface ReadResult {
+  /** Whole batches, concatenated. */
+  records: Buffer;
+  batchCount: number;
+  /** The offset after the last returned batch (fromOffset when nothing was returned). */
+  nextOffset: number;
+}
+
+/** What PartitionLog needs from the LogStore that owns it. */
+export interface LogStoreContext {
+  readonly db: LevelDb;
+  readonly pipeline: WritePipeline;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Writes one batch of operations outside group commit, with the store's flush policy. */
+  writeBatch(ops: BatchOp[]): Promise<void>;
+  /** Throws if the store is closing or closed. */
+  checkOpen(): void;
+}
+
+/** A follower append whose base offset is not the log-end offset; the fetcher must truncate or re-fetch. */
+export class UnexpectedAppendOffsetError extends RivuletError {
+  override readonly name = 'UnexpectedAppendOffsetError';
+  constructor(
+    readonly expectedOffset: number,
+    readonly actualOffset: number,
+    context: ErrorContext,
+  ) {
+    super('OFFSET_OUT_OF_RANGE', `follower append at offset ${actualOffset}, expected ${expectedOffset}`, { ...context, offset: actualOffset });
+  }
+}
+
+interface PendingAppend {
+  readonly batch: Buffer;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly maxTimestampMs: number;
+  readonly logAppendTimeMs: number;
+  /** The truncation generation this append belongs to; re-tagged when a truncation keeps it. */
+  generation: number;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PendingCheckpoint {
+  readonly offset: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** One partition's share of a group-committed write batch. */
+interface PartitionWork {
+  readonly appends: PendingAppend[];
+  readonly epochOps: BatchOp[];
+  readonly checkpoints: PendingCheckpoint[];
+}
+
+/** Batches deleted per atomic LevelDB write during truncation and deletion; bounds memory and pauses. */
+const DELETE_CHUNK_BATCHES = 4096;
+/** Upper bound on the iterator read-ahead of one read(), whatever maxBytes asks for. */
+const READ_AHEAD_BYTES_MAX = 16 * 1024 * 1024;
+const READ_AHEAD_BYTES_MIN = 64 * 1024;
+
+export interface LoadedPartitionState {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly sizeBytes: number;
+  readonly highWatermarkCheckpoint: number;
+  readonly epochs: EpochEntry[];
+  readonly indexMaxTimestampMs: number;
+  readonly firstBatchLastOffset: number | undefined;
+}
+
+/**
+ * The log of one partition replica, stored as whole RecordBatch v2 byte strings in the
+ * shared LevelDB database (see keys.ts for the layout). Offsets are assigned synchronously;
+ * data becomes readable (logEndOffset advances) only when its group-committed write batch
+ * has been applied by LevelDB. A failed write makes the replica unusable: every later call
+ * rejects with the StorageError that caused it.
+ */
+export class PartitionLog implements WriteParticipant<PartitionWork> {
+  readonly topicPartition: TopicPartition;
+  private config: PartitionLogConfig;
+  private readonly errorContext: ErrorContext;
+  private readonly epochCache: LeaderEpochCache;
+
+  /** Visible log start: reads below it fail. */
+  private logStart: number;
+  /**
+   * The log start written to the state record. It moves with logStart, except during a
+   * full truncation, where it changes only with the last deletion chunk so that a crash
+   * midway leaves a prefix of the old log rather than a log starting at the new offset.
+   */
+  private durableLogStart: number;
+  /** The offset after the last committed (readable) batch. */
+  private committedEnd: number;
+  /** The offset the next appended batch receives; leads committedEnd while writes are pending. */
+  private nextOffset: number;
+  /** Bytes of all batches in LevelDB for this partition, as of the last committed write. */
+  private committedSizeBytes: number;
+  private committedHighWatermark: number;
+  /** Running maximum of batch max timestamps, as of the last write handed to LevelDB (-1: none). */
+  private indexMaxTimestampMs: number;
+  /** Bumped by every truncation; appends from an older generation never become readable. */
+  private generation = 0;
+  /** Bumped by every full truncation; a deletion that started before one stops. */
+  private restartGeneration = 0;
+  private failure: Error | undefined;
+  private deleted = false;
+  private readonly createWork = (): PartitionWork => ({ appends: [], epochOps: [], checkpoints: [] });
+
+  constructor(
+    private readonly ctx: LogStoreContext,
+    readonly partitionId: number,
+    topicPartition: TopicPartition,
+    config: PartitionLogConfig,
+    loaded: LoadedPartitionState,
+  ) {
+    this.topicPartition = { topic: topicPartition.topic, partition: topicPartition.partition };
+    this.config = { ...config };
+    this.errorContext = { topic: topicPartition.topic, partition: topicPartition.partition };
+    this.logStart = loaded.logStartOffset;
+    this.durableLogStart = loaded.logStartOffset;
+    this.committedEnd = loaded.logEndOffset;
+    this.nextOffset = loaded.logEndOffset;
+    this.committedSizeBytes = loaded.sizeBytes;
+    this.committedHighWatermark = loaded.highWatermarkCheckpoint;
+    this.indexMaxTimestampMs = loaded.indexMaxTimestampMs;
+    this.epochCache = new LeaderEpochCache(loaded.epochs);
+  }
+
+  /** Reads a partition's persisted state with a handful of seeks; no scan of batch data. */
+  static async loadState(db: LevelDb, pid: number): Promise<LoadedPartitionState> {
+    const stateValue = await db.get(stateKey(pid));
+    assert(stateValue !== undefined, `partition ${pid} has no state record`);
+    const state = decodeState(stateValue);
+    const lastKeys = await db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), reverse: true, limit: 1 }).all();
+    const firstKeys = await db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), limit: 1 }).all();
+    const lastIndex = await db.keys({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: 1 }).all();
+    const epochEntries = await db.iterator({ gte: partitionRangeStart(Prefix.epoch, pid), lt: partitionRangeEnd(Prefix.epoch, pid) }).all();
+    const lastBatch = lastKeys[0] === undefined ? undefined : decodeDataKey(lastKeys[0]);
+    return {
+      logStartOffset: state.logStartOffset,
+      logEndOffset: Math.max(state.logStartOffset, lastBatch === undefined ? 0 : lastBatch.lastOffset + 1),
+      sizeBytes: state.sizeBytes,
+      highWatermarkCheckpoint: state.highWatermarkCheckpoint,
+      epochs: epochEntries.map(([key, value]) => ({ leaderEpoch: decodeEpochKey(key), startOffset: readUint64(value, 0) })),
+      indexMaxTimestampMs: lastIndex[0] === undefined ? -1 : readUint64(lastIndex[0], 5),
+      firstBatchLastOffset: firstKeys[0] === undefined ? undefined : decodeDataKey(firstKeys[0]).lastOffset,
+    };
+  }
+
+  /**
+   * Finishes what a crash may have interrupted: batches below a persisted log start (a
+   * deletion that had advanced the log start but not yet removed every batch) and epoch
+   * entries beyond the log end.
+   */
+  async recover(loaded: LoadedPartitionState): Promise<void> {
+    this.recordEpochChange(this.epochCache.truncateFromEnd(this.committedEnd + 1));
+    if (loaded.firstBatchLastOffset !== undefined && loaded.firstBatchLastOffset < this.logStart) {
+      const deleted = await this.deleteBatchesBelow(this.logStart);
+      this.ctx.logger.info({ ...this.errorContext, deleted }, 'removed batches below the log start left by an interrupted deletion');
+    }
+  }
+
+  logStartOffset(): number {
+    return this.logStart;
+  }
+
+  logEndOffset(): number {
+    return this.committedEnd;
+  }
+
+  sizeBytes(): number {
+    return this.committedSizeBytes;
+  }
+
+  retentionConfig(): PartitionLogConfig {
+    return { ...this.config };
+  }
+
+  updateConfig(config: PartitionLogConfig): void {
+    this.config = { ...config };
+  }
+
+  appendAsLeader(batch: Buffer, leaderEpoch: number): Promise<AppendResult> {
+    try {
+      this.checkUsable();
+      const header = readBatchHeader(batch);
+      assert(header.sizeBytes === batch.length, 'appendAsLeader: buffer must hold exactly one batch');
+      this.ctx.pipeline.checkCapacity(batch.length);
+      const baseOffset = this.nextOffset;
+      setBaseOffset(batch, 0, baseOffset);
+      setPartitionLeaderEpoch(batch, 0, leaderEpoch);
+      return this.enqueueAppend(batch, baseOffset, header.lastOffsetDelta, header.maxTimestamp, leaderEpoch);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  appendAsFollower(batch: Buffer): Promise<AppendResult> {
+    try {
+      this.checkUsable();
+      const header = readBatchHeader(batch);
+      assert(header.sizeBytes === batch.length, 'appendAsFollower: buffer must hold exactly one batch');
+      if (header.baseOffset !== this.nextOffset) {
+        throw new UnexpectedAppendOffsetError(this.nextOffset, header.baseOffset, this.errorContext);
+      }
+      this.ctx.pipeline.checkCapacity(batch.length);
+      return this.enqueueAppend(batch, header.baseOffset, header.lastOffsetDelta, header.maxTimestamp, header.partitionLeaderEpoch);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  private enqueueAppend(batch: Buffer, baseOffset: number, lastOffsetDelta: number, maxTimestampMs: number, leaderEpoch: number): Promise<AppendResult> {
+    assert(Number.isInteger(lastOffsetDelta) && lastOffsetDelta >= 0, 'batch lastOffsetDelta must be non-negative');
+    const lastOffset = baseOffset + lastOffsetDelta;
+    this.nextOffset = lastOffset + 1;
+    // As Kafka does on every append, the first batch of a new epoch records where it starts.
+    if (leaderEpoch >= 0) this.recordEpochChange(this.epochCache.assign(leaderEpoch, baseOffset));
+    const work = this.ctx.pipeline.workFor(this, batch.length, this.createWork);
+    const logAppendTimeMs = this.ctx.clock.wallClockMs();
+    const generation = this.generation;
+    return new Promise<AppendResult>((resolve, reject) => {
+      work.appends.push({ batch, baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs, generation, resolve, reject });
+    });
+  }
+
+  /** Records an epoch-cache change in the open write batch, so it commits with the data that caused it. */
+  private recordEpochChange(change: EpochCacheChange): void {
+    if (change.removed.length === 0 && change.put.length === 0) return;
+    const work = this.ctx.pipeline.workFor(this, 0, this.createWork);
+    appendEpochOps(work.epochOps, this.partitionId, change);
+  }
+
+  prepareWrite(work: PartitionWork, ops: BatchOp[]): boolean {
+    if (this.failure !== undefined || this.deleted) {
+      this.failWrite(work, this.failure ?? this.deletedError());
+      return false;
+    }
+    let addedBytes = 0;
+    for (const append of work.appends) {
+      ops.push({ type: 'put', key: dataKey(this.partitionId, append.baseOffset, append.lastOffset, append.batch.length), value: append.batch });
+      addedBytes += append.batch.length;
+      // Kafka's time index rule: an entry only where the running maximum timestamp grows.
+      if (Number.isSafeInteger(append.maxTimestampMs) && append.maxTimestampMs > this.indexMaxTimestampMs) {
+        this.indexMaxTimestampMs = append.maxTimestampMs;
+        ops.push({
+          type: 'put',
+          key: timeIndexKey(this.partitionId, append.maxTimestampMs),
+          value: encodeTimeIndexValue(append.baseOffset, append.lastOffset),
+        });
+      }
+    }
+    for (const op of work.epochOps) ops.push(op);
+    const lastCheckpoint = work.checkpoints[work.checkpoints.length - 1];
+    ops.push(this.stateOp(this.committedSizeBytes + addedBytes, lastCheckpoint?.offset ?? this.committedHighWatermark));
+    return true;
+  }
+
+  completeWrite(work: PartitionWork): void {
+    for (const append of work.appends) {
+      this.committedSizeBytes += append.batch.length;
+      if (append.generation === this.generation) {
+        assert(append.baseOffset === this.committedEnd, `commit out of order: batch at ${append.baseOffset}, log end ${this.committedEnd}`);
+        this.committedEnd = append.lastOffset + 1;
+        append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, logAppendTimeMs: append.logAppendTimeMs });
+      } else {
+        append.reject(new RivuletError('NOT_LEADER_OR_FOLLOWER', 'the log was truncated before this append committed', { ...this.errorContext, offset: append.baseOffset }));
+      }
+    }
+    const lastCheckpoint = work.checkpoints[work.checkpoints.length - 1];
+    if (lastCheckpoint !== undefined) this.committedHighWatermark = lastCheckpoint.offset;
+    for (const checkpoint of work.checkpoints) checkpoint.resolve();
+  }
+
+  failWrite(work: PartitionWork, error: Error): void {
+    const failure = this.fail(error, 'write batch failed');
+    for (const append of work.appends) append.reject(failure);
+    for (const checkpoint of work.checkpoints) checkpoint.reject(failure);
+  }
+
+  /**
+   * Marks the replica failed (once) and returns the error every later call rejects with.
+   * An AssertionError (a bug) passes through untouched: it is meant to crash the process.
+   */
+  private fail(error: Error, what: string): Error {
+    if (error instanceof AssertionError) return error;
+    if (this.failure !== undefined) return this.failure;
+    if (this.deleted) return this.deletedError();
+    this.failure = error instanceof RivuletError ? error : new StorageError(`${what}: ${error.message}`, this.errorContext, { cause: error });
+    this.ctx.logger.error({ ...this.errorContext, err: error }, 'partition log failed; the replica is unusable until the broker reopens it');
+    return this.failure;
+  }
+
+  private stateOp(sizeBytes: number, highWatermark: number): BatchOp {
+    return {
+      type: 'put',
+      key: stateKey(this.partitionId),
+      value: encodeState({ logStartOffset: this.durableLogStart, sizeBytes, highWatermarkCheckpoint: highWatermark }),
+    };
+  }
+
+  async read(fromOffset: number, maxBytes: number, maxOffsetExclusive?: number): Promise<ReadResult> {
+    this.checkUsable();
+    assertSafeUint(fromOffset, 'read: fromOffset');
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw new RivuletError('INVALID_FETCH_SIZE', `maxBytes must be a non-negative integer, got ${maxBytes}`, this.errorContext);
+    }
+    if (fromOffset < this.logStart || fromOffset > this.committedEnd) throw this.outOfRange(fromOffset);
+    const upperExclusive = maxOffsetExclusive === undefined ? this.committedEnd : Math.min(this.committedEnd, maxOffsetExclusive);
+    const empty: ReadResult = { records: Buffer.alloc(0), batchCount: 0, nextOffset: fromOffset };
+    if (fromOffset >= upperExclusive) return empty;
+    // The upper bound excludes every batch whose last offset is >= upperExclusive.
+    const iterator = this.ctx.db.iterator({
+      gte: dataSeekKey(this.partitionId, fromOffset),
+      lt: dataSeekKey(this.partitionId, upperExclusive),
+      highWaterMarkBytes: Math.min(READ_AHEAD_BYTES_MAX, Math.max(READ_AHEAD_BYTES_MIN, maxBytes)),
+    });
+    const batches: Buffer[] = [];
+    let totalBytes = 0;
+    let nextOffset = fromOffset;
+    try {
+      reading: while (true) {
+        const entries = await iterator.nextv(1000);
+        if (entries.length === 0) break;
+        for (const [key, value] of entries) {
+          if (batches.length > 0 && totalBytes + value.length > maxBytes) break reading;
+          const { lastOffset } = decodeDataKey(key);
+          batches.push(value);
+          totalBytes += value.length;
+          nextOffset = lastOffset + 1;
+        }
+      }
+    } catch (error) {
+      throw this.wrapReadError(error);
+    } finally {
+      await iterator.close();
+    }
+    if (batches.length === 0) return empty;
+    return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
+  }
+
+  /**
+   * Kafka ListOffsets by timestamp at batch granularity: the first batch (at or after the log
+   * start) whose max timestamp is >= timestampMs, as its base offset (or the log start, if
+   * that lies inside it) and its max timestamp; null if no batch qualifies.
+   */
+  async offsetForTimestamp(timestampMs: number): Promise<{ offset: number; timestampMs: number } | null> {
+    this.checkUsable();
+    const target = Math.max(0, Math.floor(timestampMs));
+    let entry: TimeIndexEntry | undefined;
+    try {
+      const found = await this.ctx.db
+        .iterator({ gte: timeIndexKey(this.partitionId, target), lt: partitionRangeEnd(Prefix.timeIndex, this.partitionId), limit: 1 })
+        .all();
+      entry = found[0] === undefined ? undefined : decodeTimeIndexEntry(found[0][0], found[0][1]);
+    } catch (error) {
+      throw this.wrapReadError(error);
+    }
+    // Every batch before the entry has a max timestamp below the target (the entry is where
+    // the running maximum first reached it), so no entry means no batch qualifies.
+    if (entry === undefined || entry.lastOffset >= this.committedEnd) return null;
+    if (entry.lastOffset >= this.logStart) return { offset: Math.max(entry.baseOffset, this.logStart), timestampMs: entry.timestampMs };
+    // The entry's batch was deleted; the batches after the log start that precede the next
+    // entry are not indexed on their own, so scan their headers (this only happens for
+    // targets at or below the maximum timestamp of deleted data).
+    return this.scanForTimestamp(target);
+  }
+
+  private async scanForTimestamp(target: number): Promise<{ offset: number; timestampMs: number } | null> {
+    const iterator = this.ctx.db.iterator({
+      gte: dataSeekKey(this.partitionId, this.logStart),
+      lt: dataSeekKey(this.partitionId, this.committedEnd),
+    });
+    try {
+      while (true) {
+        const entries = await iterator.nextv(64);
+        if (entries.length === 0) return null;
+        for (const [, value] of entries) {
+          const header = readBatchHeader(value);
+          if (header.maxTimestamp >= target) return { offset: Math.max(header.baseOffset, this.logStart), timestampMs: header.maxTimestamp };
+        }
+      }
+    } catch (error) {
+      throw this.wrapReadError(error);
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /**
+   * Removes every record at or after `offset`. The offset must be a batch boundary (callers
+   * truncate to a leader's epoch end); at or below the log start the log is emptied and
+   * restarts at `offset`, as Kafka's truncateFullyAndStartAt. Offsets take effect at once:
+   * the next append gets `offset`, reads stop there; appends still pending at or beyond it
+   * reject.
+   */
+  truncateTo(offset: number): Promise<void> {
+    try {
+      this.checkUsable();
+      assertSafeUint(offset, 'truncateTo: offset');
+      if (offset >= this.nextOffset) return Promise.resolve();
+      if (offset <= this.logStart) return this.truncateFullyAndStartAt(offset);
+      const pending = this.pendingAppends().filter((append) => append.generation === this.generation);
+      for (const append of pending) {
+        assert(append.baseOffset >= offset || append.lastOffset < offset, `truncateTo(${offset}) falls inside pending batch ${append.baseOffset}..${append.lastOffset}`);
+      }
+      this.generation++;
+      // Pending appends wholly below the truncation point survive it.
+      for (const append of pending) if (append.lastOffset < offset) append.generation = this.generation;
+      this.nextOffset = offset;
+      this.committedEnd = Math.min(this.committedEnd, offset);
+      const epochChange = this.epochCache.truncateFromEnd(offset);
+      return this.ctx.pipeline.runExclusive(() => this.truncateTask(offset, epochChange, undefined));
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  /** Empties the log and restarts it at `offset` (a follower whose leader's log starts beyond it). */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    try {
+      this.checkUsable();
+      assertSafeUint(offset, 'truncateFullyAndStartAt: offset');
+      this.generation++;
+      this.restartGeneration++;
+      this.nextOffset = offset;
+      this.committedEnd = offset;
+      this.logStart = offset;
+      const epochChange = this.epochCache.clear();
+      return this.ctx.pipeline.runExclusive(() => this.truncateTask(0, epochChange, offset));
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  /** Appends not yet committed; few (the write backlog is bounded), so truncation may look at each. */
+  private pendingAppends(): PendingAppend[] {
+    return this.ctx.pipeline.pendingWorkOf(this).flatMap((work) => work.appends);
+  }
+
+  /**
+   * Deletes batches from the top down to `offset`, one atomic chunk at a time, so that a
+   * crash leaves a prefix of the old log. Each chunk also removes the time-index entries
+   * of its batches and writes the partition state; the final one removes the epoch entries.
+   */
+  private async truncateTask(offset: number, epochChange: EpochCacheChange, restartAt: number | undefined): Promise<void> {
+    if (this.deleted) return;
+    const { db } = this.ctx;
+    const pid = this.partitionId;
+    try {
+      if (restartAt === undefined) {
+        const [first] = await db.keys({ gte: dataSeekKey(pid, offset), lt: partitionRangeEnd(Prefix.data, pid), limit: 1 }).all();
+        if (first !== undefined) {
+          const batch = decodeDataKey(first);
+          assert(batch.baseOffset >= offset, `truncateTo(${offset}) falls inside batch ${batch.baseOffset}..${batch.lastOffset}`);
+        }
+      }
+      while (true) {
+        const keys = await db.keys({ gte: dataSeekKey(pid, offset), lt: partitionRangeEnd(Prefix.data, pid), reverse: true, limit: DELETE_CHUNK_BATCHES }).all();
+        const ops: BatchOp[] = [];
+        let deletedBytes = 0;
+        let lowestBaseOffset = Number.MAX_SAFE_INTEGER;
+        for (const key of keys) {
+          const batch = decodeDataKey(key);
+          ops.push({ type: 'del', key });
+          deletedBytes += batch.sizeBytes;
+          lowestBaseOffset = Math.min(lowestBaseOffset, batch.baseOffset);
+        }
+        const isLast = keys.length < DELETE_CHUNK_BATCHES;
+        // Index entries of the deleted batches are the newest ones (higher chunks went first).
+        // A full restart removes every entry, including one kept for deleted history.
+        const indexFloor = isLast && restartAt !== undefined ? -1 : lowestBaseOffset;
+        const indexEntries = await db
+          .iterator({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: isLast && restartAt !== undefined ? undefined : DELETE_CHUNK_BATCHES + 1 })
+          .all();
+        for (const [key, value] of indexEntries) {
+          if (decodeTimeIndexEntry(key, value).lastOffset < indexFloor) break;
+          ops.push({ type: 'del', key });
+        }
+        if (isLast) {
+          appendEpochOps(ops, pid, epochChange);
+          if (restartAt !== undefined) this.durableLogStart = restartAt;
+        }
+        ops.push(this.stateOp(this.committedSizeBytes - deletedBytes, this.committedHighWatermark));
+        await this.ctx.writeBatch(ops);
+        this.committedSizeBytes -= deletedBytes;
+        if (isLast) break;
+      }
+      const [lastIndexKey] = await db.keys({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: 1 }).all();
+      this.indexMaxTimestampMs = lastIndexKey === undefined ? -1 : readUint64(lastIndexKey, 5);
+    } catch (error) {
+      throw this.fail(asError(error), 'truncation failed');
+    }
+  }
+
+  /**
+   * Kafka DeleteRecords: advances the log start to `offset` (at most the log end) and deletes
+   * the batches that lie wholly below it. Reads below the new start fail at once; the
+   * returned promise resolves when the deletion is durable.
+   */
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    this.checkUsable();
+    assertSafeUint(offset, 'deleteRecordsBefore: offset');
+    if (offset > this.committedEnd) throw this.outOfRange(offset);
+    if (offset > this.logStart) await this.advanceLogStart(offset);
+    return this.logStart;
+  }
+
+  private async advanceLogStart(offset: number): Promise<number> {
+    this.logStart = offset;
+    this.durableLogStart = offset;
+    this.recordEpochChange(this.epochCache.truncateFromStart(offset));
+    // The state record carrying the new log start goes out with the next group commit,
+    // before any batch is deleted; reopening after a crash finishes the deletion.
+    this.ctx.pipeline.workFor(this, 0, this.createWork);
+    return this.deleteBatchesBelow(offset);
+  }
+
+  /** Deletes, in atomic chunks that interleave with appends, every batch whose last offset is below `offset`. */
+  private async deleteBatchesBelow(offset: number): Promise<number> {
+    const generation = this.restartGeneration;
+    let deleted = 0;
+    while (true) {
+      const chunk = await this.ctx.pipeline.runExclusive(() => this.deleteChunkBelow(offset, generation));
+      deleted += chunk.deletedBatches;
+      if (chunk.done) return deleted;
+    }
+  }
+
+  private async deleteChunkBelow(offset: number, generation: number): Promise<{ deletedBatches: number; done: boolean }> {
+    // A truncation since the deletion began may have restarted the log below `offset`.
+    if (this.deleted || this.failure !== undefined || generation !== this.restartGeneration) return { deletedBatches: 0, done: true };
+    const { db } = this.ctx;
+    const pid = this.partitionId;
+    try {
+      const keys = await db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: dataSeekKey(pid, offset), limit: DELETE_CHUNK_BATCHES }).all();
+      if (keys.length === 0) return { deletedBatches: 0, done: true };
+      const ops: BatchOp[] = [];
+      let deletedBytes = 0;
+      let highestLastOffset = -1;
+      for (const key of keys) {
+        const batch = decodeDataKey(key);
+        ops.push({ type: 'del', key });
+        deletedBytes += batch.sizeBytes;
+        highestLastOffset = Math.max(highestLastOffset, batch.lastOffset);
+      }
+      // Index entries of deleted batches go too, except the newest of them: offsetForTimestamp
+      // needs it to know when the remaining, unindexed batches could still match.
+      const indexEntries = await db
+        .iterator({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), limit: DELETE_CHUNK_BATCHES + 2 })
+        .all();
+      const covered: Buffer[] = [];
+      for (const [key, value] of indexEntries) {
+        if (decodeTimeIndexEntry(key, value).lastOffset > highestLastOffset) break;
+        covered.push(key);
+      }
+      for (const key of covered.slice(0, -1)) ops.push({ type: 'del', key });
+      ops.push(this.stateOp(this.committedSizeBytes - deletedBytes, this.committedHighWatermark));
+      await this.ctx.writeBatch(ops);
+      this.committedSizeBytes -= deletedBytes;
+      return { deletedBatches: keys.length, done: keys.length < DELETE_CHUNK_BATCHES };
+    } catch (error) {
+      throw this.fail(asError(error), 'deletion failed');
+    }
+  }
+
+  /**
+   * Applies retention.ms (by batch max timestamp, as Kafka judges segments) and
+   * retention.bytes (deleting oldest batches while at least retentionBytes would remain,
+   * as Kafka does). The newest batch is always kept.
+   */
+  async applyRetention(nowMs: number): Promise<{ deletedBatches: number }> {
+    this.checkUsable();
+    let deletedBatches = 0;
+    if (this.config.retentionMs >= 0) {
+      const tail = await this.lastCommittedBatch();
+      if (tail !== undefined) {
+        const found = await this.offsetForTimestamp(nowMs - this.config.retentionMs);
+        const target = Math.min(found === null ? this.committedEnd : found.offset, tail.baseOffset);
+        if (target > this.logStart) deletedBatches += await this.advanceLogStart(target);
+      }
+    }
+    if (this.config.retentionBytes >= 0 && this.committedSizeBytes > this.config.retentionBytes) {
+      const target = await this.bytesRetentionTarget(this.config.retentionBytes);
+      if (target > this.logStart) deletedBatches += await this.advanceLogStart(target);
+    }
+    return { deletedBatches };
+  }
+
+  private async bytesRetentionTarget(retentionBytes: number): Promise<number> {
+    const tail = await this.lastCommittedBatch();
+    if (tail === undefined) return this.logStart;
+    let remainingBytes = this.committedSizeBytes;
+    let target = this.logStart;
+    let from = dataSeekKey(this.partitionId, this.logStart);
+    const until = dataSeekKey(this.partitionId, tail.baseOffset);
+    try {
+      while (true) {
+        const keys = await this.ctx.db.keys({ gte: from, lt: until, limit: DELETE_CHUNK_BATCHES }).all();
+        for (const key of keys) {
+          const batch = decodeDataKey(key);
+          if (remainingBytes - batch.sizeBytes < retentionBytes) return target;
+          remainingBytes -= batch.sizeBytes;
+          target = batch.lastOffset + 1;
+        }
+        if (keys.length < DELETE_CHUNK_BATCHES) return target;
+        from = dataSeekKey(this.partitionId, target);
+      }
+    } catch (error) {
+      throw this.wrapReadError(error);
+    }
+  }
+
+  private async lastCommittedBatch(): Promise<DataKey | undefined> {
+    try {
+      const [key] = await this.ctx.db
+        .keys({ gte: partitionRangeStart(Prefix.data, this.partitionId), lt: dataSeekKey(this.partitionId, this.committedEnd), reverse: true, limit: 1 })
+        .all();
+      return key === undefined ? undefined : decodeDataKey(key);
+    } catch (error) {
+      throw this.wrapReadError(error);
+    }
+  }
+
+  /** The high watermark of the last completed checkpoint (0 before any). */
+  highWatermarkCheckpoint(): number {
+    return this.committedHighWatermark;
+  }
+
+  /** Persists the high watermark with the next group commit; resolves when it is durable. */
+  checkpointHighWatermark(offset: number): Promise<void> {
+    try {
+      this.checkUsable();
+      assertSafeUint(offset, 'checkpointHighWatermark: offset');
+      const work = this.ctx.pipeline.workFor(this, 0, this.createWork);
+      return new Promise<void>((resolve, reject) => {
+        work.checkpoints.push({ offset, resolve, reject });
+      });
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  leaderEpochEntries(): { leaderEpoch: number; startOffset: number }[] {
+    return this.epochCache.list();
+  }
+
+  /** Records that `leaderEpoch` starts at `startOffset` (e.g. on becoming leader, at the log end); persisted with the next write batch. */
+  assignLeaderEpochStart(leaderEpoch: number, startOffset: number): void {
+    this.checkUsable();
+    this.recordEpochChange(this.epochCache.assign(leaderEpoch, startOffset));
+  }
+
+  /** Kafka OffsetForLeaderEpoch (KIP-101/279); end offsets never exceed the committed log end. */
+  endOffsetForLeaderEpoch(leaderEpoch: number): { leaderEpoch: number; endOffset: number } {
+    this.checkUsable();
+    const answer = this.epochCache.endOffsetFor(leaderEpoch, this.committedEnd);
+    return answer.endOffset < 0 ? answer : { leaderEpoch: answer.leaderEpoch, endOffset: Math.min(answer.endOffset, this.committedEnd) };
+  }
+
+  /** Called by LogStore.deletePartition: every later call fails and pending writes are dropped. */
+  markDeleted(): void {
+    this.deleted = true;
+  }
+
+  private checkUsable(): void {
+    this.ctx.checkOpen();
+    if (this.deleted) throw this.deletedError();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private deletedError(): RivuletError {
+    return new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', 'the partition log was deleted', this.errorContext);
+  }
+
+  private outOfRange(offset: number): RivuletError {
+    return new RivuletError(
+      'OFFSET_OUT_OF_RANGE',
+      `offset ${offset} is outside [${this.logStart}, ${this.committedEnd}]`,
+      { ...this.errorContext, offset },
+    );
+  }
+
+  private wrapReadError(error: unknown): Error {
+    if (error instanceof RivuletError) return error;
+    const cause = asError(error);
+    return new StorageError(`read failed: ${cause.message}`, this.errorContext, { cause });
+  }
+}
+
+function appendEpochOps(ops: BatchOp[], pid: number, change: EpochCacheChange): void {
+  for (const entry of change.removed) ops.push({ type: 'del', key: epochKey(pid, entry.leaderEpoch) });
+  for (const entry of change.put) ops.push({ type: 'put', key: epochKey(pid, entry.leaderEpoch), value: encodeOffset(entry.startOffset) });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
