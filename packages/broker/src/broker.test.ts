@@ -1,0 +1,269 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
+import { CRC_START_OFFSET, HeaderField, crc32c, decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
+import { Broker, type BrokerOptions } from './broker.js';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchRequest } from './types.js';
+
+let dataDir: string;
+let broker: Broker;
+
+function options(overrides: Partial<BrokerOptions> = {}): BrokerOptions {
+  return {
+    nodeId: 1,
+    clusterId: 'test-cluster',
+    dataDir,
+    flushPolicy: 'os',
+    autoCreateTopics: false,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
+    retentionCheckIntervalMs: 60_000,
+    fetchMaxBytes: 52_428_800,
+    version: 'test',
+    clock: systemClock,
+    logger: noopLogger,
+    ...overrides,
+  };
+}
+
+function batch(values: string[], timestampMs = 1_700_000_000_000): Promise<Buffer> {
+  return encodeRecordBatch({ records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs })) });
+}
+
+async function produce(topic: string, partition: number, records: Buffer, acks = -1) {
+  const response = await broker.produce({ acks, timeoutMs: 5000, topics: [{ name: topic, partitions: [{ partition, records }] }] });
+  return response.topics[0]!.partitions[0]!;
+}
+
+function fetchRequest(topic: string, partition: number, fetchOffset: number, overrides: Partial<FetchRequest> = {}): FetchRequest {
+  return {
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    topics: [{ name: topic, partitions: [{ partition, fetchOffset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 }] }],
+    ...overrides,
+  };
+}
+
+async function fetchValues(topic: string, partition: number, fetchOffset: number): Promise<string[]> {
+  const response = await broker.fetch(fetchRequest(topic, partition, fetchOffset));
+  const p = response.topics[0]!.partitions[0]!;
+  expect(p.errorCode).toBe(0);
+  const batches = await decodeRecordBatches(p.records);
+  return batches.flatMap((b) => b.records.filter((r) => r.offset >= fetchOffset).map((r) => r.value!.toString()));
+}
+
+async function create(name: string, partitions = 1, configs: Record<string, string> = {}) {
+  const [result] = await broker.createTopics([{ name, partitions, replicationFactor: 1, configs }], false);
+  return result!;
+}
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'rivulet-broker-'));
+  broker = await Broker.start(options());
+});
+
+afterEach(async () => {
+  await broker.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('topics', () => {
+  it('creates, lists, describes and deletes topics', async () => {
+    expect((await create('orders', 3, { 'retention.ms': '1000' })).errorCode).toBe(0);
+    const metadata = await broker.metadata({ topics: [], allowAutoTopicCreation: false });
+    expect(metadata.topics.map((t) => t.name)).toEqual(['orders']);
+    expect(metadata.topics[0]!.partitions.map((p) => [p.partition, p.leaderId])).toEqual([[0, 1], [1, 1], [2, 1]]);
+    const [description] = broker.describeTopics(['orders']);
+    expect(description!.configs['retention.ms']).toBe('1000');
+    expect(description!.partitions).toHaveLength(3);
+    expect((await broker.deleteTopics(['orders']))[0]!.errorCode).toBe(0);
+    expect((await broker.metadata({ topics: [], allowAutoTopicCreation: false })).topics).toEqual([]);
+  });
+
+  it('refuses impossible topics with specific errors and stores nothing', async () => {
+    const results = await broker.createTopics(
+      [
+        { name: 'bad/name', partitions: 1, replicationFactor: 1, configs: {} },
+        { name: 'x'.repeat(250), partitions: 1, replicationFactor: 1, configs: {} },
+        { name: '..', partitions: 1, replicationFactor: 1, configs: {} },
+        { name: 'zero', partitions: 0, replicationFactor: 1, configs: {} },
+        { name: 'rf', partitions: 1, replicationFactor: 3, configs: {} },
+        { name: 'cfg', partitions: 1, replicationFactor: 1, configs: { 'retention.ms': 'soon' } },
+        { name: 'unknown-cfg', partitions: 1, replicationFactor: 1, configs: { 'no.such.config': '1' } },
+      ],
+      false,
+    );
+    expect(results.map((r) => r.errorCode)).toEqual([
+      ErrorCode.INVALID_TOPIC_EXCEPTION,
+      ErrorCode.INVALID_TOPIC_EXCEPTION,
+      ErrorCode.INVALID_TOPIC_EXCEPTION,
+      ErrorCode.INVALID_PARTITIONS,
+      ErrorCode.INVALID_REPLICATION_FACTOR,
+      ErrorCode.INVALID_CONFIG,
+      ErrorCode.INVALID_CONFIG,
+    ]);
+    for (const r of results) expect(r.errorMessage).not.toBe('');
+    expect((await broker.metadata({ topics: [], allowAutoTopicCreation: false })).topics).toEqual([]);
+  });
+
+  it('refuses a duplicate topic and a delete of an unknown one', async () => {
+    await create('t');
+    expect((await create('t')).errorCode).toBe(ErrorCode.TOPIC_ALREADY_EXISTS);
+    expect((await broker.deleteTopics(['nope']))[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  it('validate-only creates nothing', async () => {
+    const [result] = await broker.createTopics([{ name: 'dry', partitions: 2, replicationFactor: 1, configs: {} }], true);
+    expect(result!.errorCode).toBe(0);
+    expect(broker.describeTopics(['dry'])[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  it('auto-creates topics on metadata and produce only when enabled', async () => {
+    expect((await produce('auto', 0, await batch(['a']))).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    await broker.stop();
+    broker = await Broker.start(options({ autoCreateTopics: true, defaultPartitions: 2 }));
+    expect((await produce('auto', 1, await batch(['a']))).errorCode).toBe(0);
+    const metadata = await broker.metadata({ topics: ['auto', 'auto2'], allowAutoTopicCreation: true });
+    expect(metadata.topics.map((t) => [t.name, t.partitions.length])).toEqual([['auto', 2], ['auto2', 2]]);
+  });
+});
+
+describe('produce and fetch', () => {
+  it('assigns dense offsets and reads them back in order', async () => {
+    await create('t');
+    expect((await produce('t', 0, await batch(['a', 'b', 'c']))).baseOffset).toBe(0);
+    expect((await produce('t', 0, await batch(['d']))).baseOffset).toBe(3);
+    expect(await fetchValues('t', 0, 0)).toEqual(['a', 'b', 'c', 'd']);
+    expect(await fetchValues('t', 0, 2)).toEqual(['c', 'd']);
+    expect(await fetchValues('t', 0, 4)).toEqual([]);
+  });
+
+  it('keeps the records after a restart', async () => {
+    await create('t', 2);
+    await produce('t', 1, await batch(['x', 'y']));
+    await broker.stop();
+    broker = await Broker.start(options());
+    expect(await fetchValues('t', 1, 0)).toEqual(['x', 'y']);
+    expect((await produce('t', 1, await batch(['z']))).baseOffset).toBe(2);
+  });
+
+  it('answers a long poll as soon as a record arrives', async () => {
+    await create('t');
+    const started = performance.now();
+    const pending = broker.fetch(fetchRequest('t', 0, 0, { maxWaitMs: 10_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await produce('t', 0, await batch(['late']));
+    const response = await pending;
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const records = (await decodeRecordBatches(response.topics[0]!.partitions[0]!.records)).flatMap((b) => b.records);
+    expect(records.map((r) => r.value!.toString())).toEqual(['late']);
+  });
+
+  it('waits at most maxWaitMs when nothing arrives', async () => {
+    await create('t');
+    const response = await broker.fetch(fetchRequest('t', 0, 0, { maxWaitMs: 100 }));
+    expect(response.topics[0]!.partitions[0]!.records.length).toBe(0);
+  });
+
+  it('lists earliest, latest and by-timestamp offsets, and deletes records', async () => {
+    await create('t');
+    await produce('t', 0, await batch(['a', 'b'], 1000));
+    await produce('t', 0, await batch(['c'], 2000));
+    const list = async (timestamp: number) =>
+      (await broker.listOffsets({ topics: [{ name: 't', partitions: [{ partition: 0, timestamp }] }] })).topics[0]!.partitions[0]!;
+    expect((await list(EARLIEST_TIMESTAMP)).offset).toBe(0);
+    expect((await list(LATEST_TIMESTAMP)).offset).toBe(3);
+    expect((await list(1500)).offset).toBe(2);
+    expect((await list(5000)).offset).toBe(-1);
+    const deleted = await broker.deleteRecords({ topics: [{ name: 't', partitions: [{ partition: 0, offset: 2 }] }], timeoutMs: 1000 });
+    expect(deleted.topics[0]!.partitions[0]!.lowWatermark).toBe(2);
+    expect((await list(EARLIEST_TIMESTAMP)).offset).toBe(2);
+    const beyond = await broker.deleteRecords({ topics: [{ name: 't', partitions: [{ partition: 0, offset: 99 }] }], timeoutMs: 1000 });
+    expect(beyond.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    const gone = await broker.fetch(fetchRequest('t', 0, 0));
+    expect(gone.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+  });
+});
+
+describe('bad input', () => {
+  async function expectRejected(records: Buffer, code: number): Promise<void> {
+    await create('t');
+    await produce('t', 0, await batch(['kept']));
+    const result = await produce('t', 0, records);
+    expect(result.errorCode).toBe(code);
+    expect(result.errorMessage).not.toBe('');
+    // Nothing stored changed, and the partition keeps serving.
+    expect(await fetchValues('t', 0, 0)).toEqual(['kept']);
+    expect((await produce('t', 0, await batch(['after']))).baseOffset).toBe(1);
+  }
+
+  it('refuses a batch with a wrong CRC', async () => {
+    const bad = await batch(['a']);
+    bad[bad.length - 1]! ^= 0xff;
+    await expectRejected(bad, ErrorCode.CORRUPT_MESSAGE);
+  });
+
+  it('refuses a batch with a wrong magic', async () => {
+    const bad = await batch(['a']);
+    bad[HeaderField.magic] = 1;
+    await expectRejected(bad, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+  });
+
+  it('refuses a batch whose offsets do not add up', async () => {
+    const bad = await batch(['a', 'b']);
+    bad.writeInt32BE(5, HeaderField.lastOffsetDelta);
+    // Recompute the CRC so the check that fails is the offsets', not the checksum's.
+    bad.writeUInt32BE(crc32c(bad.subarray(CRC_START_OFFSET)), HeaderField.crc);
+    await expectRejected(bad, ErrorCode.INVALID_RECORD);
+  });
+
+  it('refuses a batch over the size limit', async () => {
+    await broker.stop();
+    broker = await Broker.start(options({ topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 2048 } }));
+    await expectRejected(await batch(['x'.repeat(4096)]), ErrorCode.MESSAGE_TOO_LARGE);
+  });
+
+  it('refuses truncated bytes and garbage', async () => {
+    const good = await batch(['a']);
+    await expectRejected(good.subarray(0, good.length - 3), ErrorCode.CORRUPT_MESSAGE);
+    expect((await produce('t', 0, Buffer.alloc(10))).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
+    // Byte 16 of plain text is not magic 2: reported as an unsupported message format, as Kafka does.
+    expect((await produce('t', 0, Buffer.from('not a batch at all, just some text'))).errorCode).toBe(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+  });
+
+  it('refuses unknown partitions and invalid topic names', async () => {
+    await create('t', 2);
+    expect((await produce('t', 2, await batch(['a']))).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    expect((await produce('t', -1, await batch(['a']))).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    expect((await produce('no such topic', 0, await batch(['a']))).errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    const fetched = await broker.fetch(fetchRequest('missing', 0, 0));
+    expect(fetched.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  it('refuses invalid acks', async () => {
+    await create('t');
+    await expect(broker.produce({ acks: 2, timeoutMs: 1000, topics: [] })).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUIRED_ACKS });
+  });
+
+  it('refuses negative fetch sizes and clamps huge ones', async () => {
+    await create('t');
+    await produce('t', 0, await batch(['a']));
+    await expect(broker.fetch(fetchRequest('t', 0, 0, { maxBytes: -1 }))).rejects.toMatchObject({ code: ErrorCode.INVALID_FETCH_SIZE });
+    const negativePartition = fetchRequest('t', 0, 0);
+    negativePartition.topics[0]!.partitions[0]!.partitionMaxBytes = -5;
+    expect((await broker.fetch(negativePartition)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.INVALID_FETCH_SIZE);
+    const huge = await broker.fetch(fetchRequest('t', 0, 0, { maxBytes: 2 ** 31 - 1 }));
+    expect(huge.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    expect(huge.topics[0]!.partitions[0]!.records.length).toBeGreaterThan(0);
+  });
+
+  it('answers an out-of-range fetch offset with OFFSET_OUT_OF_RANGE', async () => {
+    await create('t');
+    const response = await broker.fetch(fetchRequest('t', 0, 10));
+    expect(response.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+  });
+});

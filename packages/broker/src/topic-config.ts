@@ -1,0 +1,101 @@
+import { RivuletError } from '@rivulet/common';
+
+/**
+ * Per-topic configuration, named as Kafka names it so users' habits and tools carry over.
+ * Only explicit values are stored; everything else falls back to the broker's defaults.
+ */
+export interface TopicConfig {
+  retentionMs: number;
+  retentionBytes: number;
+  maxMessageBytes: number;
+  minInsyncReplicas: number;
+  cleanupPolicy: 'delete';
+  messageTimestampType: 'CreateTime';
+}
+
+export interface TopicConfigDefaults {
+  retentionMs: number;
+  retentionBytes: number;
+  messageMaxBytes: number;
+}
+
+interface ConfigKeySpec {
+  readonly field: keyof TopicConfig;
+  parse(value: string, key: string): TopicConfig[keyof TopicConfig];
+}
+
+function invalid(key: string, value: string, why: string): RivuletError {
+  return new RivuletError('INVALID_CONFIG', `invalid value "${value}" for topic config ${key}: ${why}`);
+}
+
+function integerAtLeast(min: number) {
+  return (value: string, key: string): number => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isSafeInteger(parsed)) throw invalid(key, value, 'not an integer');
+    if (parsed < min) throw invalid(key, value, `must be >= ${min}`);
+    return parsed;
+  };
+}
+
+function oneOf<T extends string>(...choices: T[]) {
+  return (value: string, key: string): T => {
+    if (!choices.includes(value as T)) throw invalid(key, value, `supported values: ${choices.join(', ')}`);
+    return value as T;
+  };
+}
+
+const keys: Record<string, ConfigKeySpec> = {
+  'retention.ms': { field: 'retentionMs', parse: integerAtLeast(-1) },
+  'retention.bytes': { field: 'retentionBytes', parse: integerAtLeast(-1) },
+  'max.message.bytes': { field: 'maxMessageBytes', parse: integerAtLeast(1024) },
+  'min.insync.replicas': { field: 'minInsyncReplicas', parse: integerAtLeast(1) },
+  'cleanup.policy': { field: 'cleanupPolicy', parse: oneOf('delete') },
+  'message.timestamp.type': { field: 'messageTimestampType', parse: oneOf('CreateTime') },
+};
+
+/** Checks explicit configs of a create or alter request; throws INVALID_CONFIG naming the key. */
+export function validateTopicConfigs(configs: Record<string, string>): void {
+  for (const [key, value] of Object.entries(configs)) {
+    const spec = keys[key];
+    if (!spec) throw new RivuletError('INVALID_CONFIG', `unknown topic config ${key}; supported: ${Object.keys(keys).join(', ')}`);
+    spec.parse(value, key);
+  }
+}
+
+export function resolveTopicConfig(configs: Record<string, string>, defaults: TopicConfigDefaults): TopicConfig {
+  const config: TopicConfig = {
+    retentionMs: defaults.retentionMs,
+    retentionBytes: defaults.retentionBytes,
+    maxMessageBytes: defaults.messageMaxBytes,
+    minInsyncReplicas: 1,
+    cleanupPolicy: 'delete',
+    messageTimestampType: 'CreateTime',
+  };
+  for (const [key, value] of Object.entries(configs)) {
+    const spec = keys[key];
+    if (spec) (config as unknown as Record<string, unknown>)[spec.field] = spec.parse(value, key);
+  }
+  return config;
+}
+
+/** The effective configs under their Kafka names, for DescribeTopics. */
+export function describeTopicConfig(config: TopicConfig): Record<string, string> {
+  const described: Record<string, string> = {};
+  for (const [key, spec] of Object.entries(keys)) described[key] = String(config[spec.field]);
+  return described;
+}
+
+const TOPIC_NAME_MAX_CHARS = 249;
+const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]+$/;
+
+/** Kafka's topic name rules: 1-249 chars of [a-zA-Z0-9._-], and not "." or "..". */
+export function validateTopicName(name: string): void {
+  if (name.length === 0) throw new RivuletError('INVALID_TOPIC_EXCEPTION', 'topic name is empty');
+  if (name === '.' || name === '..') throw new RivuletError('INVALID_TOPIC_EXCEPTION', `topic name cannot be "${name}"`);
+  if (name.length > TOPIC_NAME_MAX_CHARS) {
+    throw new RivuletError('INVALID_TOPIC_EXCEPTION', `topic name is ${name.length} characters long, the limit is ${TOPIC_NAME_MAX_CHARS}`);
+  }
+  if (!TOPIC_NAME_PATTERN.test(name)) {
+    throw new RivuletError('INVALID_TOPIC_EXCEPTION', `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`);
+  }
+}

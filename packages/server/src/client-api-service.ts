@@ -1,0 +1,58 @@
+import type { Broker } from '@rivulet/broker';
+import { clientApi } from '@rivulet/proto';
+import type { ServiceHandlers } from '@rivulet/transport-grpc';
+import type { NodeMetrics } from './metrics.js';
+
+type Handlers = ServiceHandlers<typeof clientApi.ClientApiService>;
+
+/**
+ * The gRPC client API front-end. The broker core's request and response shapes mirror the
+ * protobuf messages, so requests pass straight through; this layer only adds metrics and
+ * byte accounting.
+ */
+export function clientApiHandlers(broker: Broker, metrics: NodeMetrics): Handlers {
+  const countFetched = (response: { topics: { name: string; partitions: { records: Buffer }[] }[] }): void => {
+    for (const topic of response.topics) {
+      const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
+      if (bytes > 0) metrics.bytesOut.inc({ topic: topic.name }, bytes);
+    }
+  };
+  return {
+    getMetadata: (request) => metrics.observe('metadata', () => broker.metadata(request)),
+    createTopics: (request) =>
+      metrics.observe('create_topics', async () => ({ results: await broker.createTopics(request.topics, request.validateOnly) })),
+    deleteTopics: (request) => metrics.observe('delete_topics', async () => ({ results: await broker.deleteTopics(request.names) })),
+    describeTopics: (request) => metrics.observe('describe_topics', async () => ({ topics: broker.describeTopics(request.names) })),
+    produce: (request) =>
+      metrics.observe('produce', async () => {
+        for (const topic of request.topics) {
+          const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
+          metrics.bytesIn.inc({ topic: topic.name }, bytes);
+        }
+        if (request.acks !== 0) return broker.produce(request);
+        // acks=0: the producer does not wait; failures are only visible in the broker's logs and metrics.
+        void broker.produce(request);
+        return { topics: [] };
+      }),
+    fetch: (request, signal) =>
+      metrics.observe('fetch', async () => {
+        const response = await broker.fetch(request, signal);
+        countFetched(response);
+        return response;
+      }),
+    fetchStream: (request, write, signal) =>
+      metrics.observe('fetch_stream', () =>
+        broker.fetchStream(
+          request,
+          (response) => {
+            countFetched(response);
+            return write(response);
+          },
+          signal,
+        ),
+      ),
+    listOffsets: (request) => metrics.observe('list_offsets', () => broker.listOffsets(request)),
+    deleteRecords: (request) => metrics.observe('delete_records', () => broker.deleteRecords(request)),
+    describeCluster: () => metrics.observe('describe_cluster', async () => broker.describeCluster()),
+  };
+}

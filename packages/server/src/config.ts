@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import { RivuletError } from '@rivulet/common';
+
+/**
+ * Every setting has a flag, an environment variable and a default that works on a laptop.
+ * Precedence, highest first: flags, environment (RIVULET_*), config file, defaults. The
+ * table below is the single source: the CLI builds its `start` options from it and the
+ * README's configuration table lists it.
+ */
+export type OptionType = 'int' | 'string' | 'bool' | 'enum';
+
+export interface OptionSpec {
+  /** The camelCase key in NodeConfig and in config files. */
+  readonly name: keyof NodeConfig;
+  readonly type: OptionType;
+  readonly description: string;
+  readonly choices?: readonly string[];
+  /** Kafka's name for the same setting, accepted in config files. */
+  readonly kafkaName?: string;
+}
+
+export interface NodeConfig {
+  nodeId: number;
+  clusterId: string;
+  dataDir: string;
+  host: string;
+  advertisedHost: string;
+  grpcPort: number;
+  kafkaPort: number;
+  httpPort: number;
+  advertisedGrpcPort: number;
+  advertisedKafkaPort: number;
+  flushPolicy: 'os' | 'always';
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+  defaultReplicationFactor: number;
+  retentionMs: number;
+  retentionBytes: number;
+  retentionCheckIntervalMs: number;
+  messageMaxBytes: number;
+  fetchMaxBytes: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  logFormat: 'auto' | 'json' | 'pretty';
+}
+
+export const defaultConfig: NodeConfig = {
+  nodeId: 1,
+  clusterId: 'rivulet-dev',
+  dataDir: './data',
+  host: '127.0.0.1',
+  advertisedHost: '',
+  grpcPort: 9093,
+  kafkaPort: 9092,
+  httpPort: 8080,
+  advertisedGrpcPort: 0,
+  advertisedKafkaPort: 0,
+  flushPolicy: 'os',
+  autoCreateTopics: true,
+  defaultPartitions: 1,
+  defaultReplicationFactor: 1,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  retentionBytes: -1,
+  retentionCheckIntervalMs: 5 * 60 * 1000,
+  messageMaxBytes: 1_048_588,
+  fetchMaxBytes: 52_428_800,
+  logLevel: 'info',
+  logFormat: 'auto',
+};
+
+export const configOptions: readonly OptionSpec[] = [
+  { name: 'nodeId', type: 'int', description: 'This node\'s id, unique in the cluster', kafkaName: 'node.id' },
+  { name: 'clusterId', type: 'string', description: 'Cluster id reported to clients' },
+  { name: 'dataDir', type: 'string', description: 'Directory holding the LevelDB database with every partition replica', kafkaName: 'log.dirs' },
+  { name: 'host', type: 'string', description: 'Interface the listeners bind to (0.0.0.0 for every interface)' },
+  { name: 'advertisedHost', type: 'string', description: 'Host clients should connect to (default: host, or the machine\'s hostname when host is 0.0.0.0)' },
+  { name: 'grpcPort', type: 'int', description: 'gRPC listener: client API (0 picks a free port)' },
+  { name: 'kafkaPort', type: 'int', description: 'Kafka wire-protocol listener (0 picks a free port, -1 disables it)' },
+  { name: 'httpPort', type: 'int', description: 'HTTP listener: /healthz, /readyz, /metrics (0 picks a free port, -1 disables it)' },
+  { name: 'advertisedGrpcPort', type: 'int', description: 'gRPC port clients should connect to (default: the bound port)' },
+  { name: 'advertisedKafkaPort', type: 'int', description: 'Kafka port clients should connect to (default: the bound port)' },
+  { name: 'flushPolicy', type: 'enum', choices: ['os', 'always'], description: '"always": fsync every group-committed write before acknowledging; "os": let the OS flush (Kafka\'s default)' },
+  { name: 'autoCreateTopics', type: 'bool', description: 'Create a topic on first produce or metadata request', kafkaName: 'auto.create.topics.enable' },
+  { name: 'defaultPartitions', type: 'int', description: 'Partitions of auto-created topics', kafkaName: 'num.partitions' },
+  { name: 'defaultReplicationFactor', type: 'int', description: 'Replication factor of auto-created topics', kafkaName: 'default.replication.factor' },
+  { name: 'retentionMs', type: 'int', description: 'Default retention.ms of topics (-1: keep forever)', kafkaName: 'log.retention.ms' },
+  { name: 'retentionBytes', type: 'int', description: 'Default retention.bytes per partition (-1: unlimited)', kafkaName: 'log.retention.bytes' },
+  { name: 'retentionCheckIntervalMs', type: 'int', description: 'How often retention runs', kafkaName: 'log.retention.check.interval.ms' },
+  { name: 'messageMaxBytes', type: 'int', description: 'Largest record batch a produce may carry', kafkaName: 'message.max.bytes' },
+  { name: 'fetchMaxBytes', type: 'int', description: 'Largest fetch response the broker builds', kafkaName: 'fetch.max.bytes' },
+  { name: 'logLevel', type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], description: 'Log level' },
+  { name: 'logFormat', type: 'enum', choices: ['auto', 'json', 'pretty'], description: 'Log format: JSON lines, or human-friendly ("auto": pretty in a terminal)' },
+];
+
+/** `grpcPort` → `--grpc-port`. */
+export function flagName(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** `grpcPort` → `RIVULET_GRPC_PORT`. */
+export function envName(name: string): string {
+  return `RIVULET_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+function invalid(message: string): RivuletError {
+  return new RivuletError('INVALID_CONFIG', message);
+}
+
+/** Parses one value by its spec; `source` names where it came from for the error message. */
+export function parseOptionValue(spec: OptionSpec, raw: unknown, source: string): NodeConfig[keyof NodeConfig] {
+  const text = String(raw).trim();
+  switch (spec.type) {
+    case 'int': {
+      const value = typeof raw === 'number' ? raw : Number(text);
+      if (!Number.isSafeInteger(value)) throw invalid(`${spec.name} from ${source} must be an integer, got "${text}"`);
+      return value;
+    }
+    case 'bool':
+      if (raw === true || text === 'true' || text === '1') return true;
+      if (raw === false || text === 'false' || text === '0') return false;
+      throw invalid(`${spec.name} from ${source} must be true or false, got "${text}"`);
+    case 'enum':
+      if (!spec.choices?.includes(text)) throw invalid(`${spec.name} from ${source} must be one of ${spec.choices?.join(', ')}, got "${text}"`);
+      return text as NodeConfig[keyof NodeConfig];
+    case 'string':
+      return text;
+  }
+}
+
+/** Reads a config file: JSON (`{"grpcPort": 9093}`) or `key=value` lines with our names or Kafka's. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new RivuletError('INVALID_CONFIG', `cannot read config file ${path}`, {}, { cause });
+  }
+  if (text.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (cause) {
+      throw new RivuletError('INVALID_CONFIG', `config file ${path} is not valid JSON`, {}, { cause });
+    }
+  }
+  const values: Record<string, unknown> = {};
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const eq = trimmed.indexOf('=');
+    if (eq <= 0) throw invalid(`config file ${path}: expected key=value, got "${trimmed}"`);
+    values[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
+  }
+  return values;
+}
+
+function specForKey(key: string): OptionSpec | undefined {
+  const camel = key.replace(/[-_](\w)/g, (_, c: string) => c.toUpperCase());
+  return configOptions.find((o) => o.name === key || o.name === camel || o.kafkaName === key);
+}
+
+export interface ConfigSources {
+  /** Values from command-line flags, keyed by option name; undefined entries are ignored. */
+  flags?: Partial<Record<keyof NodeConfig, unknown>>;
+  env?: Record<string, string | undefined>;
+  configFile?: string;
+}
+
+/** Builds the effective config from defaults, file, environment and flags, and validates it. */
+export function loadConfig(sources: ConfigSources = {}): NodeConfig {
+  const config: NodeConfig = { ...defaultConfig };
+  const set = (spec: OptionSpec, raw: unknown, source: string): void => {
+    (config as unknown as Record<string, unknown>)[spec.name] = parseOptionValue(spec, raw, source);
+  };
+  if (sources.configFile) {
+    for (const [key, raw] of Object.entries(readConfigFile(sources.configFile))) {
+      const spec = specForKey(key);
+      if (!spec) throw invalid(`config file ${sources.configFile}: unknown setting "${key}"`);
+      set(spec, raw, `config file ${sources.configFile}`);
+    }
+  }
+  for (const spec of configOptions) {
+    const raw = sources.env?.[envName(spec.name)];
+    if (raw !== undefined && raw !== '') set(spec, raw, `environment ${envName(spec.name)}`);
+  }
+  for (const spec of configOptions) {
+    const raw = sources.flags?.[spec.name];
+    if (raw !== undefined) set(spec, raw, `flag ${flagName(spec.name)}`);
+  }
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(config: NodeConfig): void {
+  const port = (name: keyof NodeConfig, allowDisabled: boolean): void => {
+    const value = config[name] as number;
+    if (value < (allowDisabled ? -1 : 0) || value > 65535) throw invalid(`${name} must be a port number, got ${value}`);
+  };
+  port('grpcPort', false);
+  port('kafkaPort', true);
+  port('httpPort', true);
+  port('advertisedGrpcPort', false);
+  port('advertisedKafkaPort', false);
+  if (config.nodeId < 0) throw invalid(`nodeId must be >= 0, got ${config.nodeId}`);
+  if (config.dataDir === '') throw invalid('dataDir must not be empty');
+  if (config.defaultPartitions < 1) throw invalid('defaultPartitions must be >= 1');
+  if (config.defaultReplicationFactor < 1) throw invalid('defaultReplicationFactor must be >= 1');
+  if (config.messageMaxBytes < 1024) throw invalid('messageMaxBytes must be >= 1024');
+  if (config.fetchMaxBytes < config.messageMaxBytes) throw invalid('fetchMaxBytes must be >= messageMaxBytes');
+  if (config.retentionCheckIntervalMs < 100) throw invalid('retentionCheckIntervalMs must be >= 100');
+}

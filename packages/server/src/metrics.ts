@@ -1,0 +1,60 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PartitionStats } from '@rivulet/broker';
+
+/**
+ * Prometheus metrics of a node: request rates and latencies per API, bytes in and out,
+ * and per-partition log figures collected when scraped.
+ */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'api' | 'outcome'>;
+  readonly requestSeconds: Histogram<'api'>;
+  readonly bytesIn: Counter<'topic'>;
+  readonly bytesOut: Counter<'topic'>;
+
+  constructor(partitionStats: () => PartitionStats[]) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'rivulet_process_' });
+    this.requests = new Counter({ name: 'rivulet_requests_total', help: 'Requests handled, by API and outcome', labelNames: ['api', 'outcome'], registers: [this.registry] });
+    this.requestSeconds = new Histogram({
+      name: 'rivulet_request_duration_seconds',
+      help: 'Request latency, by API',
+      labelNames: ['api'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers: [this.registry],
+    });
+    this.bytesIn = new Counter({ name: 'rivulet_produce_bytes_total', help: 'Record batch bytes produced, by topic', labelNames: ['topic'], registers: [this.registry] });
+    this.bytesOut = new Counter({ name: 'rivulet_fetch_bytes_total', help: 'Record batch bytes fetched, by topic', labelNames: ['topic'], registers: [this.registry] });
+    const labelNames = ['topic', 'partition'] as const;
+    const gauge = (name: string, help: string, pick: (s: PartitionStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of partitionStats()) this.set({ topic: s.topic, partition: String(s.partition) }, pick(s));
+        },
+      });
+    };
+    gauge('rivulet_partition_size_bytes', 'Bytes held by each partition log', (s) => s.sizeBytes);
+    gauge('rivulet_partition_log_end_offset', 'Log end offset of each partition', (s) => s.logEndOffset);
+    gauge('rivulet_partition_log_start_offset', 'Log start offset of each partition', (s) => s.logStartOffset);
+    gauge('rivulet_partition_high_watermark', 'High watermark of each partition', (s) => s.highWatermark);
+  }
+
+  /** Wraps an API call so its count, outcome and latency are recorded. */
+  async observe<T>(api: string, call: () => Promise<T>): Promise<T> {
+    const stop = this.requestSeconds.startTimer({ api });
+    try {
+      const result = await call();
+      this.requests.inc({ api, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      this.requests.inc({ api, outcome: 'error' });
+      throw err;
+    } finally {
+      stop();
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@rivulet/common';
+import { clientApi } from '@rivulet/proto';
+import { encodeRecordBatch } from '@rivulet/records';
+import { startEmbeddedNode, type RunningNode } from '@rivulet/server';
+import { ERROR_CODE_TRAILER } from '@rivulet/transport-grpc';
+
+// A node in this process, spoken to over real gRPC on loopback, including with bytes no
+// well-behaved client would send.
+let node: RunningNode;
+let client: clientApi.ClientApiClient;
+
+function call<Req, Res>(method: (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown, request: Req): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, request, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+beforeAll(async () => {
+  node = await startEmbeddedNode({ autoCreateTopics: false });
+  client = new clientApi.ClientApiClient(node.grpcAddress, credentials.createInsecure());
+});
+
+afterAll(async () => {
+  client?.close();
+  await node?.stop();
+});
+
+describe('gRPC client API', () => {
+  it('creates a topic, produces and fetches over gRPC', async () => {
+    const created = await call(client.createTopics, { topics: [{ name: 'g', partitions: 2, replicationFactor: 1, configs: {} }], validateOnly: false });
+    expect(created.results[0]!.errorCode).toBe(0);
+    const records = await encodeRecordBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from('v') }] });
+    const produced = await call(client.produce, { acks: -1, timeoutMs: 1000, topics: [{ name: 'g', partitions: [{ partition: 1, records }] }] });
+    expect(produced.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    const fetched = await call(client.fetch, {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      topics: [{ name: 'g', partitions: [{ partition: 1, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 }] }],
+    });
+    expect(fetched.topics[0]!.partitions[0]!.records.length).toBe(records.length);
+    expect(fetched.topics[0]!.partitions[0]!.nextOffset).toBe(1);
+  });
+
+  it('answers a malformed protobuf with INVALID_REQUEST and keeps serving', async () => {
+    const raw = client as unknown as {
+      makeUnaryRequest(path: string, serialize: (b: Buffer) => Buffer, deserialize: (b: Buffer) => unknown, req: Buffer, cb: (err: ServiceError | null) => void): void;
+    };
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      raw.makeUnaryRequest('/rivulet.client.v1.ClientApi/Produce', (b) => b, (b) => b, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f, 0x01]), resolve),
+    );
+    expect(err).not.toBeNull();
+    expect(err!.metadata.get(ERROR_CODE_TRAILER)[0]).toBe(String(ErrorCode.INVALID_REQUEST));
+    expect(err!.details).toMatch(/malformed produce request/);
+    const metadata = await call(client.getMetadata, { topics: [], allowAutoTopicCreation: false });
+    expect(metadata.topics.map((t) => t.name)).toContain('g');
+  });
+
+  it('describes the cluster', async () => {
+    const cluster = await call(client.describeCluster, {});
+    expect(cluster.self!.nodeId).toBe(1);
+    expect(cluster.brokers[0]!.grpcPort).toBe(Number(node.grpcAddress.split(':')[1]));
+  });
+});
