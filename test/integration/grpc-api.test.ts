@@ -27,12 +27,12 @@ afterAll(async () => {
 
 describe('gRPC client API', () => {
   it('creates a topic, produces and fetches over gRPC', async () => {
-    const created = await call(client.createTopics, { topics: [{ name: 'g', partitions: 2, replicationFactor: 1, configs: {} }], validateOnly: false });
+    const created = await call<clientApi.CreateTopicsRequest, clientApi.CreateTopicsResponse>(client.createTopics, { topics: [{ name: 'g', partitions: 2, replicationFactor: 1, configs: {} }], validateOnly: false });
     expect(created.results[0]!.errorCode).toBe(0);
     const records = await encodeRecordBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from('v') }] });
-    const produced = await call(client.produce, { acks: -1, timeoutMs: 1000, topics: [{ name: 'g', partitions: [{ partition: 1, records }] }] });
+    const produced = await call<clientApi.ProduceRequest, clientApi.ProduceResponse>(client.produce, { acks: -1, timeoutMs: 1000, topics: [{ name: 'g', partitions: [{ partition: 1, records }] }] });
     expect(produced.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, baseOffset: 0 });
-    const fetched = await call(client.fetch, {
+    const fetched = await call<clientApi.FetchRequest, clientApi.FetchResponse>(client.fetch, {
       maxWaitMs: 0,
       minBytes: 1,
       maxBytes: 1 << 20,
@@ -52,12 +52,12 @@ describe('gRPC client API', () => {
     expect(err).not.toBeNull();
     expect(err!.metadata.get(ERROR_CODE_TRAILER)[0]).toBe(String(ErrorCode.INVALID_REQUEST));
     expect(err!.details).toMatch(/malformed produce request/);
-    const metadata = await call(client.getMetadata, { topics: [], allowAutoTopicCreation: false });
+    const metadata = await call<clientApi.MetadataRequest, clientApi.MetadataResponse>(client.getMetadata, { topics: [], allowAutoTopicCreation: false });
     expect(metadata.topics.map((t) => t.name)).toContain('g');
   });
 
   it('describes the cluster', async () => {
-    const cluster = await call(client.describeCluster, {});
+    const cluster = await call<clientApi.DescribeClusterRequest, clientApi.DescribeClusterResponse>(client.describeCluster, {});
     expect(cluster.self!.nodeId).toBe(1);
     expect(cluster.brokers[0]!.grpcPort).toBe(Number(node.grpcAddress.split(':')[1]));
   });
