@@ -62,3 +62,23 @@ describe('gRPC client API', () => {
     expect(cluster.brokers[0]!.grpcPort).toBe(Number(node.grpcAddress.split(':')[1]));
   });
 });
+
+describe('HTTP listener', () => {
+  it('serves health, readiness and Prometheus metrics', async () => {
+    const withHttp = await startEmbeddedNode({ httpPort: 0 });
+    try {
+      const base = `http://${withHttp.httpAddress}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const c = new clientApi.ClientApiClient(withHttp.grpcAddress, credentials.createInsecure());
+      await new Promise((resolve) => c.getMetadata({ topics: [], allowAutoTopicCreation: false }, resolve));
+      c.close();
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/rivulet_requests_total\{api="metadata",outcome="ok"\} 1/);
+      expect(metrics).toMatch(/rivulet_request_duration_seconds_bucket/);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await withHttp.stop();
+    }
+  });
+});
