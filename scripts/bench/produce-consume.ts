@@ -23,6 +23,7 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 import { clientApi } from '@rivulet/proto';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
+import { CLIENT_CHANNEL_OPTIONS } from '@rivulet/transport-grpc';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
   const client = new clientApi.ClientApiClient(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
+    ...CLIENT_CHANNEL_OPTIONS,
   });
   const call = <Req, Res>(method: Call<Req, Res>, request: Req): Promise<Res> =>
     new Promise((resolve, reject) => method.call(client, request, (err, res) => (err ? reject(err) : resolve(res))));

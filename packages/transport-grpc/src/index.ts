@@ -1,4 +1,4 @@
 export { ERROR_CODE_TRAILER, fromServiceError, isServiceError, toStatus } from './status.js';
 export type { StatusObject } from './status.js';
-export { GrpcServer } from './server.js';
+export { CLIENT_CHANNEL_OPTIONS, GrpcServer } from './server.js';
 export type { GrpcServerOptions, ServiceHandlers, StreamHandler, UnaryHandler } from './server.js';

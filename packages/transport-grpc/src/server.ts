@@ -7,8 +7,18 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { RivuletError, noopLogger, type Logger } from '@rivulet/common';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import { RivuletError, assert, noopLogger, type Logger } from '@rivulet/common';
 import { toStatus } from './status.js';
+
+const DEFAULT_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+const DEFAULT_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
+const DEFAULT_CONCURRENT_STREAMS_MAX = 256;
+
+/** Client channel options matching the server's windows; use them for every Rivulet channel. */
+export const CLIENT_CHANNEL_OPTIONS = {
+  'grpc-node.flow_control_window': DEFAULT_CONNECTION_WINDOW_BYTES,
+} as const;
 
 /**
  * A request that failed to decode is handed to the handler as this marker instead of
@@ -100,6 +110,15 @@ export interface GrpcServerOptions {
   host: string;
   port: number;
   logger?: Logger;
+  /**
+   * HTTP/2 receive window per stream and per connection. grpc-js leaves a server at the
+   * protocol default of 64 KiB, which makes a client wait for a WINDOW_UPDATE round trip
+   * through both event loops every 64 KiB of produce data; record batches want more.
+   */
+  streamWindowBytes?: number;
+  connectionWindowBytes?: number;
+  /** Concurrent calls per connection; bounds what one client can have in flight. */
+  concurrentStreamsMax?: number;
   /** Largest request the server accepts; larger ones fail with RESOURCE_EXHAUSTED. */
   maxReceiveMessageBytes: number;
   maxSendMessageBytes: number;
@@ -117,7 +136,25 @@ export class GrpcServer {
       'grpc.max_receive_message_length': options.maxReceiveMessageBytes,
       'grpc.max_send_message_length': options.maxSendMessageBytes,
       'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_concurrent_streams': options.concurrentStreamsMax ?? DEFAULT_CONCURRENT_STREAMS_MAX,
     });
+  }
+
+  /**
+   * Raises the HTTP/2 receive windows of the bound listeners. grpc-js has no server option
+   * for this yet (its client has 'grpc-node.flow_control_window'), so this reaches the
+   * http2 servers grpc-js keeps; if a grpc-js upgrade moves them, the assertion says so
+   * instead of silently losing the throughput.
+   */
+  private widenFlowControlWindows(): void {
+    const servers = (this.server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+    assert(servers instanceof Map && servers.size > 0, 'grpc-js keeps its http2 servers in Server.http2Servers');
+    const streamWindowBytes = this.options.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES;
+    const connectionWindowBytes = this.options.connectionWindowBytes ?? DEFAULT_CONNECTION_WINDOW_BYTES;
+    for (const http2Server of servers.keys()) {
+      http2Server.updateSettings({ initialWindowSize: streamWindowBytes });
+      http2Server.on('session', (session: ServerHttp2Session) => session.setLocalWindowSize(connectionWindowBytes));
+    }
   }
 
   addService<S extends ServiceDefinition>(definition: S, handlers: ServiceHandlers<S>): void {
@@ -141,6 +178,7 @@ export class GrpcServer {
           return;
         }
         this.boundPort = port;
+        this.widenFlowControlWindows();
         resolve(port);
       });
     });
