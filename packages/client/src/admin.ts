@@ -1,0 +1,244 @@
+import { RivuletError } from '@rivulet/common';
+import type { clientApi } from '@rivulet/proto';
+import type { BrokerAddress, Cluster, TopicInfo } from './cluster.js';
+import { resultError, RivuletAggregateError, type OperationFailure } from './errors.js';
+import type { BrokerTransport } from './transport.js';
+import type { TopicPartitionRef } from './types.js';
+
+export interface NewTopic {
+  readonly name: string;
+  /** Default: the broker's defaultPartitions. */
+  readonly partitions?: number;
+  /** Default: the broker's defaultReplicationFactor. */
+  readonly replicationFactor?: number;
+  /** Kafka topic configs: retention.ms, retention.bytes, max.message.bytes, ... */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+export interface PartitionDescription {
+  readonly partition: number;
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  readonly logEndOffset: number;
+  readonly sizeBytes: number;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly isInternal: boolean;
+  readonly configs: Readonly<Record<string, string>>;
+  readonly partitions: readonly PartitionDescription[];
+}
+
+/** Which offset `listOffsets` looks up. */
+export type OffsetSpec = 'earliest' | 'latest' | { readonly timestampMs: number };
+
+export interface OffsetQuery extends TopicPartitionRef {
+  readonly spec: OffsetSpec;
+}
+
+export interface ListedOffset extends TopicPartitionRef {
+  /** -1 for a timestamp with no record at or after it. */
+  readonly offset: number;
+  readonly timestamp: number;
+}
+
+export interface DeleteRecordsQuery extends TopicPartitionRef {
+  /** Delete every record below this offset; -1 means up to the high watermark. */
+  readonly beforeOffset: number;
+}
+
+export interface DeletedRecords extends TopicPartitionRef {
+  readonly lowWatermark: number;
+}
+
+export interface ClusterDescription {
+  readonly clusterId: string;
+  readonly controllerId: number;
+  readonly brokers: readonly BrokerAddress[];
+  /** The answering node's view of itself. */
+  readonly node: clientApi.NodeStatus | undefined;
+}
+
+export interface ClusterMetadata {
+  readonly clusterId: string;
+  readonly controllerId: number;
+  readonly brokers: readonly BrokerAddress[];
+  readonly topics: readonly TopicInfo[];
+}
+
+function offsetSpecTimestamp(spec: OffsetSpec): number {
+  if (spec === 'earliest') return -2;
+  if (spec === 'latest') return -1;
+  return spec.timestampMs;
+}
+
+function throwFailures(operation: string, failures: OperationFailure[]): void {
+  if (failures.length > 0) throw new RivuletAggregateError(operation, failures);
+}
+
+/**
+ * Topic and cluster administration. Operations on several topics or partitions report every
+ * failure at once in a RivuletAggregateError; the others succeeded.
+ */
+export class Admin {
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean } = {}): Promise<void> {
+    const request: clientApi.CreateTopicsRequest = {
+      topics: topics.map((t) => ({ name: t.name, partitions: t.partitions ?? -1, replicationFactor: t.replicationFactor ?? -1, configs: { ...t.configs } })),
+      validateOnly: options.validateOnly ?? false,
+    };
+    const response = await this.cluster.withAnyBroker((c) => c.createTopics(request, this.requestTimeoutMs));
+    throwFailures('createTopics', this.topicFailures(response.results));
+    // Producers and consumers of this client should see the new topics without waiting for max age.
+    await this.cluster.refreshMetadata(topics.map((t) => t.name)).catch(() => undefined);
+  }
+
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    const response = await this.cluster.withAnyBroker((c) => c.deleteTopics({ names: [...names] }, this.requestTimeoutMs));
+    throwFailures('deleteTopics', this.topicFailures(response.results));
+  }
+
+  /** Topic names, internal topics left out unless asked for. */
+  async listTopics(options: { includeInternal?: boolean } = {}): Promise<string[]> {
+    const metadata = await this.metadata();
+    return metadata.topics
+      .filter((t) => options.includeInternal === true || !t.isInternal)
+      .map((t) => t.name)
+      .sort();
+  }
+
+  /** Describes the named topics (every topic when none is named): configs, replicas and offsets. */
+  async describeTopics(names: readonly string[] = []): Promise<TopicDescription[]> {
+    const response = await this.cluster.withAnyBroker((c) => c.describeTopics({ names: [...names] }, this.requestTimeoutMs));
+    const failures: OperationFailure[] = [];
+    const described: TopicDescription[] = [];
+    for (const topic of response.topics) {
+      const error = resultError(topic.errorCode, topic.errorMessage, { topic: topic.name });
+      if (error !== undefined) failures.push({ topic: topic.name, error });
+      else described.push({ name: topic.name, isInternal: topic.isInternal, configs: topic.configs, partitions: [...topic.partitions].sort((a, b) => a.partition - b.partition) });
+    }
+    throwFailures('describeTopics', failures);
+    return described;
+  }
+
+  /** Looks offsets up at each partition's leader: earliest, latest (the high watermark) or by timestamp. */
+  async listOffsets(queries: readonly OffsetQuery[]): Promise<ListedOffset[]> {
+    const responses = await this.perLeader(queries, async (connection, group) => {
+      const request: clientApi.ListOffsetsRequest = {
+        topics: groupByTopic(group, (q) => ({ partition: q.partition, timestamp: offsetSpecTimestamp(q.spec) })),
+      };
+      return (await connection.listOffsets(request, this.requestTimeoutMs)).topics;
+    });
+    const failures: OperationFailure[] = [];
+    const listed: ListedOffset[] = [];
+    for (const topic of responses) {
+      for (const p of topic.partitions) {
+        const error = resultError(p.errorCode, p.errorMessage, { topic: topic.name, partition: p.partition });
+        if (error !== undefined) failures.push({ topic: topic.name, partition: p.partition, error });
+        else listed.push({ topic: topic.name, partition: p.partition, offset: p.offset, timestamp: p.timestamp });
+      }
+    }
+    throwFailures('listOffsets', failures);
+    return listed;
+  }
+
+  /** Deletes records below the given offsets (Kafka's DeleteRecords); returns the new log start offsets. */
+  async deleteRecords(queries: readonly DeleteRecordsQuery[]): Promise<DeletedRecords[]> {
+    const responses = await this.perLeader(queries, async (connection, group) => {
+      const request: clientApi.DeleteRecordsRequest = {
+        topics: groupByTopic(group, (q) => ({ partition: q.partition, offset: q.beforeOffset })),
+        timeoutMs: this.requestTimeoutMs,
+      };
+      return (await connection.deleteRecords(request, this.requestTimeoutMs)).topics;
+    });
+    const failures: OperationFailure[] = [];
+    const deleted: DeletedRecords[] = [];
+    for (const topic of responses) {
+      for (const p of topic.partitions) {
+        const error = resultError(p.errorCode, p.errorMessage, { topic: topic.name, partition: p.partition });
+        if (error !== undefined) failures.push({ topic: topic.name, partition: p.partition, error });
+        else deleted.push({ topic: topic.name, partition: p.partition, lowWatermark: p.lowWatermark });
+      }
+    }
+    throwFailures('deleteRecords', failures);
+    return deleted;
+  }
+
+  async describeCluster(): Promise<ClusterDescription> {
+    const response = await this.cluster.withAnyBroker((c) => c.describeCluster({}, this.requestTimeoutMs));
+    return {
+      clusterId: response.clusterId,
+      controllerId: response.controllerId,
+      brokers: [...response.brokers].sort((a, b) => a.nodeId - b.nodeId),
+      node: response.self,
+    };
+  }
+
+  /** Brokers and every topic's partitions and leaders, as the client's metadata sees them. */
+  async metadata(topics: readonly string[] = []): Promise<ClusterMetadata> {
+    const response = await this.cluster.withAnyBroker((c) => c.getMetadata({ topics: [...topics], allowAutoTopicCreation: false }, this.requestTimeoutMs));
+    const failures: OperationFailure[] = [];
+    const infos: TopicInfo[] = [];
+    for (const topic of response.topics) {
+      const error = resultError(topic.errorCode, topic.errorMessage, { topic: topic.name });
+      if (error !== undefined) failures.push({ topic: topic.name, error });
+      else infos.push({ name: topic.name, isInternal: topic.isInternal, partitions: [...topic.partitions].sort((a, b) => a.partition - b.partition) });
+    }
+    throwFailures('metadata', failures);
+    return {
+      clusterId: response.clusterId,
+      controllerId: response.controllerId,
+      brokers: [...response.brokers].sort((a, b) => a.nodeId - b.nodeId),
+      topics: infos.sort((a, b) => a.name.localeCompare(b.name)),
+    };
+  }
+
+  /** Sends one request per partition leader and gathers the per-topic answers. */
+  private async perLeader<Q extends TopicPartitionRef, R>(
+    queries: readonly Q[],
+    send: (connection: BrokerTransport, group: readonly Q[]) => Promise<R[]>,
+  ): Promise<R[]> {
+    await this.cluster.refreshMetadata([...new Set(queries.map((q) => q.topic))]);
+    const byLeader = new Map<number, Q[]>();
+    for (const query of queries) {
+      const leader = this.cluster.leaderOf(query.topic, query.partition);
+      if (leader === undefined) {
+        const known = this.cluster.topic(query.topic) !== undefined;
+        throw new RivuletError(known ? 'LEADER_NOT_AVAILABLE' : 'UNKNOWN_TOPIC_OR_PARTITION', `no leader known for ${query.topic}-${query.partition}`, query);
+      }
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), query]);
+    }
+    const answers = await Promise.all(
+      [...byLeader].map(([nodeId, group]) => {
+        const connection = this.cluster.connectionFor(nodeId);
+        if (connection === undefined) throw new RivuletError('LEADER_NOT_AVAILABLE', `broker ${nodeId} left the metadata`, { nodeId });
+        return send(connection, group);
+      }),
+    );
+    return answers.flat();
+  }
+
+  private topicFailures(results: readonly clientApi.TopicResult[]): OperationFailure[] {
+    const failures: OperationFailure[] = [];
+    for (const result of results) {
+      const error = resultError(result.errorCode, result.errorMessage, { topic: result.name });
+      if (error !== undefined) failures.push({ topic: result.name, error });
+    }
+    return failures;
+  }
+}
+
+function groupByTopic<Q extends TopicPartitionRef, P>(queries: readonly Q[], toPartition: (q: Q) => P): { name: string; partitions: P[] }[] {
+  const byTopic = new Map<string, P[]>();
+  for (const q of queries) byTopic.set(q.topic, [...(byTopic.get(q.topic) ?? []), toPartition(q)]);
+  return [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+}

@@ -1,0 +1,220 @@
+import { RivuletError } from '@rivulet/common';
+import type { clientApi } from '@rivulet/proto';
+import { decodeRecordBatchesSync, lastOffsetOf, readBatchHeader, setBaseOffset, splitBatches } from '@rivulet/records';
+import type { BrokerTransport, TransportFactory } from './transport.js';
+
+/*
+ * An in-memory stand-in for a cluster's client API, for unit tests of the client's logic:
+ * partition logs of real RecordBatch v2 bytes, leaders per partition, and hooks to inject
+ * errors or delays. It implements only what the client's logic needs, not broker rules.
+ */
+
+interface FakePartition {
+  leaderId: number;
+  batches: Buffer[];
+  logStartOffset: number;
+  nextOffset: number;
+}
+
+export type ProduceHook = (
+  nodeId: number,
+  request: clientApi.ProduceRequest,
+) => clientApi.ProduceResponse | Error | undefined | Promise<clientApi.ProduceResponse | Error | undefined>;
+export type FetchHook = (nodeId: number, request: clientApi.FetchRequest) => clientApi.FetchResponse | Error | undefined;
+
+export class FakeCluster {
+  readonly topics = new Map<string, FakePartition[]>();
+  readonly brokerIds: number[];
+  produceHook: ProduceHook | undefined;
+  fetchHook: FetchHook | undefined;
+  readonly produceRequests: { nodeId: number; request: clientApi.ProduceRequest }[] = [];
+  readonly fetchRequests: { nodeId: number; request: clientApi.FetchRequest }[] = [];
+  metadataRequests = 0;
+
+  constructor(brokerCount = 1) {
+    this.brokerIds = Array.from({ length: brokerCount }, (_, i) => i + 1);
+  }
+
+  addressOf(nodeId: number): string {
+    return `fake-${nodeId}:9093`;
+  }
+
+  createTopic(name: string, partitions: number): void {
+    this.topics.set(
+      name,
+      Array.from({ length: partitions }, (_, i) => ({ leaderId: this.brokerIds[i % this.brokerIds.length]!, batches: [], logStartOffset: 0, nextOffset: 0 })),
+    );
+  }
+
+  /** Appends batches directly, as if another producer had written them. */
+  append(topic: string, partition: number, records: Buffer): number {
+    const log = this.partition(topic, partition);
+    const base = log.nextOffset;
+    for (const batch of splitBatches(records).batches) {
+      const copy = Buffer.from(batch);
+      setBaseOffset(copy, 0, log.nextOffset);
+      log.batches.push(copy);
+      log.nextOffset = lastOffsetOf(readBatchHeader(copy)) + 1;
+    }
+    return base;
+  }
+
+  partition(topic: string, partition: number): FakePartition {
+    const log = this.topics.get(topic)?.[partition];
+    if (log === undefined) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
+    return log;
+  }
+
+  /** Every record value of a partition, in offset order. */
+  values(topic: string, partition: number): string[] {
+    return this.partition(topic, partition).batches.flatMap((b) => decodeRecordBatchesSync(b).flatMap((d) => d.records.map((r) => r.value?.toString() ?? '')));
+  }
+
+  transportFactory(): TransportFactory {
+    return (address) => {
+      const nodeId = this.brokerIds.find((id) => this.addressOf(id) === address) ?? this.brokerIds[0]!;
+      return new FakeTransport(this, nodeId, address);
+    };
+  }
+
+  metadata(request: clientApi.MetadataRequest): clientApi.MetadataResponse {
+    this.metadataRequests++;
+    const names = request.topics.length > 0 ? request.topics : [...this.topics.keys()];
+    return {
+      clusterId: 'fake',
+      controllerId: this.brokerIds[0]!,
+      brokers: this.brokerIds.map((nodeId) => ({ nodeId, host: `fake-${nodeId}`, grpcPort: 9093, kafkaPort: 9092, rack: '' })),
+      topics: names.map((name) => {
+        const partitions = this.topics.get(name);
+        if (partitions === undefined) return { name, errorCode: 3, errorMessage: 'unknown topic', isInternal: false, partitions: [] };
+        return {
+          name,
+          errorCode: 0,
+          errorMessage: '',
+          isInternal: false,
+          partitions: partitions.map((p, partition) => ({ partition, errorCode: 0, leaderId: p.leaderId, leaderEpoch: 0, replicas: [p.leaderId], isr: [p.leaderId] })),
+        };
+      }),
+    };
+  }
+
+  produce(nodeId: number, request: clientApi.ProduceRequest): clientApi.ProduceResponse {
+    return {
+      topics: request.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((p) => {
+          const log = this.topics.get(topic.name)?.[p.partition];
+          const base = { partition: p.partition, errorMessage: '', logAppendTimeMs: -1, logStartOffset: 0, leaderId: -1 };
+          if (log === undefined) return { ...base, errorCode: 3, baseOffset: -1 };
+          if (log.leaderId !== nodeId) return { ...base, errorCode: 6, baseOffset: -1, leaderId: log.leaderId };
+          return { ...base, errorCode: 0, baseOffset: this.append(topic.name, p.partition, p.records) };
+        }),
+      })),
+    };
+  }
+
+  fetch(nodeId: number, request: clientApi.FetchRequest): clientApi.FetchResponse {
+    return {
+      topics: request.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((p) => this.fetchPartition(nodeId, topic.name, p)),
+      })),
+    };
+  }
+
+  private fetchPartition(nodeId: number, topic: string, request: clientApi.FetchPartition): clientApi.FetchPartitionResponse {
+    const log = this.topics.get(topic)?.[request.partition];
+    const empty = { partition: request.partition, errorMessage: '', records: Buffer.alloc(0), nextOffset: request.fetchOffset, leaderId: -1 };
+    if (log === undefined) return { ...empty, errorCode: 3, highWatermark: -1, logStartOffset: -1 };
+    const offsets = { highWatermark: log.nextOffset, logStartOffset: log.logStartOffset };
+    if (log.leaderId !== nodeId) return { ...empty, ...offsets, errorCode: 6, leaderId: log.leaderId };
+    if (request.fetchOffset < log.logStartOffset || request.fetchOffset > log.nextOffset) return { ...empty, ...offsets, errorCode: 1 };
+    const chosen: Buffer[] = [];
+    let bytes = 0;
+    for (const batch of log.batches) {
+      const header = readBatchHeader(batch);
+      if (lastOffsetOf(header) < request.fetchOffset) continue;
+      if (chosen.length > 0 && bytes + batch.length > request.partitionMaxBytes) break;
+      chosen.push(batch);
+      bytes += batch.length;
+    }
+    const last = chosen.at(-1);
+    const nextOffset = last === undefined ? request.fetchOffset : lastOffsetOf(readBatchHeader(last)) + 1;
+    return { ...empty, ...offsets, errorCode: 0, records: Buffer.concat(chosen), nextOffset };
+  }
+
+  listOffsets(request: clientApi.ListOffsetsRequest): clientApi.ListOffsetsResponse {
+    return {
+      topics: request.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((p) => {
+          const log = this.partition(topic.name, p.partition);
+          if (p.timestamp === -2) return { partition: p.partition, errorCode: 0, errorMessage: '', offset: log.logStartOffset, timestamp: -1 };
+          if (p.timestamp === -1) return { partition: p.partition, errorCode: 0, errorMessage: '', offset: log.nextOffset, timestamp: -1 };
+          for (const batch of log.batches) {
+            for (const decoded of decodeRecordBatchesSync(batch)) {
+              const hit = decoded.records.find((r) => r.timestampMs >= p.timestamp);
+              if (hit !== undefined) return { partition: p.partition, errorCode: 0, errorMessage: '', offset: hit.offset, timestamp: hit.timestampMs };
+            }
+          }
+          return { partition: p.partition, errorCode: 0, errorMessage: '', offset: -1, timestamp: -1 };
+        }),
+      })),
+    };
+  }
+}
+
+class FakeTransport implements BrokerTransport {
+  constructor(
+    private readonly cluster: FakeCluster,
+    private readonly nodeId: number,
+    readonly address: string,
+  ) {}
+
+  async getMetadata(request: clientApi.MetadataRequest): Promise<clientApi.MetadataResponse> {
+    await Promise.resolve();
+    return this.cluster.metadata(request);
+  }
+
+  async produce(request: clientApi.ProduceRequest): Promise<clientApi.ProduceResponse> {
+    await Promise.resolve();
+    this.cluster.produceRequests.push({ nodeId: this.nodeId, request });
+    const hooked = await this.cluster.produceHook?.(this.nodeId, request);
+    if (hooked instanceof Error) throw hooked;
+    return hooked ?? this.cluster.produce(this.nodeId, request);
+  }
+
+  async fetch(request: clientApi.FetchRequest): Promise<clientApi.FetchResponse> {
+    await Promise.resolve();
+    this.cluster.fetchRequests.push({ nodeId: this.nodeId, request });
+    const hooked = this.cluster.fetchHook?.(this.nodeId, request);
+    if (hooked instanceof Error) throw hooked;
+    const response = hooked ?? this.cluster.fetch(this.nodeId, request);
+    // An empty answer stands for a long poll that timed out; wait a little like one would.
+    const empty = response.topics.every((t) => t.partitions.every((p) => p.records.length === 0));
+    if (empty) await new Promise((resolve) => setTimeout(resolve, Math.min(request.maxWaitMs, 20)));
+    return response;
+  }
+
+  async listOffsets(request: clientApi.ListOffsetsRequest): Promise<clientApi.ListOffsetsResponse> {
+    await Promise.resolve();
+    return this.cluster.listOffsets(request);
+  }
+
+  createTopics(): Promise<clientApi.CreateTopicsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  deleteTopics(): Promise<clientApi.DeleteTopicsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  describeTopics(): Promise<clientApi.DescribeTopicsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  deleteRecords(): Promise<clientApi.DeleteRecordsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  describeCluster(): Promise<clientApi.DescribeClusterResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  close(): void {}
+}

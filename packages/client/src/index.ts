@@ -1,0 +1,38 @@
+export { RivuletClient } from './client.js';
+export type { RivuletClientOptions } from './client.js';
+export { Producer } from './producer.js';
+export type { ProducerOptions } from './producer.js';
+export { Consumer } from './consumer.js';
+export type { ConsumerOptions, OffsetResetPolicy, RecordBatchView, RunHandlers, SeekTarget, StreamOptions } from './consumer.js';
+export { Admin } from './admin.js';
+export type {
+  ClusterDescription,
+  ClusterMetadata,
+  DeleteRecordsQuery,
+  DeletedRecords,
+  ListedOffset,
+  NewTopic,
+  OffsetQuery,
+  OffsetSpec,
+  PartitionDescription,
+  TopicDescription,
+} from './admin.js';
+export type { BrokerAddress, PartitionInfo, TopicInfo } from './cluster.js';
+export { RivuletAggregateError } from './errors.js';
+export type { OperationFailure } from './errors.js';
+export { murmur2, partitionForKey, toPositive } from './murmur2.js';
+export { StickyPartitioner } from './partitioner.js';
+export type { TopicLayout } from './partitioner.js';
+export type { BrokerTransport, TransportFactory } from './transport.js';
+export { GrpcBrokerTransport, grpcTransportFactory } from './transport.js';
+export type {
+  Acks,
+  CompressionCodecName,
+  ConsumerRecord,
+  DeliveryCallback,
+  HeadersInput,
+  ProducerRecord,
+  RecordHeader,
+  RecordMetadata,
+  TopicPartitionRef,
+} from './types.js';

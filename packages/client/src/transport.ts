@@ -1,0 +1,106 @@
+import { CLIENT_CHANNEL_OPTIONS } from '@rivulet/transport-grpc';
+import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { clientApi } from '@rivulet/proto';
+import { fromGrpcError } from './errors.js';
+
+type Api = typeof clientApi;
+
+/**
+ * The client API of one broker, one promise per call. Every call carries its own timeout,
+ * which becomes the gRPC deadline. Failures are RivuletErrors (see `fromGrpcError`). Tests
+ * substitute a fake implementation; production uses `grpcTransportFactory`.
+ */
+export interface BrokerTransport {
+  readonly address: string;
+  getMetadata(request: clientApi.MetadataRequest, timeoutMs: number): Promise<clientApi.MetadataResponse>;
+  createTopics(request: clientApi.CreateTopicsRequest, timeoutMs: number): Promise<clientApi.CreateTopicsResponse>;
+  deleteTopics(request: clientApi.DeleteTopicsRequest, timeoutMs: number): Promise<clientApi.DeleteTopicsResponse>;
+  describeTopics(request: clientApi.DescribeTopicsRequest, timeoutMs: number): Promise<clientApi.DescribeTopicsResponse>;
+  produce(request: clientApi.ProduceRequest, timeoutMs: number): Promise<clientApi.ProduceResponse>;
+  fetch(request: clientApi.FetchRequest, timeoutMs: number): Promise<clientApi.FetchResponse>;
+  listOffsets(request: clientApi.ListOffsetsRequest, timeoutMs: number): Promise<clientApi.ListOffsetsResponse>;
+  deleteRecords(request: clientApi.DeleteRecordsRequest, timeoutMs: number): Promise<clientApi.DeleteRecordsResponse>;
+  describeCluster(request: clientApi.DescribeClusterRequest, timeoutMs: number): Promise<clientApi.DescribeClusterResponse>;
+  close(): void;
+}
+
+/** Opens a transport to `host:port`. */
+export type TransportFactory = (address: string) => BrokerTransport;
+
+/** Large enough for a whole fetch response at the broker's default fetch.max.bytes (50 MiB) plus framing. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+const channelOptions = {
+  ...CLIENT_CHANNEL_OPTIONS,
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  // Keepalive notices a dead broker on an idle channel instead of waiting for the next call's deadline.
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+} as const;
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** The grpc-js transport: one channel (HTTP/2 connection) per broker address. */
+export class GrpcBrokerTransport implements BrokerTransport {
+  private readonly client: InstanceType<Api['ClientApiClient']>;
+
+  constructor(readonly address: string, clientId: string) {
+    this.client = new clientApi.ClientApiClient(address, credentials.createInsecure(), {
+      ...channelOptions,
+      'grpc.primary_user_agent': `rivulet-client/${clientId}`,
+    });
+  }
+
+  getMetadata(request: clientApi.MetadataRequest, timeoutMs: number): Promise<clientApi.MetadataResponse> {
+    return this.unary('GetMetadata', this.client.getMetadata.bind(this.client), request, timeoutMs);
+  }
+  createTopics(request: clientApi.CreateTopicsRequest, timeoutMs: number): Promise<clientApi.CreateTopicsResponse> {
+    return this.unary('CreateTopics', this.client.createTopics.bind(this.client), request, timeoutMs);
+  }
+  deleteTopics(request: clientApi.DeleteTopicsRequest, timeoutMs: number): Promise<clientApi.DeleteTopicsResponse> {
+    return this.unary('DeleteTopics', this.client.deleteTopics.bind(this.client), request, timeoutMs);
+  }
+  describeTopics(request: clientApi.DescribeTopicsRequest, timeoutMs: number): Promise<clientApi.DescribeTopicsResponse> {
+    return this.unary('DescribeTopics', this.client.describeTopics.bind(this.client), request, timeoutMs);
+  }
+  produce(request: clientApi.ProduceRequest, timeoutMs: number): Promise<clientApi.ProduceResponse> {
+    return this.unary('Produce', this.client.produce.bind(this.client), request, timeoutMs);
+  }
+  fetch(request: clientApi.FetchRequest, timeoutMs: number): Promise<clientApi.FetchResponse> {
+    return this.unary('Fetch', this.client.fetch.bind(this.client), request, timeoutMs);
+  }
+  listOffsets(request: clientApi.ListOffsetsRequest, timeoutMs: number): Promise<clientApi.ListOffsetsResponse> {
+    return this.unary('ListOffsets', this.client.listOffsets.bind(this.client), request, timeoutMs);
+  }
+  deleteRecords(request: clientApi.DeleteRecordsRequest, timeoutMs: number): Promise<clientApi.DeleteRecordsResponse> {
+    return this.unary('DeleteRecords', this.client.deleteRecords.bind(this.client), request, timeoutMs);
+  }
+  describeCluster(request: clientApi.DescribeClusterRequest, timeoutMs: number): Promise<clientApi.DescribeClusterResponse> {
+    return this.unary('DescribeCluster', this.client.describeCluster.bind(this.client), request, timeoutMs);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const deadline = new Date(Date.now() + timeoutMs);
+      method(request, new Metadata(), { deadline }, (error, response) => {
+        if (error) reject(fromGrpcError(error, this.address, name));
+        else resolve(response);
+      });
+    });
+  }
+}
+
+export function grpcTransportFactory(clientId: string): TransportFactory {
+  return (address) => new GrpcBrokerTransport(address, clientId);
+}
