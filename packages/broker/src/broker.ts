@@ -76,7 +76,7 @@ export class Broker {
     private readonly store: LogStore,
     private readonly registry: TopicRegistry,
   ) {
-    this.logger = options.logger.child({ component: 'broker', nodeId: options.nodeId });
+    this.logger = options.logger.child({ component: 'broker' });
     this.startedAtMs = options.clock.nowMs();
     this.endpoint = { nodeId: options.nodeId, host: '127.0.0.1', grpcPort: 0, kafkaPort: 0, rack: '' };
   }
