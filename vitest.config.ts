@@ -1,15 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages export their TypeScript sources under the `@rivulet/source`
-// condition, so tests run against src without a build step. Integration tests
-// spawn real node processes and therefore run against the built dist.
-const resolve = { conditions: ['@rivulet/source', 'import', 'node', 'default'] };
+// condition, so tests import src without a build step. Integration tests that spawn
+// real node processes run the built dist of the `rivulet` command, so build first.
+const conditions = ['@rivulet/source', 'import', 'node', 'default'];
+const resolve = { conditions };
+// Tests run in Vite's SSR environment, which resolves with its own conditions.
+const ssr = { resolve: { conditions, externalConditions: conditions } };
 
 export default defineConfig({
   test: {
     projects: [
       {
         resolve,
+        ssr,
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
@@ -19,6 +23,7 @@ export default defineConfig({
       },
       {
         resolve,
+        ssr,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'packages/*/src/**/*.integration.test.ts'],

@@ -1,1 +1,14 @@
-export {};
+export { Simulation } from './simulation.js';
+export type { SimulationOptions, SimulationResult, SimulationStats } from './simulation.js';
+export { formatFailure, runSeed, simulationOptionsForSeed } from './run.js';
+export type { SeedRunOptions } from './run.js';
+export { faultMixByName, faultMixes } from './fault-mix.js';
+export type { FaultMix } from './fault-mix.js';
+export { InvariantChecker, InvariantViolation } from './checker.js';
+export { EventQueue } from './event-queue.js';
+export { SimNetwork, calmNetwork } from './network.js';
+export type { NetworkOptions } from './network.js';
+export { SimStateMachine, decodeProposal, encodeProposal } from './state-machine.js';
+export { SWEEP_EVENTS, SWEEP_SEEDS_PER_FILE } from './sweep-config.js';
+export { sweepSeeds } from './seed-sweep.js';
+export type { SweepReport } from './seed-sweep.js';
