@@ -1,8 +1,8 @@
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@rivulet/common';
 import { clientApi } from '@rivulet/proto';
-import { encodeRecordBatch } from '@rivulet/records';
+import { decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
 import { startEmbeddedNode, type RunningNode } from '@rivulet/server';
 import { ERROR_CODE_TRAILER } from '@rivulet/transport-grpc';
 
@@ -54,6 +54,40 @@ describe('gRPC client API', () => {
     expect(err!.details).toMatch(/malformed produce request/);
     const metadata = await call<clientApi.MetadataRequest, clientApi.MetadataResponse>(client.getMetadata, { topics: [], allowAutoTopicCreation: false });
     expect(metadata.topics.map((t) => t.name)).toContain('g');
+  });
+
+  it('streams batches to a FetchStream subscriber as they are produced', async () => {
+    await call<clientApi.CreateTopicsRequest, clientApi.CreateTopicsResponse>(client.createTopics, {
+      topics: [{ name: 'stream', partitions: 1, replicationFactor: 1, configs: {} }],
+      validateOnly: false,
+    });
+    const stream = client.fetchStream({
+      maxWaitMs: 500,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      topics: [{ name: 'stream', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 }] }],
+    });
+    const received: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (response: clientApi.FetchResponse) => {
+        const p = response.topics[0]!.partitions[0]!;
+        expect(p.errorCode).toBe(0);
+        void decodeRecordBatches(p.records).then((batches) => {
+          for (const batch of batches) for (const r of batch.records) received.push(r.value!.toString());
+          if (received.length === 3) resolve();
+        }, reject);
+      });
+      stream.on('error', (err: ServiceError) => {
+        if (err.code !== status.CANCELLED) reject(err);
+      });
+    });
+    for (const value of ['one', 'two', 'three']) {
+      const records = await encodeRecordBatch({ records: [{ key: null, value: Buffer.from(value) }] });
+      await call<clientApi.ProduceRequest, clientApi.ProduceResponse>(client.produce, { acks: 1, timeoutMs: 1000, topics: [{ name: 'stream', partitions: [{ partition: 0, records }] }] });
+    }
+    await done;
+    stream.cancel();
+    expect(received).toEqual(['one', 'two', 'three']);
   });
 
   it('describes the cluster', async () => {
