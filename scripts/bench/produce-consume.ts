@@ -39,6 +39,9 @@ const { values: args } = parseArgs({
     'node-pid': { type: 'string' },
     'skip-consume': { type: 'boolean', default: false },
     'max-seconds': { type: 'string', default: '120' },
+    // Kafka consumer defaults: max.partition.fetch.bytes 1 MiB; fetch.max.bytes 50 MiB.
+    'partition-fetch-bytes': { type: 'string', default: '1048576' },
+    'fetch-bytes': { type: 'string', default: '52428800' },
   },
 });
 
@@ -142,8 +145,8 @@ async function main(): Promise<void> {
       const response = await call<clientApi.FetchRequest, clientApi.FetchResponse>(client.fetch, {
         maxWaitMs: 500,
         minBytes: 1,
-        maxBytes: 32 << 20,
-        topics: [{ name: topic, partitions: offsets.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes: 8 << 20, currentLeaderEpoch: -1 })) }],
+        maxBytes: Number(args['fetch-bytes']),
+        topics: [{ name: topic, partitions: offsets.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes: Number(args['partition-fetch-bytes']), currentLeaderEpoch: -1 })) }],
       });
       for (const p of response.topics[0]!.partitions) {
         if (p.errorCode !== 0) throw new Error(`fetch failed: ${p.errorCode} ${p.errorMessage}`);
