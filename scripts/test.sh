@@ -14,6 +14,7 @@ fi
 # Debian packages the checks and tests use; installed when missing and we may.
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need[*]}"

@@ -3,6 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Broker } from '@rivulet/broker';
 import { systemClock, type Logger } from '@rivulet/common';
+import { KafkaListener } from '@rivulet/kafka';
 import { clientApi } from '@rivulet/proto';
 import { GrpcServer } from '@rivulet/transport-grpc';
 import { clientApiHandlers } from './client-api-service.js';
@@ -16,6 +17,10 @@ export const VERSION = '0.1.0';
 /** gRPC messages carry whole record batches; leave room above the largest batch. */
 const GRPC_MESSAGE_OVERHEAD_BYTES = 1024 * 1024;
 const STOP_GRACE_MS = 2_000;
+/** Kafka's socket.request.max.bytes, connections.max.idle.ms and a bound on connections. */
+const KAFKA_FRAME_BYTES_MAX = 100 * 1024 * 1024;
+const KAFKA_IDLE_CONNECTION_MS = 10 * 60 * 1000;
+const KAFKA_CONNECTIONS_MAX = 10_000;
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -61,30 +66,49 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     maxSendMessageBytes: config.fetchMaxBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
   });
   const http = new HttpListener(metrics, () => isReady, logger.child({ component: 'http' }));
+  const advertisedHost = config.advertisedHost || (config.host === '0.0.0.0' || config.host === '::' ? hostname() : config.host);
+  let kafkaPort = -1;
+  const kafka =
+    config.kafkaPort === -1
+      ? undefined
+      : new KafkaListener({
+          broker,
+          logger,
+          nodeId: config.nodeId,
+          clusterId: config.clusterId,
+          advertisedHost,
+          advertisedPort: () => config.advertisedKafkaPort || kafkaPort,
+          frameBytesMax: KAFKA_FRAME_BYTES_MAX,
+          idleConnectionMs: KAFKA_IDLE_CONNECTION_MS,
+          connectionsMax: KAFKA_CONNECTIONS_MAX,
+        });
   try {
     grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics));
     const grpcPort = await grpc.listen();
     const httpPort = config.httpPort === -1 ? -1 : await http.listen(config.host, config.httpPort);
-    const advertisedHost = config.advertisedHost || (config.host === '0.0.0.0' || config.host === '::' ? hostname() : config.host);
+    if (kafka) kafkaPort = await kafka.listen(config.host, config.kafkaPort);
     const advertisedGrpcPort = config.advertisedGrpcPort || grpcPort;
-    broker.setEndpoint({ host: advertisedHost, grpcPort: advertisedGrpcPort, kafkaPort: config.advertisedKafkaPort, rack: '' });
+    const advertisedKafkaPort = kafka ? config.advertisedKafkaPort || kafkaPort : -1;
+    broker.setEndpoint({ host: advertisedHost, grpcPort: advertisedGrpcPort, kafkaPort: advertisedKafkaPort, rack: '' });
     isReady = true;
     const node: RunningNode = {
-      config: { ...config, grpcPort, httpPort },
+      config: { ...config, grpcPort, httpPort, kafkaPort },
       grpcAddress: `${advertisedHost}:${advertisedGrpcPort}`,
       httpAddress: httpPort === -1 ? null : `${advertisedHost}:${httpPort}`,
-      kafkaAddress: null,
+      kafkaAddress: kafka ? `${advertisedHost}:${advertisedKafkaPort}` : null,
       stop: async () => {
         isReady = false;
+        await kafka?.stop();
         await grpc.stop(STOP_GRACE_MS);
         await http.stop();
         await broker.stop();
         logger.info({}, 'node stopped');
       },
     };
-    logger.info({ grpc: node.grpcAddress, http: node.httpAddress, dataDir, version: VERSION }, 'node started');
+    logger.info({ grpc: node.grpcAddress, kafka: node.kafkaAddress, http: node.httpAddress, dataDir, version: VERSION }, 'node started');
     return node;
   } catch (err) {
+    await kafka?.stop();
     await grpc.stop(0);
     await http.stop();
     await broker.stop();

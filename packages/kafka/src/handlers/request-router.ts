@@ -1,0 +1,43 @@
+import { ErrorCode, RivuletError } from '@rivulet/common';
+import { ApiKey } from '../schema/api-table.js';
+import type { MessageValue } from '../schema/field.js';
+import { handleApiVersions } from './api-versions-handler.js';
+import { handleDescribeCluster, handleMetadata } from './cluster-handlers.js';
+import { fetchErrorResponse, handleFetch } from './fetch-handler.js';
+import { handleFindCoordinator } from './find-coordinator-handler.js';
+import type { Handler, HandlerContext } from './handler-context.js';
+import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
+import { handleProduce, produceErrorResponse } from './produce-handler.js';
+import { handleCreateTopics, handleDeleteTopics, handleDescribeConfigs } from './topic-handlers.js';
+
+const handlers = new Map<number, Handler>([
+  [ApiKey.Produce, handleProduce],
+  [ApiKey.Fetch, handleFetch],
+  [ApiKey.ListOffsets, handleListOffsets],
+  [ApiKey.Metadata, handleMetadata],
+  [ApiKey.FindCoordinator, handleFindCoordinator],
+  [ApiKey.ApiVersions, handleApiVersions],
+  [ApiKey.CreateTopics, handleCreateTopics],
+  [ApiKey.DeleteTopics, handleDeleteTopics],
+  [ApiKey.DeleteRecords, handleDeleteRecords],
+  [ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
+  [ApiKey.DescribeConfigs, handleDescribeConfigs],
+  [ApiKey.DescribeCluster, handleDescribeCluster],
+]);
+
+export function routeRequest(apiKey: number, request: MessageValue, version: number, context: HandlerContext): Promise<MessageValue | null> {
+  const handler = handlers.get(apiKey);
+  if (!handler) throw new RivuletError('INVALID_REQUEST', `no handler for API key ${apiKey}`);
+  return handler(request, version, context);
+}
+
+/**
+ * The answer to a version we decode but do not serve (Produce 0-2 and Fetch 0-3, the old
+ * message formats): UNSUPPORTED_VERSION on every partition. acks=0 still gets no response.
+ */
+export function unsupportedVersionResponse(apiKey: number, request: MessageValue): MessageValue | null {
+  const message = 'this version of the API is not supported; upgrade the client to message format v2';
+  if (apiKey === ApiKey.Produce) return (request as { acks?: number }).acks === 0 ? null : produceErrorResponse(request, ErrorCode.UNSUPPORTED_VERSION, message);
+  if (apiKey === ApiKey.Fetch) return fetchErrorResponse(request, ErrorCode.UNSUPPORTED_VERSION);
+  throw new RivuletError('INVALID_REQUEST', `API key ${apiKey} has no unsupported-version answer`);
+}

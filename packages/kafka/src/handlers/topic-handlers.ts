@@ -1,0 +1,120 @@
+import { ErrorCode, RivuletError } from '@rivulet/common';
+import type { TopicDescription, TopicSpec } from '@rivulet/broker';
+import type { MessageValue } from '../schema/field.js';
+import { messageOrNull, type HandlerContext } from './handler-context.js';
+
+interface CreateTopicsRequestBody {
+  topics: {
+    name: string;
+    numPartitions: number;
+    replicationFactor: number;
+    assignments: { partitionIndex: number; brokerIds: number[] }[];
+    configs: { name: string; value: string | null }[];
+  }[];
+  validateOnly: boolean;
+}
+
+const ZERO_UUID = Buffer.alloc(16);
+/** Kafka's ConfigSource values (DescribeConfigs and CreateTopics v5+). */
+const ConfigSource = { TOPIC_CONFIG: 1, DEFAULT_CONFIG: 5 } as const;
+const ResourceType = { TOPIC: 2, BROKER: 4 } as const;
+/** UNKNOWN_TOPIC_ID: not yet in @rivulet/common's table because nothing else needs it. */
+const UNKNOWN_TOPIC_ID = 100;
+
+/**
+ * A topic spec from a CreateTopics entry. Manual replica assignments fix the partition count
+ * and replication factor (Kafka then requires -1 for both); null config values are dropped.
+ */
+function topicSpecOf(topic: CreateTopicsRequestBody['topics'][number]): TopicSpec {
+  const configs: Record<string, string> = {};
+  for (const c of topic.configs) if (c.value !== null) configs[c.name] = c.value;
+  if (topic.assignments.length > 0) {
+    return { name: topic.name, partitions: topic.assignments.length, replicationFactor: topic.assignments[0]!.brokerIds.length, configs };
+  }
+  return { name: topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor, configs };
+}
+
+/** CreateTopics: v5+ answers also carry the created topic's partitions, replication and configs. */
+export async function handleCreateTopics(request: MessageValue, _version: number, context: HandlerContext): Promise<MessageValue> {
+  const body = request as unknown as CreateTopicsRequestBody;
+  const specs = body.topics.map(topicSpecOf);
+  const results = await context.broker.createTopics(specs, body.validateOnly);
+  const created = new Map(context.broker.describeTopics(results.filter((r) => r.errorCode === 0 && !body.validateOnly).map((r) => r.name)).map((d) => [d.name, d]));
+  return {
+    throttleTimeMs: 0,
+    topics: results.map((r, i) => {
+      const description = created.get(r.name);
+      return {
+        name: r.name,
+        topicId: ZERO_UUID,
+        errorCode: r.errorCode,
+        errorMessage: messageOrNull(r.errorMessage),
+        numPartitions: description?.partitions.length ?? -1,
+        replicationFactor: description?.partitions[0]?.replicas.length ?? -1,
+        configs: description ? configEntries(description, specs[i]!.configs) : null,
+      };
+    }),
+  };
+}
+
+function configEntries(description: TopicDescription, explicit: Record<string, string>): MessageValue[] {
+  return Object.entries(description.configs).map(([name, value]) => ({
+    name,
+    value,
+    readOnly: false,
+    configSource: name in explicit ? ConfigSource.TOPIC_CONFIG : ConfigSource.DEFAULT_CONFIG,
+    isSensitive: false,
+  }));
+}
+
+interface DeleteTopicsRequestBody {
+  topics: { name: string | null; topicId: Buffer }[];
+  topicNames: string[];
+}
+
+/** DeleteTopics: by name (v0-5 list, v6 entries); deleting by topic id is not supported yet. */
+export async function handleDeleteTopics(request: MessageValue, version: number, context: HandlerContext): Promise<MessageValue> {
+  const body = request as unknown as DeleteTopicsRequestBody;
+  const entries = version >= 6 ? body.topics : body.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+  const names = entries.flatMap((e) => (e.name === null ? [] : [e.name]));
+  const results = new Map((await context.broker.deleteTopics(names)).map((r) => [r.name, r]));
+  return {
+    throttleTimeMs: 0,
+    responses: entries.map((e) => {
+      if (e.name === null) return { name: null, topicId: e.topicId, errorCode: UNKNOWN_TOPIC_ID, errorMessage: 'deleting topics by id is not supported' };
+      const result = results.get(e.name)!;
+      return { name: e.name, topicId: ZERO_UUID, errorCode: result.errorCode, errorMessage: messageOrNull(result.errorMessage) };
+    }),
+  };
+}
+
+interface DescribeConfigsRequestBody {
+  resources: { resourceType: number; resourceName: string; configurationKeys: string[] | null }[];
+}
+
+/**
+ * DescribeConfigs: topic resources are answered from the broker's resolved topic configs.
+ * Broker resources get an empty list (nothing is configurable over Kafka yet); other
+ * resource types are refused.
+ */
+export async function handleDescribeConfigs(request: MessageValue, _version: number, context: HandlerContext): Promise<MessageValue> {
+  const body = request as unknown as DescribeConfigsRequestBody;
+  const results = body.resources.map((resource) => {
+    const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+    if (resource.resourceType === ResourceType.BROKER) return { ...base, errorCode: 0, errorMessage: null, configs: [] };
+    if (resource.resourceType !== ResourceType.TOPIC) {
+      return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource type ${resource.resourceType} is not supported`, configs: [] };
+    }
+    const [description] = context.broker.describeTopics([resource.resourceName]);
+    if (!description || description.errorCode !== 0) {
+      const err = new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', description?.errorMessage || undefined);
+      return { ...base, errorCode: description?.errorCode ?? err.code, errorMessage: err.message, configs: [] };
+    }
+    const keys = resource.configurationKeys === null ? null : new Set(resource.configurationKeys);
+    const configs = Object.entries(description.configs)
+      .filter(([name]) => keys === null || keys.has(name))
+      .map(([name, value]) => ({ name, value, readOnly: false, configSource: ConfigSource.DEFAULT_CONFIG, isSensitive: false, synonyms: [] }));
+    return { ...base, errorCode: 0, errorMessage: null, configs };
+  });
+  return Promise.resolve({ throttleTimeMs: 0, results });
+}

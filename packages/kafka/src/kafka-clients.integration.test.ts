@@ -1,0 +1,171 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { Admin, Producer } from '@platformatic/kafka';
+import { Compression, decodeRecordBatches, readBatchHeader, splitBatches } from '@rivulet/records';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestNode, type TestNode } from './testing/test-node.js';
+
+/**
+ * Real, unmodified Kafka clients against a broker with a KafkaListener on port 0. kcat is the
+ * Debian package (librdkafka 2.0.2); KafkaJS and @platformatic/kafka come from npm. Consumer
+ * groups do not exist yet, so records are read back with kcat's simple consumer (-C without
+ * -G) or straight from the broker core.
+ */
+function hasCommand(command: string): boolean {
+  try {
+    execFileSync(command, ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// kcat comes from Debian (`apt-get install -y kcat`); where it is missing its tests skip, by name.
+const hasKcat = hasCommand('kcat');
+
+function runKcat(args: string[], input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
+    });
+    child.stdin.end(input);
+  });
+}
+
+let node: TestNode;
+
+async function readAll(topic: string, partition = 0): Promise<{ codecs: number[]; values: string[]; keys: (string | null)[] }> {
+  const response = await node.broker.fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 24, topics: [{ name: topic, partitions: [{ partition, fetchOffset: 0, partitionMaxBytes: 1 << 24, currentLeaderEpoch: -1 }] }] });
+  const records = response.topics[0]!.partitions[0]!.records;
+  const codecs = splitBatches(records).batches.map((b) => readBatchHeader(b).compression);
+  const batches = await decodeRecordBatches(records);
+  const decoded = batches.flatMap((b) => b.records);
+  return { codecs, values: decoded.map((r) => r.value?.toString() ?? ''), keys: decoded.map((r) => r.key?.toString() ?? null) };
+}
+
+beforeAll(async () => {
+  node = await startTestNode();
+});
+
+afterAll(async () => {
+  await node.stop();
+});
+
+describe('kcat (librdkafka 2.0.2)', () => {
+  it.skipIf(!hasKcat)('lists brokers and topics with -L', async () => {
+    await node.broker.createTopics([{ name: 'kcat-listed', partitions: 3, replicationFactor: 1, configs: {} }], false);
+    const listing = await runKcat(['-b', node.bootstrap, '-L']);
+    expect(listing).toContain(`broker 1 at ${node.bootstrap}`);
+    expect(listing).toContain('topic "kcat-listed" with 3 partitions');
+  });
+
+  for (const [name, codec] of Object.entries(Compression)) {
+    it.skipIf(!hasKcat)(`produces with -z ${name}, keys and headers, and consumes them back with -C`, async () => {
+      const topic = `kcat-${name}`;
+      await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: {} }], false);
+      // Repetitive values so every codec shrinks the batch; librdkafka sends uncompressed otherwise.
+      const lines = Array.from({ length: 200 }, (_, i) => `key-${i}:value-${i}-${'x'.repeat(50)}`);
+      await runKcat(['-b', node.bootstrap, '-P', '-t', topic, '-K:', '-z', name, '-H', 'trace=abc'], lines.join('\n') + '\n');
+      const stored = await readAll(topic);
+      expect(stored.values).toHaveLength(200);
+      expect(new Set(stored.codecs)).toEqual(new Set([codec]));
+      const consumed = await runKcat(['-b', node.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%o|%k|%s|%h\\n']);
+      const rows = consumed.trim().split('\n');
+      expect(rows).toHaveLength(200);
+      expect(rows[7]).toBe(`7|key-7|value-7-${'x'.repeat(50)}|trace=abc`);
+    });
+  }
+
+  it.skipIf(!hasKcat)('queries offsets by time with -Q (ListOffsets)', async () => {
+    await node.broker.createTopics([{ name: 'kcat-query', partitions: 1, replicationFactor: 1, configs: {} }], false);
+    await runKcat(['-b', node.bootstrap, '-P', '-t', 'kcat-query'], 'a\nb\nc\n');
+    const answer = await runKcat(['-b', node.bootstrap, '-Q', '-t', 'kcat-query:0:-1']);
+    expect(answer).toContain('offset 3');
+  });
+});
+
+describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
+  const kafka = () => new Kafka({ brokers: [node.bootstrap], clientId: 'rivulet-test', logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+
+  it('creates topics, fetches their metadata and offsets, describes configs, deletes them', async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      expect(await admin.createTopics({ topics: [{ topic: 'js-admin', numPartitions: 3, configEntries: [{ name: 'retention.ms', value: '60000' }] }] })).toBe(true);
+      const { topics } = await admin.fetchTopicMetadata({ topics: ['js-admin'] });
+      expect(topics[0]!.partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2]);
+      expect(topics[0]!.partitions[0]!.leader).toBe(1);
+      expect(await admin.listTopics()).toContain('js-admin');
+      const offsets = await admin.fetchTopicOffsets('js-admin');
+      expect(offsets.map((o) => o.high)).toEqual(['0', '0', '0']);
+      const configs = await admin.describeConfigs({ resources: [{ type: 2, name: 'js-admin' }], includeSynonyms: false });
+      expect(configs.resources[0]!.configEntries.find((c) => c.configName === 'retention.ms')?.configValue).toBe('60000');
+      await expect(admin.createTopics({ topics: [{ topic: 'js-admin' }] })).resolves.toBe(false);
+      await admin.deleteTopics({ topics: ['js-admin'] });
+      expect(await admin.listTopics()).not.toContain('js-admin');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  for (const [label, compression] of [['uncompressed', CompressionTypes.None], ['gzip', CompressionTypes.GZIP]] as const) {
+    it(`produces ${label} with keys and headers, and the records are stored as sent`, async () => {
+      const topic = `js-produce-${label}`;
+      await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: {} }], false);
+      const producer = kafka().producer();
+      await producer.connect();
+      try {
+        const messages = Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, headers: { source: 'kafkajs' } }));
+        const [result] = await producer.send({ topic, acks: -1, compression, messages });
+        expect(result!.errorCode).toBe(0);
+        expect(result!.baseOffset).toBe('0');
+      } finally {
+        await producer.disconnect();
+      }
+      const stored = await readAll(topic);
+      expect(stored.values).toEqual(Array.from({ length: 50 }, (_, i) => `v${i}`));
+      expect(stored.keys[3]).toBe('k3');
+      expect(new Set(stored.codecs)).toEqual(new Set([compression === CompressionTypes.GZIP ? Compression.gzip : Compression.none]));
+    });
+  }
+
+  it('gets UNKNOWN_TOPIC_OR_PARTITION for a missing topic without auto-creation', async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      await expect(admin.fetchTopicMetadata({ topics: ['js-missing'] })).rejects.toThrow(/does not host this topic-partition|This server does not host/);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
+
+describe('@platformatic/kafka (flexible versions only)', () => {
+  it('creates a topic, produces to it and deletes it', async () => {
+    const admin = new Admin({ clientId: 'rivulet-test', bootstrapBrokers: [node.bootstrap] });
+    const producer = new Producer({ clientId: 'rivulet-test', bootstrapBrokers: [node.bootstrap] });
+    try {
+      await admin.createTopics({ topics: ['pf-topic'], partitions: 2, replicas: 1 });
+      const metadata = await admin.metadata({ topics: ['pf-topic'] });
+      expect(metadata.topics.get('pf-topic')?.partitionsCount).toBe(2);
+      const result = await producer.send({ messages: [{ topic: 'pf-topic', partition: 1, key: Buffer.from('k'), value: Buffer.from('hello flexible') }] });
+      expect(result.offsets?.[0]?.offset).toBe(0n);
+      const stored = await readAll('pf-topic', 1);
+      expect(stored.values).toEqual(['hello flexible']);
+      await admin.deleteTopics({ topics: ['pf-topic'] });
+      expect(node.broker.describeTopics(['pf-topic'])[0]!.errorCode).toBe(3);
+    } finally {
+      await producer.close();
+      await admin.close();
+    }
+  });
+});

@@ -1,0 +1,131 @@
+import { encodeRecordBatch } from '@rivulet/records';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiKey } from './schema/api-table.js';
+import type { MessageValue } from './schema/field.js';
+import { RawClient, decodeResponseFrame, encodeRequestFrame } from './testing/raw-client.js';
+import { startTestNode, type TestNode } from './testing/test-node.js';
+
+let node: TestNode;
+const clients: RawClient[] = [];
+
+async function client(): Promise<RawClient> {
+  const c = await RawClient.connect(node.port);
+  clients.push(c);
+  return c;
+}
+
+function fetchBody(topic: string, fetchOffset: number, maxWaitMs: number): MessageValue {
+  return { replicaId: -1, maxWaitMs, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic, partitions: [{ partition: 0, fetchOffset, partitionMaxBytes: 1 << 20 }] }], forgottenTopicsData: [], rackId: '' };
+}
+
+async function produceBody(topic: string, acks: number): Promise<MessageValue> {
+  const records = await encodeRecordBatch({ records: [{ key: null, value: Buffer.from('hello'), timestampMs: Date.now() }] });
+  return { transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] };
+}
+
+beforeEach(async () => {
+  node = await startTestNode();
+  await node.broker.createTopics([{ name: 'events', partitions: 1, replicationFactor: 1, configs: {} }], false);
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await node.stop();
+});
+
+describe('KafkaListener framing and ordering', () => {
+  it('answers pipelined requests in order even while a Fetch long-polls ahead of them', async () => {
+    const c = await client();
+    c.send(encodeRequestFrame(ApiKey.Fetch, 11, 1, fetchBody('events', 0, 1500)));
+    c.send(encodeRequestFrame(ApiKey.Metadata, 9, 2, { topics: null, allowAutoTopicCreation: false }));
+    c.send(encodeRequestFrame(ApiKey.ApiVersions, 3, 3, { clientSoftwareName: 'raw', clientSoftwareVersion: '1' }));
+    const frames = await c.waitForFrames(3);
+    expect(frames.map((f) => f.readInt32BE(0))).toEqual([1, 2, 3]);
+    const fetched = decodeResponseFrame(ApiKey.Fetch, 11, frames[0]!).body;
+    expect(fetched.sessionId).toBe(0);
+  });
+
+  it('wakes a parked Fetch when a produce arrives on another connection', async () => {
+    const consumer = await client();
+    consumer.send(encodeRequestFrame(ApiKey.Fetch, 12, 7, fetchBody('events', 0, 10_000)));
+    const producer = await client();
+    producer.send(encodeRequestFrame(ApiKey.Produce, 9, 1, await produceBody('events', -1)));
+    const [frame] = await consumer.waitForFrames(1, 5000);
+    const partition = ((decodeResponseFrame(ApiKey.Fetch, 12, frame!).body.responses as MessageValue[])[0]!.partitions as MessageValue[])[0]!;
+    expect(partition.errorCode).toBe(0);
+    expect((partition.records as Buffer).length).toBeGreaterThan(0);
+  });
+
+  it('sends no response for acks=0 but still answers the next request', async () => {
+    const c = await client();
+    c.send(encodeRequestFrame(ApiKey.Produce, 7, 1, await produceBody('events', 0)));
+    c.send(encodeRequestFrame(ApiKey.ApiVersions, 2, 2, {}));
+    const frames = await c.waitForFrames(1);
+    expect(frames[0]!.readInt32BE(0)).toBe(2);
+    const listed = await node.broker.listOffsets({ topics: [{ name: 'events', partitions: [{ partition: 0, timestamp: -1 }] }] });
+    expect(listed.topics[0]!.partitions[0]!.offset).toBe(1);
+  });
+
+  it('answers a too-new ApiVersions with UNSUPPORTED_VERSION and the version list, in header v0', async () => {
+    const c = await client();
+    const frame = Buffer.alloc(4 + 14);
+    frame.writeInt32BE(14, 0);
+    frame.writeInt16BE(ApiKey.ApiVersions, 4);
+    frame.writeInt16BE(99, 6);
+    frame.writeInt32BE(42, 8);
+    frame.writeInt16BE(-1, 12);
+    c.send(frame);
+    const [response] = await c.waitForFrames(1);
+    const { correlationId, body } = decodeResponseFrame(ApiKey.ApiVersions, 0, response!);
+    expect(correlationId).toBe(42);
+    expect(body.errorCode).toBe(35);
+    const apis = body.apiKeys as MessageValue[];
+    expect(apis.find((a) => a.apiKey === ApiKey.Produce)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 });
+    expect(apis.every((a) => a.minVersion === 0)).toBe(true);
+  });
+
+  it('answers Produce v2 (old message format) with UNSUPPORTED_VERSION per partition', async () => {
+    const c = await client();
+    c.send(encodeRequestFrame(ApiKey.Produce, 2, 5, await produceBody('events', 1)));
+    const [response] = await c.waitForFrames(1);
+    const topics = decodeResponseFrame(ApiKey.Produce, 2, response!).body.responses as MessageValue[];
+    expect((topics[0]!.partitionResponses as MessageValue[])[0]!.errorCode).toBe(35);
+  });
+
+  it('closes only the connection that sent an unknown API key, a truncated body or an oversized frame', async () => {
+    const healthy = await client();
+    const badFrames = [
+      encodeRequestFrame(ApiKey.Metadata, 4, 1, { topics: null }).fill(0x7f, 4, 6),
+      encodeRequestFrame(ApiKey.Metadata, 9, 1, { topics: null }).subarray(0, 14),
+      Buffer.from([0x7f, 0xff, 0xff, 0xff]),
+    ];
+    badFrames[1]!.writeInt32BE(10, 0);
+    for (const bad of badFrames) {
+      const c = await client();
+      c.send(bad);
+      await c.waitForClose();
+      expect(c.isClosed).toBe(true);
+    }
+    healthy.send(encodeRequestFrame(ApiKey.ApiVersions, 0, 9, {}));
+    const [response] = await healthy.waitForFrames(1);
+    expect(response!.readInt32BE(0)).toBe(9);
+  });
+
+  it('closes an idle connection', async () => {
+    await node.stop();
+    node = await startTestNode({ idleConnectionMs: 200 });
+    const c = await client();
+    await c.waitForClose(3000);
+    expect(c.isClosed).toBe(true);
+  });
+
+  it('bounds in-flight requests: reading pauses, then resumes and answers everything in order', async () => {
+    await node.stop();
+    node = await startTestNode({ inflightRequestsMax: 2 });
+    await node.broker.createTopics([{ name: 'events', partitions: 1, replicationFactor: 1, configs: {} }], false);
+    const c = await client();
+    for (let i = 0; i < 6; i++) c.send(encodeRequestFrame(ApiKey.Fetch, 11, i, fetchBody('events', 0, 100)));
+    const frames = await c.waitForFrames(6, 5000);
+    expect(frames.map((f) => f.readInt32BE(0))).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+});
