@@ -1,9 +1,6 @@
 import { startEmbeddedNode, type RunningNode } from '@rivulet/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RivuletClient } from './client.js';
-import { RivuletAggregateError } from './errors.js';
-import { partitionForKey } from './murmur2.js';
-import type { ConsumerRecord } from './types.js';
+import { RivuletAggregateError, RivuletClient, partitionForKey, type ConsumerRecord } from '@rivulet/client';
 
 let node: RunningNode;
 let client: RivuletClient;
