@@ -1,2 +1,3 @@
 // The generated client API. Everything under ./gen is produced by scripts/gen-proto.sh.
 export * as clientApi from './gen/rivulet/client/v1/client_api.js';
+export * as raft from './gen/rivulet/raft/v1/raft.js';

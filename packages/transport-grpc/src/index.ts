@@ -2,3 +2,5 @@ export { ERROR_CODE_TRAILER, fromServiceError, isServiceError, toStatus } from '
 export type { StatusObject } from './status.js';
 export { CLIENT_CHANNEL_OPTIONS, GrpcServer } from './server.js';
 export type { GrpcServerOptions, ServiceHandlers, StreamHandler, UnaryHandler } from './server.js';
+export { RaftPeerTransport, estimateRaftMessageBytes, raftServiceHandlers } from './raft-peer-transport.js';
+export type { RaftPeerAddress, RaftPeerStats, RaftPeerTransportOptions } from './raft-peer-transport.js';

@@ -1,0 +1,117 @@
+import { noopLogger, systemClock, systemRandom, systemScheduler } from '@rivulet/common';
+import type { Logger, NodeId } from '@rivulet/common';
+import { raft as proto } from '@rivulet/proto';
+import type { Message } from '@rivulet/raft';
+import { RaftLogStore, raftLogStoreDirectory } from '@rivulet/storage';
+import { GrpcServer, RaftPeerTransport, raftServiceHandlers } from '@rivulet/transport-grpc';
+import type { RaftPeerStats } from '@rivulet/transport-grpc';
+import { raftMessageFromProto, raftMessageToProto } from './raft-codec.js';
+import { RaftDriver } from './raft-driver.js';
+import type { RaftDriverOptions } from './raft-driver.js';
+
+export interface RaftPeerConfig {
+  readonly id: NodeId;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RaftMemberOptions {
+  readonly id: NodeId;
+  /** Every voter, this member included. */
+  readonly peers: readonly RaftPeerConfig[];
+  readonly dataDir: string;
+  /** Where the Raft gRPC listener binds; the port defaults to this member's entry in `peers`. */
+  readonly listenHost?: string;
+  readonly listenPort?: number;
+  readonly logger?: Logger;
+  /** Driver options other than wiring (ticks, snapshot hooks, core limits…). */
+  readonly driver?: Omit<RaftDriverOptions, 'id' | 'voters' | 'store' | 'send' | 'scheduler' | 'clock' | 'random' | 'logger'>;
+  /** Largest Raft batch accepted from a peer. Default 64 MiB. */
+  readonly maxReceiveMessageBytes?: number;
+}
+
+/**
+ * One Raft member as a running thing: its LevelDB log store, the gRPC listener for its
+ * peers, a client per peer and the driver between them. The state machine plugs in through
+ * `driver.onApply` and the snapshot hooks.
+ */
+export class RaftMember {
+  private constructor(
+    readonly driver: RaftDriver,
+    private readonly store: RaftLogStore,
+    private readonly server: GrpcServer,
+    private readonly transport: RaftPeerTransport,
+    readonly port: number,
+  ) {}
+
+  static async start(options: RaftMemberOptions): Promise<RaftMember> {
+    const logger = (options.logger ?? noopLogger).child({ nodeId: options.id });
+    const self = options.peers.find((peer) => peer.id === options.id);
+    if (self === undefined) throw new Error(`node ${options.id} is not in the peer list`);
+    const others = options.peers.filter((peer) => peer.id !== options.id);
+    const store = await RaftLogStore.open({ directory: raftLogStoreDirectory(options.dataDir), logger });
+    const transport = new RaftPeerTransport({ peers: others.map((peer) => ({ id: peer.id, address: `${peer.host}:${peer.port}` })), logger });
+    const known = new Set(others.map((peer) => peer.id));
+    const send = (message: Message): void => {
+      // A membership change may name a member this process has no address for yet.
+      if (known.has(message.to)) transport.send(raftMessageToProto(message));
+    };
+    const driver = new RaftDriver({
+      ...options.driver,
+      id: options.id,
+      voters: options.peers.map((peer) => peer.id),
+      store,
+      send,
+      scheduler: systemScheduler,
+      clock: systemClock,
+      random: systemRandom,
+      logger,
+    });
+    const maxReceiveMessageBytes = options.maxReceiveMessageBytes ?? 64 * 1024 * 1024;
+    const server = new GrpcServer({ host: options.listenHost ?? self.host, port: options.listenPort ?? self.port, logger, maxReceiveMessageBytes, maxSendMessageBytes: 1024 * 1024 });
+    server.addService(
+      proto.RaftServiceService,
+      raftServiceHandlers((messages) => {
+        for (const received of messages) {
+          const message = raftMessageFromProto(received);
+          if (typeof message === 'string') logger.warn({ from: received.from, reason: message }, 'dropping a malformed raft message');
+          else driver.receive(message);
+        }
+      }),
+    );
+    let port: number;
+    try {
+      port = await server.listen();
+    } catch (error) {
+      transport.close();
+      await store.close();
+      throw error;
+    }
+    driver.start();
+    return new RaftMember(driver, store, server, transport, port);
+  }
+
+  transportStats(): RaftPeerStats[] {
+    return this.transport.stats();
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop(500);
+    await this.driver.stop();
+    this.transport.close();
+    await this.store.close();
+  }
+}
+
+/** Parses `id@host:port,id@host:port,…`. */
+export function parsePeers(list: string): RaftPeerConfig[] {
+  return list
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0)
+    .map((item) => {
+      const match = /^(\d+)@(.+):(\d+)$/.exec(item);
+      if (match === null) throw new Error(`bad peer "${item}": expected id@host:port`);
+      return { id: Number(match[1]) as NodeId, host: match[2]!, port: Number(match[3]) };
+    });
+}
