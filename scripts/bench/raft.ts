@@ -1,5 +1,5 @@
 // Measures the Raft stack with real processes: a 3-member quorum of `raft-node` processes on
-// loopback (LevelDB with synced writes, gRPC between members, default 100 ms ticks and a
+// loopback (LevelDB with synced writes, gRPC between members, default 30 ms ticks and a
 // 10-tick election timeout). Reports committed proposals per second and commit latency
 // p50/p99 for 100-byte and 10 KiB values with a bounded number of proposals in flight, then
 // the time from kill -9 of the leader until a new leader commits a proposal (several runs).

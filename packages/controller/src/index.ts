@@ -1,4 +1,4 @@
-export { RaftDriver } from './raft-driver.js';
+export { DEFAULT_ELECTION_TIMEOUT_TICKS, DEFAULT_HEARTBEAT_INTERVAL_TICKS, DEFAULT_TICK_INTERVAL_MS, RaftDriver } from './raft-driver.js';
 export type { AppliedEntry, RaftDriverOptions, RaftDriverStatus, RaftDriverStore, SnapshotHooks } from './raft-driver.js';
 export { NotControllerError, RaftOutcomeUnknownError } from './errors.js';
 export { raftMessageFromProto, raftMessageToProto } from './raft-codec.js';

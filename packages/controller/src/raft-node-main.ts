@@ -21,6 +21,7 @@ import type { Logger, NodeId } from '@rivulet/common';
 import { NotControllerError } from './errors.js';
 import { KeyValueStateMachine } from './kv-state-machine.js';
 import { RaftMember, parsePeers } from './raft-member.js';
+import { DEFAULT_ELECTION_TIMEOUT_TICKS, DEFAULT_HEARTBEAT_INTERVAL_TICKS, DEFAULT_TICK_INTERVAL_MS } from './raft-driver.js';
 
 const flags = {
   id: { type: 'string' },
@@ -111,9 +112,10 @@ async function main(): Promise<void> {
     ...(listenPort === undefined ? {} : { listenPort: Number(listenPort) }),
     logger,
     driver: {
-      tickIntervalMs: intSetting(values, 'tick-ms', 100),
-      electionTimeoutTicks: intSetting(values, 'election-ticks', 10),
-      heartbeatIntervalTicks: intSetting(values, 'heartbeat-ticks', 1),
+      // Defaults: the driver's (30 ms ticks, 10-tick election timeout, heartbeat every tick).
+      tickIntervalMs: intSetting(values, 'tick-ms', DEFAULT_TICK_INTERVAL_MS),
+      electionTimeoutTicks: intSetting(values, 'election-ticks', DEFAULT_ELECTION_TIMEOUT_TICKS),
+      heartbeatIntervalTicks: intSetting(values, 'heartbeat-ticks', DEFAULT_HEARTBEAT_INTERVAL_TICKS),
       raft: { maxBytesPerMessage: intSetting(values, 'max-bytes-per-message', 1024 * 1024) },
       snapshot: {
         everyEntries: snapshotEvery,

@@ -4,7 +4,7 @@ import type { RaftStorage } from './storage.js';
 
 /**
  * Everything a node needs, passed explicitly. Time is counted in calls to `tick()`; the
- * driver decides how long a tick is (the controller uses 100 ms, the simulator 10 ms).
+ * driver decides how long a tick is (the controller uses 30 ms, the simulator 10 ms).
  */
 export interface RaftConfig {
   /** This node's id; never 0 or negative. */

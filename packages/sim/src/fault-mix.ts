@@ -16,6 +16,12 @@ export interface FaultMix {
   readonly healWeight: number;
   /** Weight of membership changes (remove a voter, re-add it as learner, promote it). */
   readonly membershipWeight: number;
+  /**
+   * Weight of disk wipes: a node already removed from the configuration loses its whole disk
+   * and rejoins under a fresh identity (a new node id), as a learner that is promoted to
+   * voter once caught up. Its old id is retired for good.
+   */
+  readonly wipeWeight: number;
   /** Weight of leadership transfers to a random voter (TimeoutNow). */
   readonly transferWeight: number;
   /**
@@ -34,7 +40,7 @@ export interface FaultMix {
   readonly maxClockDrift: number;
 }
 
-const noFaultEvents = { partitionWeight: 0, oneWayCutWeight: 0, crashWeight: 0, healWeight: 0, membershipWeight: 0, transferWeight: 0, swizzleWeight: 0 };
+const noFaultEvents = { partitionWeight: 0, oneWayCutWeight: 0, crashWeight: 0, healWeight: 0, membershipWeight: 0, wipeWeight: 0, transferWeight: 0, swizzleWeight: 0 };
 
 export const faultMixes: readonly FaultMix[] = [
   {
@@ -64,6 +70,7 @@ export const faultMixes: readonly FaultMix[] = [
     crashWeight: 0,
     healWeight: 3,
     membershipWeight: 0,
+    wipeWeight: 0,
     transferWeight: 1,
     swizzleWeight: 2,
     newLeaderFaultProbability: 0,
@@ -79,6 +86,7 @@ export const faultMixes: readonly FaultMix[] = [
     crashWeight: 5,
     healWeight: 1,
     membershipWeight: 0,
+    wipeWeight: 0,
     transferWeight: 0,
     swizzleWeight: 0,
     newLeaderFaultProbability: 0,
@@ -94,6 +102,7 @@ export const faultMixes: readonly FaultMix[] = [
     crashWeight: 3,
     healWeight: 3,
     membershipWeight: 2,
+    wipeWeight: 1,
     transferWeight: 1,
     swizzleWeight: 2,
     newLeaderFaultProbability: 0.2,
@@ -111,6 +120,7 @@ export const faultMixes: readonly FaultMix[] = [
     crashWeight: 3,
     healWeight: 6,
     membershipWeight: 0,
+    wipeWeight: 0,
     transferWeight: 2,
     swizzleWeight: 1,
     newLeaderFaultProbability: 0.5,
@@ -119,7 +129,8 @@ export const faultMixes: readonly FaultMix[] = [
   },
   {
     // Membership churn under mild faults: voters are removed (the leader too), come back
-    // as learners and are promoted, while nodes crash and links flap.
+    // as learners and are promoted, while nodes crash and links flap; a removed node may
+    // have its disk wiped and rejoin as a new member (fresh id, learner, then voter).
     name: 'membership',
     network: { lossProbability: 0.05, duplicateProbability: 0.02, delayMinMs: 1, delayMaxMs: 15 },
     faultIntervalMs: 60,
@@ -128,6 +139,7 @@ export const faultMixes: readonly FaultMix[] = [
     crashWeight: 1,
     healWeight: 2,
     membershipWeight: 6,
+    wipeWeight: 3,
     transferWeight: 1,
     swizzleWeight: 1,
     newLeaderFaultProbability: 0,

@@ -1,6 +1,6 @@
 import { assert, AssertionError, asNodeId, asRaftIndex, SeededRandom } from '@rivulet/common';
 import type { NodeId, Random } from '@rivulet/common';
-import { ConfigChangeType, decodeConfigChange, EntryKind, MemoryRaftLog, RaftNode, Role } from '@rivulet/raft';
+import { ConfigChangeType, decodeConfigChange, EntryKind, MemoryRaftLog, RaftNode, RejectReason, Role } from '@rivulet/raft';
 import type { ConfigChange, ConfState, Message, RaftConfig, Ready } from '@rivulet/raft';
 import { InvariantChecker, InvariantViolation } from './checker.js';
 import { EventQueue } from './event-queue.js';
@@ -33,6 +33,10 @@ export interface SimulationStats {
   crashes: number;
   snapshotChunksSent: number;
   membershipChangesProposed: number;
+  /** Removed nodes whose disk was wiped, rejoining under a fresh id. */
+  disksWiped: number;
+  /** Of those, how many were promoted to voter (the promotion applied by some node). */
+  rejoinedVoters: number;
   transfersStarted: number;
   highestAppliedIndex: number;
   /** Events liveness mode needed to converge. */
@@ -73,6 +77,8 @@ interface SimNode {
   /** The membership as of the state machine's applied index (goes into snapshots). */
   confState: ConfState;
   incarnation: number;
+  /** Its disk was wiped and the server rejoined under a new id: this id never runs again. */
+  retired: boolean;
 }
 
 interface PendingProposal {
@@ -128,6 +134,12 @@ export class Simulation {
   private clientLeaderHint: NodeId | null = null;
   private highestAcknowledgedIndex = 0;
   private livenessAcknowledged = 0;
+  /** The id the next wiped server rejoins under: ids are never reused. */
+  private nextNodeId: number;
+  /** Ids of rejoined (wiped) servers not yet promoted: promoted only once caught up. */
+  private readonly rejoiningIds = new Set<NodeId>();
+  /** Every id a wiped server rejoined under, until its promotion to voter was applied. */
+  private readonly rejoinedNotPromoted = new Set<NodeId>();
   readonly stats: SimulationStats = {
     events: 0,
     simulatedMs: 0,
@@ -138,6 +150,8 @@ export class Simulation {
     crashes: 0,
     snapshotChunksSent: 0,
     membershipChangesProposed: 0,
+    disksWiped: 0,
+    rejoinedVoters: 0,
     transfersStarted: 0,
     highestAppliedIndex: 0,
     livenessEvents: 0,
@@ -151,6 +165,12 @@ export class Simulation {
     this.tickIntervalMs = options.tickIntervalMs ?? 10;
     this.shape = this.drawShape();
     for (let i = 1; i <= options.nodeCount; i++) this.createNode(asNodeId(i));
+    this.nextNodeId = options.nodeCount + 1;
+  }
+
+  /** Ids of the servers that exist (not retired by a disk wipe). */
+  private activeIds(): NodeId[] {
+    return [...this.nodes.values()].filter((node) => !node.retired).map((node) => node.id);
   }
 
   get description(): string {
@@ -179,8 +199,12 @@ export class Simulation {
       raft: null,
       stateMachine: new SimStateMachine(),
       writing: null,
+      // A server that joins later also boots with the bootstrap membership, which does not
+      // name it, so it never campaigns; replaying the log from index 1 (or a snapshot) then
+      // brings it to the current membership.
       confState: this.bootstrapConfState(),
       incarnation: 0,
+      retired: false,
     };
     this.nodes.set(id, node);
     this.start(node);
@@ -314,7 +338,7 @@ export class Simulation {
       this.crash(node, 'new leader fault');
       return;
     }
-    const others = [...this.nodes.keys()].filter((id) => id !== nodeId);
+    const others = this.activeIds().filter((id) => id !== nodeId);
     this.network.partition([nodeId], others);
     this.trace.add(`t=${this.nowMs} PARTITION [${nodeId}] | [${others.join(',')}] (new leader fault)`);
   }
@@ -342,7 +366,7 @@ export class Simulation {
 
   private handleRestart(nodeId: NodeId): void {
     const node = this.node(nodeId);
-    if (node.raft !== null) return;
+    if (node.raft !== null || node.retired) return;
     this.trace.add(`t=${this.nowMs} RESTART node ${nodeId}`);
     this.start(node);
   }
@@ -476,7 +500,9 @@ export class Simulation {
       const proposalId = node.stateMachine.apply(entry);
       this.checker.onApply(node.id, entry, node.stateMachine.digest);
       if (entry.kind === EntryKind.ConfigChange && node.raft !== null) {
-        node.confState = node.raft.applyConfigChange(decodeConfigChange(entry.data));
+        const change = decodeConfigChange(entry.data);
+        node.confState = node.raft.applyConfigChange(change);
+        if (change.type === ConfigChangeType.AddVoter && this.rejoinedNotPromoted.delete(change.nodeId)) this.stats.rejoinedVoters++;
       }
       if (proposalId !== 0) this.maybeAcknowledge(node, proposalId, entry.index);
     }
@@ -519,7 +545,7 @@ export class Simulation {
     if (this.phase !== 'fault') return;
     const mix = this.options.faultMix;
     this.queue.push(this.nowMs + 1 + this.random.nextInt(2 * mix.faultIntervalMs), { kind: 'fault' });
-    const weights = [mix.partitionWeight, mix.oneWayCutWeight, mix.crashWeight, mix.healWeight, mix.membershipWeight, mix.transferWeight, mix.swizzleWeight];
+    const weights = [mix.partitionWeight, mix.oneWayCutWeight, mix.crashWeight, mix.healWeight, mix.membershipWeight, mix.transferWeight, mix.swizzleWeight, mix.wipeWeight];
     const total = weights.reduce((sum, weight) => sum + weight, 0);
     if (total === 0) return;
     let draw = this.random.nextFloat() * total;
@@ -536,6 +562,7 @@ export class Simulation {
       () => this.membershipFault(),
       () => this.transferFault(),
       () => this.swizzleFault(),
+      () => this.wipeFault(),
     ];
     faults[kind]?.();
   }
@@ -547,7 +574,7 @@ export class Simulation {
 
   /** A symmetric split into two random groups; half the time the leader is isolated. */
   private partitionFault(): void {
-    const ids = shuffle([...this.nodes.keys()], this.random);
+    const ids = shuffle(this.activeIds(), this.random);
     const leader = this.currentLeader();
     let groupA: NodeId[];
     if (leader !== null && this.random.nextFloat() < 0.5) {
@@ -562,7 +589,7 @@ export class Simulation {
 
   /** Cuts one direction only: a random link, or everything the leader would hear. */
   private oneWayFault(): void {
-    const ids = [...this.nodes.keys()];
+    const ids = this.activeIds();
     const leader = this.currentLeader();
     if (leader !== null && this.random.nextFloat() < 0.3) {
       for (const id of ids) if (id !== leader) this.network.cut(id, leader);
@@ -592,11 +619,14 @@ export class Simulation {
     const leader = leaderId === null ? undefined : this.nodes.get(leaderId);
     if (leader === undefined || leader.raft === null) return;
     const { voters, learners } = leader.raft.status().confState;
-    const outsiders = allIds(this.options.nodeCount).filter((id) => !voters.includes(id) && !learners.includes(id));
+    const outsiders = this.activeIds().filter((id) => !voters.includes(id) && !learners.includes(id));
     let change: ConfigChange | null = null;
     const learner = learners[0];
     const outsider = outsiders[0];
     if (learner !== undefined) {
+      // A server that rejoined with an empty disk becomes a voter only once it has caught
+      // up, so that it does not weaken the quorum while it replays the log.
+      if (this.rejoiningIds.has(learner) && !this.caughtUp(learner, leader)) return;
       change = { type: ConfigChangeType.AddVoter, nodeId: learner };
     } else if (outsider !== undefined) {
       change = { type: ConfigChangeType.AddLearner, nodeId: outsider };
@@ -605,12 +635,76 @@ export class Simulation {
       if (victim !== undefined) change = { type: ConfigChangeType.RemoveNode, nodeId: victim };
     }
     if (change === null) return;
+    this.proposeMembershipChange(leader, change);
+  }
+
+  private proposeMembershipChange(leader: SimNode, change: ConfigChange): void {
+    if (leader.raft === null) return;
     const result = leader.raft.proposeConfigChange(change);
     const described = `${change.type} ${change.nodeId}`;
     this.trace.add(`t=${this.nowMs} MEMBERSHIP leader ${leader.id} proposes ${described}: ${result.accepted ? `index ${result.index}` : result.reason}`);
     if (!result.accepted) return;
     this.stats.membershipChangesProposed++;
+    if (change.type === ConfigChangeType.AddVoter) this.rejoiningIds.delete(change.nodeId);
     this.drive(leader);
+  }
+
+  /** Whether `id` holds everything the leader has committed (the simulator sees all logs). */
+  private caughtUp(id: NodeId, leader: SimNode): boolean {
+    const member = this.liveNodes.get(id);
+    if (member === undefined || leader.raft === null) return false;
+    return member.raft.status().lastIndex >= leader.raft.status().commitIndex;
+  }
+
+  /**
+   * Whether `id`, absent from the leader's applied membership, can never come back under its
+   * old id: no config change is pending in the leader's log (one that adds it back could
+   * still commit). The core's own rule tells: a leader refuses a change with
+   * config-change-pending until every change it appended — and its election no-op, hence
+   * every earlier entry — is applied; asked to remove a non-member with nothing pending, it
+   * answers invalid-config-change and appends nothing. An uncommitted change elsewhere, of
+   * an older term, can no longer commit once this leader's no-op has.
+   */
+  private removedForGood(leader: SimNode, id: NodeId): boolean {
+    const result = leader.raft?.proposeConfigChange({ type: ConfigChangeType.RemoveNode, nodeId: id });
+    if (result === undefined) return false;
+    assert(!result.accepted, `removing non-member ${id} was accepted`);
+    return result.reason === RejectReason.InvalidConfigChange;
+  }
+
+  /**
+   * A server already removed from the configuration loses its disk (replaced, or wiped by an
+   * operator) and rejoins as a new member. Raft's promises (a vote, an acknowledged entry)
+   * live on that disk, so the server must not come back under its old id: a wiped voter
+   * could vote twice in a term it had voted in. It gets a fresh id, starts from an empty
+   * log, is added as a learner, and is promoted to voter once caught up (membershipFault).
+   */
+  private wipeFault(): void {
+    const leaderId = this.currentLeader();
+    const leader = leaderId === null ? undefined : this.nodes.get(leaderId);
+    if (leader === undefined || leader.raft === null) return;
+    const { voters, learners } = leader.raft.status().confState;
+    const removed = this.activeIds().filter((id) => !voters.includes(id) && !learners.includes(id) && !this.rejoiningIds.has(id));
+    const victimId = removed[this.random.nextInt(removed.length)];
+    if (victimId !== undefined && !this.removedForGood(leader, victimId)) return;
+    if (victimId === undefined) {
+      // The scenario's first step: take a voter out of the configuration.
+      const candidates = voters.filter((id) => !this.rejoiningIds.has(id));
+      const voter = candidates[this.random.nextInt(candidates.length)];
+      if (voters.length > 2 && voter !== undefined) this.proposeMembershipChange(leader, { type: ConfigChangeType.RemoveNode, nodeId: voter });
+      return;
+    }
+    const victim = this.node(victimId);
+    this.crash(victim, 'disk wipe');
+    victim.retired = true;
+    this.clientLeaderHint = this.clientLeaderHint === victimId ? null : this.clientLeaderHint;
+    const freshId = asNodeId(this.nextNodeId++);
+    this.stats.disksWiped++;
+    this.trace.add(`t=${this.nowMs} WIPE node ${victimId}: its disk is gone; the server rejoins as node ${freshId}`);
+    this.createNode(freshId);
+    this.rejoiningIds.add(freshId);
+    this.rejoinedNotPromoted.add(freshId);
+    this.proposeMembershipChange(leader, { type: ConfigChangeType.AddLearner, nodeId: freshId });
   }
 
   /** Asks the leader to hand over to a random other voter (leadership transfer, TimeoutNow). */
@@ -634,7 +728,7 @@ export class Simulation {
    * this shakes loose.
    */
   private swizzleFault(): void {
-    const ids = shuffle([...this.nodes.keys()], this.random);
+    const ids = shuffle(this.activeIds(), this.random);
     const subset = ids.slice(0, 1 + this.random.nextInt(ids.length));
     const links: [NodeId, NodeId][] = [];
     for (const node of subset) {
@@ -659,7 +753,7 @@ export class Simulation {
     this.network.healAll();
     const mixNetwork = this.options.faultMix.network;
     this.network.options = { lossProbability: 0, duplicateProbability: 0, delayMinMs: mixNetwork.delayMinMs, delayMaxMs: Math.min(mixNetwork.delayMaxMs, 10) };
-    for (const node of this.nodes.values()) if (node.raft === null) this.start(node);
+    for (const node of this.nodes.values()) if (node.raft === null && !node.retired) this.start(node);
     this.trace.add(`t=${this.nowMs} LIVENESS MODE: network healed, all nodes up`);
   }
 

@@ -5,6 +5,7 @@ import { EntryKind, MemoryRaftLog, RaftNode } from '@rivulet/raft';
 import type { Entry } from '@rivulet/raft';
 import { describe, expect, it } from 'vitest';
 import { InvariantChecker, InvariantViolation } from './checker.js';
+import { faultMixes } from './fault-mix.js';
 import { EventQueue } from './event-queue.js';
 import { SimNetwork } from './network.js';
 import { runSeed } from './run.js';
@@ -73,6 +74,16 @@ describe('Simulation', () => {
     expect(results.every((result) => result.ok)).toBe(true);
     expect(results.every((result) => result.stats.proposalsAcknowledged > 10)).toBe(true);
     expect(results.some((result) => result.stats.snapshotChunksSent > 0)).toBe(true);
+  });
+
+  it('a removed node whose disk is wiped rejoins under a fresh id, as a learner, then a voter once caught up', () => {
+    // Seeds of the membership mix (it cycles with seed / 2), 3 and 5 nodes.
+    const membershipSeeds = Array.from({ length: 24 }, (_, i) => (2 * faultMixes.findIndex((mix) => mix.name === 'membership') + 14 * Math.floor(i / 2)) + (i % 2));
+    const results = membershipSeeds.map((seed) => runSeed(seed, { faultPhaseEvents: 6000 }));
+    for (const result of results) expect(result.failure ?? 'ok').toBe('ok');
+    expect(results.every((result) => result.description.includes('mix=membership'))).toBe(true);
+    expect(results.reduce((sum, result) => sum + result.stats.disksWiped, 0)).toBeGreaterThan(3);
+    expect(results.reduce((sum, result) => sum + result.stats.rejoinedVoters, 0)).toBeGreaterThan(0);
   });
 });
 
