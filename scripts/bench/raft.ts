@@ -6,110 +6,22 @@
 // Latency is measured by the client through the raft-node HTTP API, so it includes one
 // HTTP round trip on loopback. Prints a table.
 // Run: npx tsc -b && npx tsx --conditions=@rivulet/source scripts/bench/raft.ts [secondsPerCase=5] [failoverRuns=7]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { RAFT_NODE_BIN, RaftNodeProcess, freePort, waitFor } from '../../packages/testkit/src/index.js';
 
-const RAFT_NODE_BIN = fileURLToPath(new URL('../../packages/controller/dist/raft-node-main.js', import.meta.url));
 const secondsPerCase = Number(process.argv[2] ?? 5);
 const failoverRuns = Number(process.argv[3] ?? 7);
 const IN_FLIGHT_PROPOSALS = 32;
 
-interface Status {
-  id: number;
-  role: string;
-  term: number;
-  leaderId: number | null;
-  commitIndex: number;
-  appliedIndex: number;
-}
-
-class Member {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  url = '';
-
-  constructor(
-    readonly id: number,
-    private readonly args: string[],
-  ) {}
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [RAFT_NODE_BIN, ...this.args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const lines = createInterface({ input: child.stderr! });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`member ${this.id} did not start`)), 15_000);
-      lines.on('line', (line) => {
-        if (!line.includes('"msg":"raft node started"')) return;
-        clearTimeout(timer);
-        this.url = String((JSON.parse(line) as { http: string }).http);
-        resolve();
-      });
-    });
-  }
-
-  async kill(): Promise<void> {
-    if (this.child === undefined) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-    this.child = undefined;
-  }
-
-  async status(): Promise<Status> {
-    return (await (await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(2000) })).json()) as Status;
-  }
-
-  async propose(key: string, value: string): Promise<boolean> {
-    const response = await fetch(`${this.url}/propose`, { method: 'POST', body: JSON.stringify({ key, value }), signal: AbortSignal.timeout(10_000) });
-    await response.arrayBuffer();
-    return response.status === 200;
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 10): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch {
-      // a member that is down or busy: poll again
-    }
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
-async function leader(members: Member[]): Promise<Member> {
-  return until(
+async function leader(members: RaftNodeProcess[]): Promise<RaftNodeProcess> {
+  return waitFor(
     'a leader',
     async () => {
-      const live = members.filter((m) => m.running);
+      const live = members.filter((m) => m.isRunning);
       const statuses = await Promise.all(live.map((m) => m.status()));
       const found = statuses.find((s) => s.role === 'leader');
       if (found === undefined || !statuses.every((s) => s.leaderId === found.id)) return undefined;
@@ -124,7 +36,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function throughput(target: Member, valueBytes: number): Promise<{ perSecond: number; p50: number; p99: number; count: number }> {
+async function throughput(target: RaftNodeProcess, valueBytes: number): Promise<{ perSecond: number; p50: number; p99: number; count: number }> {
   // Hex doubles the bytes, so half as many random bytes give `valueBytes` characters.
   const value = randomBytes(valueBytes / 2).toString('hex');
   const latenciesMs: number[] = [];
@@ -133,7 +45,7 @@ async function throughput(target: Member, valueBytes: number): Promise<{ perSeco
   const worker = async (): Promise<void> => {
     while (performance.now() < endAt) {
       const started = performance.now();
-      if (!(await target.propose(`k${sequence++ % 1000}`, value))) throw new Error('proposal refused during the throughput run');
+      if (!(await target.propose(`k${sequence++ % 1000}`, value)).ok) throw new Error('proposal refused during the throughput run');
       latenciesMs.push(performance.now() - started);
     }
   };
@@ -145,28 +57,28 @@ async function throughput(target: Member, valueBytes: number): Promise<{ perSeco
 }
 
 /** kill -9 the leader; time until one of the others accepts and commits a proposal. */
-async function failover(members: Member[], run: number): Promise<number> {
+async function failover(members: RaftNodeProcess[], run: number): Promise<number> {
   const old = await leader(members);
   const oldTerm = (await old.status()).term;
   const survivors = members.filter((m) => m !== old);
   const killedAt = performance.now();
   await old.kill();
   let attempt = 0;
-  await until(
+  await waitFor(
     'a new leader that commits',
     async () => {
       const statuses = await Promise.all(survivors.map((m) => m.status().catch(() => undefined)));
       const candidate = statuses.find((s) => s !== undefined && s.role === 'leader' && s.term > oldTerm);
       if (candidate === undefined) return undefined;
       const member = survivors.find((m) => m.id === candidate.id)!;
-      return (await member.propose(`failover-${run}-${attempt++}`, 'x')) ? true : undefined;
+      return (await member.propose(`failover-${run}-${attempt++}`, 'x')).ok ? true : undefined;
     },
     30_000,
   );
   const elapsedMs = performance.now() - killedAt;
   await old.start();
   // Let the restarted member catch up and the cluster settle before the next run.
-  await until(
+  await waitFor(
     'the restarted member to catch up',
     async () => {
       const [restarted, current] = await Promise.all([old.status(), (await leader(members)).status()]);
@@ -183,7 +95,7 @@ async function main(): Promise<void> {
   const dataRoot = await mkdtemp(join(tmpdir(), 'raft-bench-'));
   const ports = await Promise.all([1, 2, 3].map(() => freePort()));
   const peers = ports.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(',');
-  const members = ports.map((_, i) => new Member(i + 1, ['--id', String(i + 1), '--peers', peers, '--data-dir', join(dataRoot, `m${i + 1}`), '--log-level', 'error']));
+  const members = ports.map((_, i) => new RaftNodeProcess(i + 1, ['--id', String(i + 1), '--peers', peers, '--data-dir', join(dataRoot, `m${i + 1}`), '--log-level', 'error']));
   try {
     await Promise.all(members.map((m) => m.start()));
     const rows: Record<string, Record<string, string>> = {};

@@ -1,113 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@rivulet/testkit';
+import { RAFT_NODE_BIN, RaftNodeProcess, freePort, waitFor } from '@rivulet/testkit';
 
 // Three Raft members as separate processes on loopback (LevelDB in temporary directories,
 // gRPC between them). A client keeps proposing while the leader is killed with SIGKILL; a
 // new leader must be elected and every acknowledged proposal must survive. The killed
 // member then restarts far behind a compacted log and must catch up through a snapshot.
 
-const RAFT_NODE_BIN = fileURLToPath(new URL('../../packages/controller/dist/raft-node-main.js', import.meta.url));
 const SNAPSHOT_EVERY = 20;
 const SNAPSHOT_TAIL = 5;
-
-interface Status {
-  id: number;
-  role: string;
-  term: number;
-  leaderId: number | null;
-  commitIndex: number;
-  appliedIndex: number;
-  firstIndex: number;
-  snapshotIndex: number;
-  snapshotsInstalled: number;
-  snapshotsTaken: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-class RaftNodeProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  httpUrl = '';
-  readonly recentLogLines: string[] = [];
-
-  constructor(
-    readonly id: number,
-    private readonly args: string[],
-  ) {}
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [RAFT_NODE_BIN, ...this.args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const lines = createInterface({ input: child.stderr! });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`raft node ${this.id} did not start in 10 s:\n${this.recentLogLines.join('\n')}`)), 10_000);
-      lines.on('line', (line) => {
-        this.recentLogLines.push(line);
-        if (this.recentLogLines.length > 40) this.recentLogLines.shift();
-        if (line.includes('"msg":"raft node started"')) {
-          clearTimeout(timer);
-          this.httpUrl = String((JSON.parse(line) as { http: string }).http);
-          resolve();
-        }
-      });
-      void this.exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`raft node ${this.id} exited before it started:\n${this.recentLogLines.join('\n')}`));
-      });
-    });
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (child === undefined) return;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await this.exited;
-    this.child = undefined;
-  }
-
-  async status(): Promise<Status> {
-    const response = await fetch(`${this.httpUrl}/status`, { signal: AbortSignal.timeout(2000) });
-    return (await response.json()) as Status;
-  }
-
-  async state(linearizable: boolean): Promise<{ appliedIndex: number; values: Record<string, string> }> {
-    const response = await fetch(`${this.httpUrl}/state${linearizable ? '?linearizable=1' : ''}`, { signal: AbortSignal.timeout(6000) });
-    if (response.status !== 200) throw new Error(`state from node ${this.id}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as { appliedIndex: number; values: Record<string, string> };
-  }
-
-  /** Proposes key=value; resolves to true when acknowledged (committed and applied). */
-  async propose(key: string, value: string): Promise<{ ok: true; index: number } | { ok: false; leaderId: number | null }> {
-    const response = await fetch(`${this.httpUrl}/propose`, { method: 'POST', body: JSON.stringify({ key, value }), signal: AbortSignal.timeout(12_000) });
-    const body = (await response.json()) as { index?: number; leaderId?: number | null };
-    if (response.status === 200) return { ok: true, index: body.index! };
-    return { ok: false, leaderId: body.leaderId ?? null };
-  }
-}
 
 describe('a 3-member Raft quorum as real processes', () => {
   let dataRoot = '';
@@ -170,13 +74,13 @@ describe('a 3-member Raft quorum as real processes', () => {
           const result = await target.propose(key, value);
           if (result.ok) acknowledged.set(key, value);
           else {
-            const hinted = nodes.find((node) => node.id === result.leaderId && node.running);
+            const hinted = nodes.find((node) => node.id === result.leaderId && node.isRunning);
             if (hinted !== undefined) target = hinted;
             else await new Promise((resolve) => setTimeout(resolve, 50));
           }
         } catch {
           // The target died or timed out: ask the others who leads.
-          const live = nodes.filter((node) => node.running);
+          const live = nodes.filter((node) => node.isRunning);
           if (live.length > 0) target = live[sequence % live.length]!;
           await new Promise((resolve) => setTimeout(resolve, 50));
         }

@@ -1,3 +1,6 @@
+export { freePort } from './child.js';
 export { CLI_BIN, NodeProcess } from './node-process.js';
 export type { NodeProcessOptions } from './node-process.js';
+export { RAFT_NODE_BIN, RaftNodeProcess } from './raft-node-process.js';
+export type { ProposeOutcome, RaftNodeStatus } from './raft-node-process.js';
 export { waitFor } from './wait.js';

@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+/** A node-process child that reported itself ready with a JSON log line on stderr. */
+export interface ReadyChild {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** The parsed log line that said it was ready. */
+  readyEntry: Record<string, unknown>;
+}
+
+/**
+ * Starts `node script ...args` and resolves once it writes a JSON log line to stderr whose
+ * `msg` is `readyMessage`; rejects with its recent log lines if it exits or times out first.
+ * `recentLogLines` keeps the last 50 lines for failure messages.
+ */
+export function spawnUntilReady(script: string, args: string[], readyMessage: string, timeoutMs: number, recentLogLines: string[]): Promise<ReadyChild> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: child.stderr! });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within ${timeoutMs} ms:\n${recentLogLines.join('\n')}`)), timeoutMs);
+    lines.on('line', (line) => {
+      recentLogLines.push(line);
+      if (recentLogLines.length > 50) recentLogLines.shift();
+      const entry = parseJson(line);
+      if (entry?.msg === readyMessage) {
+        clearTimeout(timer);
+        resolve({ child, exited, readyEntry: entry });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it started:\n${recentLogLines.join('\n')}`));
+    });
+  });
+}
+
+/** Sends `signal` unless the child already exited, and waits for the exit. */
+export async function signalAndWait(ready: ReadyChild | undefined, signal: NodeJS.Signals): Promise<number | null> {
+  if (!ready) return null;
+  if (ready.child.exitCode === null && ready.child.signalCode === null) ready.child.kill(signal);
+  return ready.exited;
+}
+
+/** A port that was free on 127.0.0.1 a moment ago (for processes that must know their peers' ports up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+function parseJson(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
