@@ -73,9 +73,13 @@ const table = {
   INVALID_RECORD: { code: 87, retriable: false, message: 'This record has failed the validation on broker and hence will be rejected' },
   THROTTLING_QUOTA_EXCEEDED: { code: 89, retriable: true, message: 'The throttling quota has been exceeded' },
   RESOURCE_NOT_FOUND: { code: 91, retriable: false, message: 'A request illegally referred to a resource that does not exist' },
+  INVALID_UPDATE_VERSION: { code: 95, retriable: false, message: 'The given update version was invalid' },
+  UNKNOWN_TOPIC_ID: { code: 100, retriable: true, refreshMetadata: true, message: 'This server does not host this topic ID' },
   INCONSISTENT_CLUSTER_ID: { code: 104, retriable: false, message: 'The clusterId in the request does not match that found on the server' },
   DUPLICATE_BROKER_REGISTRATION: { code: 101, retriable: false, message: 'This broker id is already in use' },
   BROKER_ID_NOT_REGISTERED: { code: 102, retriable: false, message: 'The given broker id was not registered' },
+  INELIGIBLE_REPLICA: { code: 107, retriable: false, message: 'The new ISR contains at least one ineligible replica' },
+  NEW_LEADER_ELECTED: { code: 108, retriable: false, message: 'The AlterPartition request successfully updated the partition state but the leader has changed' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof table;

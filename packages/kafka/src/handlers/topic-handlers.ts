@@ -18,8 +18,6 @@ const ZERO_UUID = Buffer.alloc(16);
 /** Kafka's ConfigSource values (DescribeConfigs and CreateTopics v5+). */
 const ConfigSource = { TOPIC_CONFIG: 1, DEFAULT_CONFIG: 5 } as const;
 const ResourceType = { TOPIC: 2, BROKER: 4 } as const;
-/** UNKNOWN_TOPIC_ID: not yet in @rivulet/common's table because nothing else needs it. */
-const UNKNOWN_TOPIC_ID = 100;
 
 /**
  * A topic spec from a CreateTopics entry. Manual replica assignments fix the partition count
@@ -81,7 +79,7 @@ export async function handleDeleteTopics(request: MessageValue, version: number,
   return {
     throttleTimeMs: 0,
     responses: entries.map((e) => {
-      if (e.name === null) return { name: null, topicId: e.topicId, errorCode: UNKNOWN_TOPIC_ID, errorMessage: 'deleting topics by id is not supported' };
+      if (e.name === null) return { name: null, topicId: e.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'deleting topics by id is not supported' };
       const result = results.get(e.name)!;
       return { name: e.name, topicId: ZERO_UUID, errorCode: result.errorCode, errorMessage: messageOrNull(result.errorMessage) };
     }),

@@ -1,0 +1,54 @@
+export type {
+  BrokerShuttingDownRecord,
+  Endpoint,
+  FenceBrokerRecord,
+  MetadataRecord,
+  MetadataRecordType,
+  PartitionChangeRecord,
+  PartitionRecord,
+  RegisterBrokerRecord,
+  RemoveTopicRecord,
+  TopicConfigRecord,
+  TopicRecord,
+  UnfenceBrokerRecord,
+  UnregisterBrokerRecord,
+} from './records.js';
+export { NO_LEADER, RECORD_VERSION, decodeRecord, encodeRecord, validateRecord } from './records.js';
+export type { BrokerRegistration, BrokerState, MetadataImage, PartitionRegistration, TopicImage } from './image.js';
+export {
+  EMPTY_IMAGE,
+  allPartitions,
+  applyRecord,
+  applyRecords,
+  changedPartition,
+  getPartition,
+  imageFromRecords,
+  imageToRecords,
+  topicById,
+} from './image.js';
+export type { PlacementBroker, PlacementRequest, Result } from './placement.js';
+export { placeReplicas } from './placement.js';
+export type {
+  AlterPartitionRequest,
+  BrokerHeartbeatOutcome,
+  BrokerHeartbeatRequest,
+  CreateTopicSpec,
+  Decision,
+  RegisterBrokerRequest,
+} from './decisions.js';
+export {
+  beginControlledShutdown,
+  createTopic,
+  deleteTopic,
+  electPreferredLeaders,
+  fenceBroker,
+  fenceBrokers,
+  handleAlterPartition,
+  handleBrokerHeartbeat,
+  invalidTopicName,
+  isEligible,
+  registerBroker,
+  unfenceBroker,
+} from './decisions.js';
+export type { LeaseTable } from './leases.js';
+export { dropLease, expiredLeases, recordHeartbeat } from './leases.js';
