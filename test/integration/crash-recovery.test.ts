@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SeededRandom } from '@rivulet/common';
 import { clientApi } from '@rivulet/proto';
 import { decodeRecordBatches, encodeRecordBatchSync } from '@rivulet/records';
@@ -80,22 +80,22 @@ async function readAll(api: ReturnType<typeof connect>): Promise<Map<number, { o
   return byPartition;
 }
 
-let dataDir: string;
-let node: NodeProcess;
+let dataDir: string | undefined;
+let node: NodeProcess | undefined;
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'rivulet-crash-'));
-});
-
-afterAll(async () => {
+// Each test has its own node and directory, and the node is killed after it whatever
+// happened, so no process outlives its test.
+afterEach(async () => {
   await node?.kill();
-  await rm(dataDir, { recursive: true, force: true });
+  node = undefined;
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
 });
 
 describe.each(['os', 'always'])('kill -9 during produce, flush policy %s', (flushPolicy) => {
   it(`keeps every acknowledged record (seed ${seed})`, async () => {
     const random = new SeededRandom(seed);
-    await rm(dataDir, { recursive: true, force: true });
+    dataDir = await mkdtemp(join(tmpdir(), 'rivulet-crash-'));
     node = new NodeProcess({ dataDir, args: ['--flush-policy', flushPolicy, '--auto-create-topics', 'false'] });
     await node.start();
     let api = connect(node.grpcAddress);

@@ -20,7 +20,11 @@ export function spawnUntilReady(script: string, args: string[], readyMessage: st
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stderr! });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within ${timeoutMs} ms:\n${recentLogLines.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // A child that never became ready is nobody's to stop later: end it here.
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not start within ${timeoutMs} ms:\n${recentLogLines.join('\n')}`));
+    }, timeoutMs);
     lines.on('line', (line) => {
       recentLogLines.push(line);
       if (recentLogLines.length > 50) recentLogLines.shift();
