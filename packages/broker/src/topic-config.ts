@@ -1,4 +1,4 @@
-import { RivuletError } from '@rivulet/common';
+import { RivuletError, topicNameProblem } from '@rivulet/common';
 
 /**
  * Per-topic configuration, named as Kafka names it so users' habits and tools carry over.
@@ -85,17 +85,8 @@ export function describeTopicConfig(config: TopicConfig): Record<string, string>
   return described;
 }
 
-const TOPIC_NAME_MAX_CHARS = 249;
-const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]+$/;
-
-/** Kafka's topic name rules: 1-249 chars of [a-zA-Z0-9._-], and not "." or "..". */
+/** Throws INVALID_TOPIC_EXCEPTION for a name Kafka would reject (common's one rule). */
 export function validateTopicName(name: string): void {
-  if (name.length === 0) throw new RivuletError('INVALID_TOPIC_EXCEPTION', 'topic name is empty');
-  if (name === '.' || name === '..') throw new RivuletError('INVALID_TOPIC_EXCEPTION', `topic name cannot be "${name}"`);
-  if (name.length > TOPIC_NAME_MAX_CHARS) {
-    throw new RivuletError('INVALID_TOPIC_EXCEPTION', `topic name is ${name.length} characters long, the limit is ${TOPIC_NAME_MAX_CHARS}`);
-  }
-  if (!TOPIC_NAME_PATTERN.test(name)) {
-    throw new RivuletError('INVALID_TOPIC_EXCEPTION', `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`);
-  }
+  const problem = topicNameProblem(name);
+  if (problem !== undefined) throw new RivuletError('INVALID_TOPIC_EXCEPTION', problem);
 }

@@ -31,3 +31,19 @@ export interface TopicPartition {
 export function topicPartitionKey(tp: TopicPartition): string {
   return `${tp.topic}-${tp.partition}`;
 }
+
+const TOPIC_NAME_MAX_CHARS = 249;
+const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]+$/;
+
+/**
+ * Kafka's topic-name rules: 1-249 characters of ASCII letters, digits, '.', '_' and '-',
+ * and not "." or "..". Returns why a name is invalid, or undefined. The broker and the
+ * controller's state machine both judge names by this one rule.
+ */
+export function topicNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'topic name is empty';
+  if (name === '.' || name === '..') return `topic name cannot be "${name}"`;
+  if (name.length > TOPIC_NAME_MAX_CHARS) return `topic name is ${name.length} characters long, the limit is ${TOPIC_NAME_MAX_CHARS}`;
+  if (!TOPIC_NAME_PATTERN.test(name)) return `topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`;
+  return undefined;
+}

@@ -1,6 +1,6 @@
 export { AssertionError, assert, assertSafeUint, unreachable } from './assert.js';
 export type { Brand, LeaderEpoch, NodeId, Offset, RaftIndex, Term, TopicPartition } from './ids.js';
-export { asLeaderEpoch, asNodeId, asOffset, asRaftIndex, asTerm, topicPartitionKey } from './ids.js';
+export { asLeaderEpoch, asNodeId, asOffset, asRaftIndex, asTerm, topicNameProblem, topicPartitionKey } from './ids.js';
 export type { Cancellable, Clock, Random, Scheduler } from './time.js';
 export { SeededRandom, systemClock, systemRandom, systemScheduler } from './time.js';
 export type { Logger } from './logger.js';

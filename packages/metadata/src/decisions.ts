@@ -4,7 +4,7 @@
  * records to commit, or a typed error. They do no I/O and never mutate the image; the caller
  * commits the records through Raft and applies them once committed.
  */
-import { RivuletError, assert } from '@rivulet/common';
+import { RivuletError, assert, topicNameProblem } from '@rivulet/common';
 import { allPartitions, applyRecords, changedPartition, getPartition } from './image.js';
 import type { BrokerRegistration, MetadataImage, PartitionRegistration } from './image.js';
 import { fail, ok, placeReplicas } from './placement.js';
@@ -13,18 +13,6 @@ import { NO_LEADER } from './records.js';
 import type { Endpoint, MetadataRecord, PartitionChangeRecord } from './records.js';
 
 export type Decision = Result<MetadataRecord[]>;
-
-const MAX_TOPIC_NAME_LENGTH = 249;
-const TOPIC_NAME_CHARS = /^[a-zA-Z0-9._-]+$/;
-
-/** Kafka's topic-name rules; returns why a name is invalid, or undefined. */
-export function invalidTopicName(name: string): string | undefined {
-  if (name.length === 0) return 'Topic name is empty';
-  if (name === '.' || name === '..') return `Topic name cannot be "${name}"`;
-  if (name.length > MAX_TOPIC_NAME_LENGTH) return `Topic name is longer than ${MAX_TOPIC_NAME_LENGTH} characters`;
-  if (!TOPIC_NAME_CHARS.test(name)) return `Topic name "${name}" contains characters other than ASCII alphanumerics, '.', '_' and '-'`;
-  return undefined;
-}
 
 /** Brokers that may host new replicas and lead: registered and unfenced, not shutting down. */
 export function isEligible(image: MetadataImage, brokerId: number): boolean {
@@ -48,7 +36,7 @@ export interface CreateTopicSpec {
 }
 
 export function createTopic(image: MetadataImage, spec: CreateTopicSpec, nextTopicId: string): Decision {
-  const bad = invalidTopicName(spec.name);
+  const bad = topicNameProblem(spec.name);
   if (bad !== undefined) return fail(new RivuletError('INVALID_TOPIC_EXCEPTION', bad, { topic: spec.name }));
   if (image.topicsByName.has(spec.name)) {
     return fail(new RivuletError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists`, { topic: spec.name }));

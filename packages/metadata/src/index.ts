@@ -45,7 +45,6 @@ export {
   fenceBrokers,
   handleAlterPartition,
   handleBrokerHeartbeat,
-  invalidTopicName,
   isEligible,
   registerBroker,
   unfenceBroker,
