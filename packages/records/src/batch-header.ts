@@ -1,4 +1,4 @@
-import { assert } from '@rivulet/common';
+import { RivuletError, assert } from '@rivulet/common';
 
 /*
  * Kafka RecordBatch v2 (magic 2) header, 61 bytes, big-endian:
@@ -147,17 +147,22 @@ export function setPartitionLeaderEpoch(buf: Buffer, at: number, leaderEpoch: nu
 
 /**
  * Splits a buffer of concatenated batches into the byte ranges of whole batches, reading
- * only batchLength. Stops at the first incomplete batch (a fetch may end mid-batch) and
- * reports how many bytes were whole.
+ * only batchLength. A fetch may end mid-batch (the broker cuts at the byte limit), so a
+ * trailing partial batch is left out and `wholeBytes` says where it began. A batchLength
+ * too small to hold a header is corruption, not a cut: stopping there would leave a
+ * consumer asking for the same bytes forever, so it throws CORRUPT_MESSAGE.
  */
 export function splitBatches(buf: Buffer): { batches: Buffer[]; wholeBytes: number } {
   const batches: Buffer[] = [];
   let at = 0;
   while (at + BATCH_LOG_OVERHEAD_BYTES <= buf.length) {
-    const size = buf.readInt32BE(at + HeaderField.batchLength) + BATCH_LOG_OVERHEAD_BYTES;
-    if (size < BATCH_HEADER_BYTES || at + size > buf.length) break;
-    batches.push(buf.subarray(at, at + size));
-    at += size;
+    const sizeBytes = buf.readInt32BE(at + HeaderField.batchLength) + BATCH_LOG_OVERHEAD_BYTES;
+    if (sizeBytes < BATCH_HEADER_BYTES) {
+      throw new RivuletError('CORRUPT_MESSAGE', `batch at byte ${at} has invalid batchLength ${sizeBytes - BATCH_LOG_OVERHEAD_BYTES}`);
+    }
+    if (at + sizeBytes > buf.length) break;
+    batches.push(buf.subarray(at, at + sizeBytes));
+    at += sizeBytes;
   }
   return { batches, wholeBytes: at };
 }

@@ -1,5 +1,5 @@
 import { RivuletError } from '@rivulet/common';
-import { BATCH_LOG_OVERHEAD_BYTES, HeaderField, TimestampType } from './batch-header.js';
+import { TimestampType, splitBatches } from './batch-header.js';
 import type { BatchHeader } from './batch-header.js';
 import { checkBatchFraming, checkStoredCounts, isValidRecordTimestamp } from './batch-check.js';
 import type { DecodedRecord, RecordPosition } from './record-codec.js';
@@ -72,35 +72,14 @@ export async function decodeRecordBatch(buf: Buffer, options: DecodeOptions = {}
   return { header, records: readRecords(header, await recordsSection(buf, header, options)) };
 }
 
-/**
- * The whole batches at the front of `buf`. A fetch response may end in the middle of a batch
- * (the broker cuts at the byte limit), so a trailing partial batch is not an error; it is
- * left out and `wholeBytes` says where it began.
- */
-export function wholeBatchRanges(buf: Buffer): { batches: Buffer[]; wholeBytes: number } {
-  const batches: Buffer[] = [];
-  let at = 0;
-  while (at + BATCH_LOG_OVERHEAD_BYTES <= buf.length) {
-    const sizeBytes = buf.readInt32BE(at + HeaderField.batchLength) + BATCH_LOG_OVERHEAD_BYTES;
-    // A length below the overhead would loop forever or backwards; it is corruption, not a cut.
-    if (sizeBytes <= BATCH_LOG_OVERHEAD_BYTES) {
-      throw new RivuletError('CORRUPT_MESSAGE', `batch at byte ${at} has invalid batchLength ${sizeBytes - BATCH_LOG_OVERHEAD_BYTES}`);
-    }
-    if (at + sizeBytes > buf.length) break;
-    batches.push(buf.subarray(at, at + sizeBytes));
-    at += sizeBytes;
-  }
-  return { batches, wholeBytes: at };
-}
-
 /** Decodes concatenated batches, ignoring a trailing partial batch; any codec but zstd. */
 export function decodeRecordBatchesSync(buf: Buffer, options: DecodeOptions = {}): DecodedBatch[] {
-  return wholeBatchRanges(buf).batches.map((batch) => decodeRecordBatchSync(batch, options));
+  return splitBatches(buf).batches.map((batch) => decodeRecordBatchSync(batch, options));
 }
 
 /** Decodes concatenated batches, ignoring a trailing partial batch; any codec. */
 export async function decodeRecordBatches(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch[]> {
   const decoded: DecodedBatch[] = [];
-  for (const batch of wholeBatchRanges(buf).batches) decoded.push(await decodeRecordBatch(batch, options));
+  for (const batch of splitBatches(buf).batches) decoded.push(await decodeRecordBatch(batch, options));
   return decoded;
 }
