@@ -58,6 +58,26 @@ function errorFields(err: unknown): { errorCode: number; errorMessage: string } 
 }
 
 /**
+ * Runs `handle` for every requested partition concurrently and shapes the per-topic answer;
+ * a partition whose handler throws a RivuletError is answered with its code, message and
+ * the `failed` placeholder fields, as Kafka answers per partition.
+ */
+async function forEachPartition<P extends { partition: number }, R extends { partition: number; errorCode: number; errorMessage: string }>(
+  topics: { name: string; partitions: P[] }[],
+  handle: (topic: string, partition: P) => Promise<R>,
+  failed: Omit<R, 'partition' | 'errorCode' | 'errorMessage'>,
+): Promise<{ name: string; partitions: R[] }[]> {
+  return Promise.all(
+    topics.map(async (topic) => ({
+      name: topic.name,
+      partitions: await Promise.all(
+        topic.partitions.map((p) => handle(topic.name, p).catch((err: unknown) => ({ partition: p.partition, ...errorFields(err), ...failed }) as R)),
+      ),
+    })),
+  );
+}
+
+/**
  * The protocol-free broker core: topics, partition replicas on the LevelDB log store, and
  * produce / fetch / list-offsets / delete-records. Both front-ends (gRPC client API, Kafka
  * wire protocol) call these methods; neither holds a second copy of the logic.
@@ -435,44 +455,25 @@ export class Broker {
   }
 
   async listOffsets(request: ListOffsetsRequest): Promise<ListOffsetsResponse> {
-    const topics = await Promise.all(
-      request.topics.map(async (topic) => ({
-        name: topic.name,
-        partitions: await Promise.all(
-          topic.partitions.map(async ({ partition, timestamp }) => {
-            try {
-              const replica = this.partitionOrThrow(topic.name, partition);
-              if (timestamp === LATEST_TIMESTAMP) return { partition, errorCode: 0, errorMessage: '', offset: replica.highWatermark, timestamp: -1 };
-              if (timestamp === EARLIEST_TIMESTAMP) return { partition, errorCode: 0, errorMessage: '', offset: replica.log.logStartOffset(), timestamp: -1 };
-              if (timestamp < 0) throw new RivuletError('INVALID_REQUEST', `unsupported special timestamp ${timestamp}`, { topic: topic.name, partition });
-              const found = await replica.log.offsetForTimestamp(timestamp);
-              if (!found || found.offset >= replica.highWatermark) return { partition, errorCode: 0, errorMessage: '', offset: -1, timestamp: -1 };
-              return { partition, errorCode: 0, errorMessage: '', offset: found.offset, timestamp: found.timestampMs };
-            } catch (err) {
-              return { partition, ...errorFields(err), offset: -1, timestamp: -1 };
-            }
-          }),
-        ),
-      })),
-    );
-    return { topics };
+    return { topics: await forEachPartition(request.topics, (topic, p) => this.listOffset(topic, p.partition, p.timestamp), { offset: -1, timestamp: -1 }) };
+  }
+
+  private async listOffset(topic: string, partition: number, timestamp: number) {
+    const replica = this.partitionOrThrow(topic, partition);
+    const none = { partition, errorCode: 0, errorMessage: '', offset: -1, timestamp: -1 };
+    if (timestamp === LATEST_TIMESTAMP) return { ...none, offset: replica.highWatermark };
+    if (timestamp === EARLIEST_TIMESTAMP) return { ...none, offset: replica.log.logStartOffset() };
+    if (timestamp < 0) throw new RivuletError('INVALID_REQUEST', `unsupported special timestamp ${timestamp}`, { topic, partition });
+    const found = await replica.log.offsetForTimestamp(timestamp);
+    if (!found || found.offset >= replica.highWatermark) return none;
+    return { ...none, offset: found.offset, timestamp: found.timestampMs };
   }
 
   async deleteRecords(request: DeleteRecordsRequest): Promise<DeleteRecordsResponse> {
-    const topics = await Promise.all(
-      request.topics.map(async (topic) => ({
-        name: topic.name,
-        partitions: await Promise.all(
-          topic.partitions.map(async ({ partition, offset }) => {
-            try {
-              const lowWatermark = await this.partitionOrThrow(topic.name, partition).deleteRecordsBefore(offset);
-              return { partition, errorCode: 0, errorMessage: '', lowWatermark };
-            } catch (err) {
-              return { partition, ...errorFields(err), lowWatermark: -1 };
-            }
-          }),
-        ),
-      })),
+    const topics = await forEachPartition(
+      request.topics,
+      async (topic, p) => ({ partition: p.partition, errorCode: 0, errorMessage: '', lowWatermark: await this.partitionOrThrow(topic, p.partition).deleteRecordsBefore(p.offset) }),
+      { lowWatermark: -1 },
     );
     return { topics };
   }
