@@ -28,6 +28,8 @@ log "install"
 pnpm install --frozen-lockfile --reporter=silent
 log "build"
 pnpm run --silent build
+log "typecheck scripts"
+npx tsc -p scripts
 log "lint"
 pnpm run --silent lint
 log "dependency arrows"

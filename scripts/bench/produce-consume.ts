@@ -12,17 +12,16 @@
  *   npx tsx scripts/bench/produce-consume.ts --records 500000 --partitions 8
  *   npx tsx scripts/bench/produce-consume.ts --records 2000 --batch-records 1 --concurrency 1   # one record at a time
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 import { clientApi } from '@rivulet/proto';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
+import { NodeProcess } from '@rivulet/testkit';
 import { CLIENT_CHANNEL_OPTIONS } from '@rivulet/transport-grpc';
 
 const { values: args } = parseArgs({
@@ -57,14 +56,13 @@ const topic = `bench-${Date.now()}`;
 
 type Call<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
-async function startLocalNode(): Promise<{ address: string; child: ChildProcess; dataDir: string }> {
+/** The node under test, as users run it (`rivulet start`), in its own process. */
+async function startLocalNode(): Promise<{ node: NodeProcess; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'rivulet-bench-'));
-  const child = spawn(process.execPath, [...(process.env.RIVULET_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(import.meta.dirname, 'start-node.mjs'), dataDir, args.flush], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    if (line.startsWith('ready ')) return { address: line.slice('ready '.length), child, dataDir };
-  }
-  throw new Error('node exited before it was ready');
+  const nodeArgs = process.env.RIVULET_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const node = new NodeProcess({ dataDir, nodeArgs, args: ['--flush-policy', args.flush, '--auto-create-topics', 'false'] });
+  await node.start();
+  return { node, dataDir };
 }
 
 /** utime + stime of a process in seconds, from /proc (Linux). */
@@ -81,8 +79,8 @@ function percentiles(histogram: hdr.Histogram): string {
 
 async function main(): Promise<void> {
   const local = args.bootstrap ? undefined : await startLocalNode();
-  const address = args.bootstrap ?? local!.address;
-  const nodePid = local?.child.pid ?? (args['node-pid'] ? Number(args['node-pid']) : undefined);
+  const address = args.bootstrap ?? local!.node.grpcAddress;
+  const nodePid = local?.node.pid ?? (args['node-pid'] ? Number(args['node-pid']) : undefined);
   const client = new clientApi.ClientApiClient(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
@@ -173,8 +171,7 @@ async function main(): Promise<void> {
 
   client.close();
   if (local) {
-    local.child.kill('SIGTERM');
-    await new Promise((resolve) => local.child.once('exit', resolve));
+    await local.node.stop();
     rmSync(local.dataDir, { recursive: true, force: true });
   }
 

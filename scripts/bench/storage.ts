@@ -86,7 +86,7 @@ async function measureOpen(dataDir: string): Promise<{ storeOpenMs: number; part
   const template = templateBatch(100);
   const inFlight = new Set<Promise<unknown>>();
   for (let i = 0; i < 10_000; i++) {
-    const append = log.appendAsLeader(Buffer.from(template), 0).then(() => inFlight.delete(append));
+    const append: Promise<boolean> = log.appendAsLeader(Buffer.from(template), 0).then(() => inFlight.delete(append));
     inFlight.add(append);
     if (inFlight.size >= IN_FLIGHT_APPENDS) await Promise.race(inFlight);
   }

@@ -11,12 +11,12 @@ export interface ReadyChild {
 }
 
 /**
- * Starts `node script ...args` and resolves once it writes a JSON log line to stderr whose
+ * Starts `node ...nodeArgs script ...args` and resolves once it writes a JSON log line to stderr whose
  * `msg` is `readyMessage`; rejects with its recent log lines if it exits or times out first.
  * `recentLogLines` keeps the last 50 lines for failure messages.
  */
-export function spawnUntilReady(script: string, args: string[], readyMessage: string, timeoutMs: number, recentLogLines: string[]): Promise<ReadyChild> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+export function spawnUntilReady(script: string, args: string[], readyMessage: string, timeoutMs: number, recentLogLines: string[], nodeArgs: string[] = []): Promise<ReadyChild> {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stderr! });
   return new Promise((resolve, reject) => {
