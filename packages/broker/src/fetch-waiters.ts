@@ -13,10 +13,6 @@ export class FetchWaiters {
     assert(parkedMax > 0, 'parkedMax must be positive');
   }
 
-  get parked(): number {
-    return this.parkedCount;
-  }
-
   /**
    * Waits until `wake` is called for one of `keys`, or `timeoutMs` passes, or `signal` aborts.
    * Resolves false without waiting when too many fetches are parked already.
