@@ -350,3 +350,67 @@ export function fenceBrokers(image: MetadataImage, brokerIds: readonly number[])
   }
   return ok(out);
 }
+
+/**
+ * Grows a topic to `count` partitions (Kafka's CreatePartitions): the new partitions get the
+ * topic's replication factor and continue the leader rotation where the existing ones end.
+ */
+export function createPartitions(image: MetadataImage, name: string, count: number): Decision {
+  const topic = image.topicsByName.get(name);
+  if (topic === undefined) return fail(new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist`, { topic: name }));
+  const current = topic.partitions.size;
+  if (!Number.isSafeInteger(count) || count <= current) {
+    return fail(new RivuletError('INVALID_PARTITIONS', `Topic '${name}' has ${current} partitions; the new count must be larger, got ${count}`, { topic: name }));
+  }
+  const replicationFactor = topic.partitions.get(0)?.replicas.length ?? 1;
+  const brokers = [...image.brokers.values()].filter((b) => b.state === 'unfenced').map((b) => ({ id: b.brokerId, rack: b.rack }));
+  const placed = placeReplicas({ brokers, partitions: count - current, replicationFactor, startIndex: current });
+  if (!placed.ok) return placed;
+  return ok(
+    placed.value.map((replicas, i) => ({
+      type: 'Partition',
+      topicId: topic.topicId,
+      partition: current + i,
+      replicas,
+      isr: replicas,
+      leader: replicas[0]!,
+      leaderEpoch: 0,
+      partitionEpoch: 0,
+    })),
+  );
+}
+
+export interface TopicOutcome {
+  readonly name: string;
+  readonly topicId: string;
+  readonly error: RivuletError | null;
+}
+
+/**
+ * Runs a per-topic decision for each item of a batch request (create, delete, add
+ * partitions), each on the image as left by the ones before it, so two items of one request
+ * cannot contradict each other. Failed items are reported and contribute no records;
+ * `validateOnly` reports without records at all.
+ */
+export function decideTopics<T extends { readonly name: string }>(
+  image: MetadataImage,
+  items: readonly T[],
+  decide: (image: MetadataImage, item: T) => { readonly decision: Decision; readonly topicId: string },
+  validateOnly = false,
+): { records: MetadataRecord[]; outcomes: TopicOutcome[] } {
+  let scratch = image;
+  const records: MetadataRecord[] = [];
+  const outcomes: TopicOutcome[] = [];
+  for (const item of items) {
+    const { decision, topicId } = decide(scratch, item);
+    if (!decision.ok) {
+      outcomes.push({ name: item.name, topicId, error: decision.error });
+      continue;
+    }
+    outcomes.push({ name: item.name, topicId, error: null });
+    if (validateOnly) continue;
+    records.push(...decision.value);
+    scratch = applyRecords(scratch, decision.value, scratch.offset);
+  }
+  return { records, outcomes };
+}

@@ -13,7 +13,7 @@ export type {
   UnfenceBrokerRecord,
   UnregisterBrokerRecord,
 } from './records.js';
-export { NO_LEADER, RECORD_VERSION, decodeRecord, encodeRecord, validateRecord } from './records.js';
+export { NO_LEADER, RECORD_VERSION, decodeRecord, decodeRecordList, encodeRecord, encodeRecordList, validateRecord } from './records.js';
 export type { BrokerRegistration, BrokerState, MetadataImage, PartitionRegistration, TopicImage } from './image.js';
 export {
   EMPTY_IMAGE,
@@ -35,10 +35,13 @@ export type {
   CreateTopicSpec,
   Decision,
   RegisterBrokerRequest,
+  TopicOutcome,
 } from './decisions.js';
 export {
   beginControlledShutdown,
+  createPartitions,
   createTopic,
+  decideTopics,
   deleteTopic,
   electPreferredLeaders,
   fenceBroker,

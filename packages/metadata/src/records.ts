@@ -230,3 +230,27 @@ export function decodeRecord(bytes: Uint8Array): MetadataRecord {
   if (v !== RECORD_VERSION) throw malformed(`unsupported version ${JSON.stringify(v)}`);
   return validateRecord(rest);
 }
+
+/**
+ * The records of one metadata-log entry (one Raft entry, committed atomically), as versioned
+ * JSON: `{"v":1,"records":[…]}`. An empty list is valid (a leader's no-op still moves the
+ * metadata offset). Decoding validates every record as decodeRecord does.
+ */
+export function encodeRecordList(records: readonly MetadataRecord[]): Uint8Array {
+  return encoder.encode(JSON.stringify({ v: RECORD_VERSION, records }));
+}
+
+export function decodeRecordList(bytes: Uint8Array): MetadataRecord[] {
+  if (bytes.byteLength === 0) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(bytes));
+  } catch (cause) {
+    throw new RivuletError('INVALID_RECORD', 'Malformed metadata record list: not UTF-8 JSON', {}, { cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('record list is not an object');
+  const { v, records } = parsed as Obj;
+  if (v !== RECORD_VERSION) throw malformed(`unsupported version ${JSON.stringify(v)}`);
+  if (!Array.isArray(records)) throw malformed('records must be an array');
+  return records.map((r) => validateRecord(r));
+}

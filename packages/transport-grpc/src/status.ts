@@ -8,6 +8,8 @@ import { ErrorCode, RivuletError, type ErrorName } from '@rivulet/common';
  * `rivulet-error-code` trailer so the client rebuilds the same typed error.
  */
 export const ERROR_CODE_TRAILER = 'rivulet-error-code';
+/** The leader hint of NOT_CONTROLLER / NOT_LEADER_OR_FOLLOWER, so the caller can go there. */
+export const LEADER_ID_TRAILER = 'rivulet-leader-id';
 
 const statusByName: Partial<Record<ErrorName, GrpcStatus>> = {
   INVALID_REQUEST: GrpcStatus.INVALID_ARGUMENT,
@@ -36,6 +38,7 @@ export function toStatus(err: unknown): StatusObject {
   const metadata = new Metadata();
   if (err instanceof RivuletError) {
     metadata.set(ERROR_CODE_TRAILER, String(err.code));
+    if (err.context.leaderId !== undefined) metadata.set(LEADER_ID_TRAILER, String(err.context.leaderId));
     const code = err.errorName === 'UNKNOWN' ? GrpcStatus.UNKNOWN : (statusByName[err.errorName] ?? GrpcStatus.FAILED_PRECONDITION);
     return { code, details: `${err.errorName}: ${err.message}`, metadata };
   }
@@ -48,7 +51,8 @@ export function fromServiceError(err: ServiceError): RivuletError {
   const trailer = err.metadata?.get(ERROR_CODE_TRAILER)?.[0];
   if (trailer !== undefined) {
     const details = err.details.replace(/^[A-Z_]+: /, '');
-    return RivuletError.fromCode(Number(trailer), details, {});
+    const leaderId = Number(err.metadata.get(LEADER_ID_TRAILER)[0] ?? Number.NaN);
+    return RivuletError.fromCode(Number(trailer), details, Number.isSafeInteger(leaderId) ? { leaderId } : {});
   }
   switch (err.code) {
     case GrpcStatus.UNAVAILABLE:
