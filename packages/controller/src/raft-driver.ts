@@ -205,17 +205,30 @@ export class RaftDriver {
    * RaftOutcomeUnknownError when the entry was lost with a leadership change or timed out.
    */
   propose(data: Uint8Array): Promise<{ index: RaftIndex; term: Term }> {
-    if (this.stopped) return Promise.reject(new RivuletError('BROKER_NOT_AVAILABLE', 'the raft member is stopped'));
+    try {
+      return this.proposeAt(data).applied;
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /**
+   * As `propose`, but tells synchronously where the entry went, so a caller that loses track
+   * of the outcome (timeout) can later wait until that index is applied or the term moved
+   * on. Throws at once when the proposal is refused.
+   */
+  proposeAt(data: Uint8Array): { index: RaftIndex; term: Term; applied: Promise<{ index: RaftIndex; term: Term }> } {
+    if (this.stopped) throw new RivuletError('BROKER_NOT_AVAILABLE', 'the raft member is stopped');
     const result = this.node.propose(data);
     if (!result.accepted) {
       if (result.reason === RejectReason.TooManyUncommittedEntries) {
-        return Promise.reject(new RivuletError('THROTTLING_QUOTA_EXCEEDED', 'too many uncommitted raft entries'));
+        throw new RivuletError('THROTTLING_QUOTA_EXCEEDED', 'too many uncommitted raft entries');
       }
-      return Promise.reject(new NotControllerError(result.leaderId, result.reason));
+      throw new NotControllerError(result.leaderId, result.reason);
     }
     const { index, term } = result;
     assert(!this.pendingProposals.has(index), `two pending proposals at index ${index}`);
-    const promise = new Promise<{ index: RaftIndex; term: Term }>((resolve, reject) => {
+    const applied = new Promise<{ index: RaftIndex; term: Term }>((resolve, reject) => {
       const timer = this.options.scheduler.schedule(this.options.proposalTimeoutMs ?? 10_000, () => {
         this.pendingProposals.delete(index);
         reject(new RaftOutcomeUnknownError(`proposal at index ${index} not applied in time`));
@@ -223,7 +236,19 @@ export class RaftDriver {
       this.pendingProposals.set(index, { term, resolve, reject, timer });
     });
     this.kick();
-    return promise;
+    return { index, term, applied };
+  }
+
+  /** Campaigns now instead of after an election timeout (a sole voter starting up). */
+  campaign(): void {
+    if (this.stopped) return;
+    this.node.campaign();
+    this.kick();
+  }
+
+  /** The index of the last entry applied to the state machine. */
+  get lastAppliedIndex(): RaftIndex {
+    return this.appliedIndex;
   }
 
   /**

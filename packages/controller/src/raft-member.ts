@@ -1,4 +1,4 @@
-import { noopLogger, systemClock, systemRandom, systemScheduler } from '@rivulet/common';
+import { RivuletError, noopLogger, systemClock, systemRandom, systemScheduler } from '@rivulet/common';
 import type { Logger, NodeId } from '@rivulet/common';
 import { raft as proto } from '@rivulet/proto';
 import type { Message } from '@rivulet/raft';
@@ -7,7 +7,7 @@ import { GrpcServer, RaftPeerTransport, raftServiceHandlers } from '@rivulet/tra
 import type { RaftPeerStats } from '@rivulet/transport-grpc';
 import { raftMessageFromProto, raftMessageToProto } from './raft-codec.js';
 import { RaftDriver } from './raft-driver.js';
-import type { RaftDriverOptions } from './raft-driver.js';
+import type { AppliedEntry, RaftDriverOptions } from './raft-driver.js';
 
 export interface RaftPeerConfig {
   readonly id: NodeId;
@@ -28,6 +28,13 @@ export interface RaftMemberOptions {
   readonly driver?: Omit<RaftDriverOptions, 'id' | 'voters' | 'store' | 'send' | 'scheduler' | 'clock' | 'random' | 'logger'>;
   /** Largest Raft batch accepted from a peer. Default 64 MiB. */
   readonly maxReceiveMessageBytes?: number;
+  /**
+   * A gRPC server of the process to add the Raft service to (it listens and stops with its
+   * owner); without one the member runs its own listener.
+   */
+  readonly server?: GrpcServer;
+  /** Receives every committed normal entry, from before the first one is applied. */
+  readonly onApply?: (entry: AppliedEntry) => void;
 }
 
 /**
@@ -40,9 +47,14 @@ export class RaftMember {
     readonly driver: RaftDriver,
     private readonly store: RaftLogStore,
     private readonly server: GrpcServer,
+    private readonly ownsServer: boolean,
     private readonly transport: RaftPeerTransport,
-    readonly port: number,
   ) {}
+
+  /** The port of the gRPC listener the Raft service is on (once it listens). */
+  get port(): number {
+    return this.server.port;
+  }
 
   static async start(options: RaftMemberOptions): Promise<RaftMember> {
     const logger = (options.logger ?? noopLogger).child({ nodeId: options.id });
@@ -67,8 +79,10 @@ export class RaftMember {
       random: systemRandom,
       logger,
     });
+    if (options.onApply) driver.onApply(options.onApply);
     const maxReceiveMessageBytes = options.maxReceiveMessageBytes ?? 64 * 1024 * 1024;
-    const server = new GrpcServer({ host: options.listenHost ?? self.host, port: options.listenPort ?? self.port, logger, maxReceiveMessageBytes, maxSendMessageBytes: 1024 * 1024 });
+    const server =
+      options.server ?? new GrpcServer({ host: options.listenHost ?? self.host, port: options.listenPort ?? self.port, logger, maxReceiveMessageBytes, maxSendMessageBytes: 1024 * 1024 });
     server.addService(
       proto.RaftServiceService,
       raftServiceHandlers((messages) => {
@@ -79,16 +93,19 @@ export class RaftMember {
         }
       }),
     );
-    let port: number;
-    try {
-      port = await server.listen();
-    } catch (error) {
-      transport.close();
-      await store.close();
-      throw error;
+    if (options.server === undefined) {
+      try {
+        await server.listen();
+      } catch (error) {
+        transport.close();
+        await store.close();
+        throw error;
+      }
     }
     driver.start();
-    return new RaftMember(driver, store, server, transport, port);
+    // A sole voter has nobody to wait for: elect itself now rather than after a timeout.
+    if (options.peers.length === 1) driver.campaign();
+    return new RaftMember(driver, store, server, options.server === undefined, transport);
   }
 
   transportStats(): RaftPeerStats[] {
@@ -96,22 +113,26 @@ export class RaftMember {
   }
 
   async stop(): Promise<void> {
-    await this.server.stop(500);
+    if (this.ownsServer) await this.server.stop(500);
     await this.driver.stop();
     this.transport.close();
     await this.store.close();
   }
 }
 
-/** Parses `id@host:port,id@host:port,…`. */
+/** Parses `id@host:port,id@host:port,…` (KRaft's controller.quorum.voters); empty means none. */
 export function parsePeers(list: string): RaftPeerConfig[] {
-  return list
+  const peers = list
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item.length > 0)
     .map((item) => {
       const match = /^(\d+)@(.+):(\d+)$/.exec(item);
-      if (match === null) throw new Error(`bad peer "${item}": expected id@host:port`);
-      return { id: Number(match[1]) as NodeId, host: match[2]!, port: Number(match[3]) };
+      if (match === null) throw new RivuletError('INVALID_CONFIG', `bad quorum member "${item}": expected id@host:port`);
+      const port = Number(match[3]);
+      if (port < 1 || port > 65535) throw new RivuletError('INVALID_CONFIG', `bad quorum member "${item}": port must be 1..65535`);
+      return { id: Number(match[1]) as NodeId, host: match[2]!, port };
     });
+  if (new Set(peers.map((p) => p.id)).size !== peers.length) throw new RivuletError('INVALID_CONFIG', `the quorum list "${list}" names an id twice`);
+  return peers;
 }
