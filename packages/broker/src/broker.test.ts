@@ -5,10 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
 import { CRC_START_OFFSET, HeaderField, crc32c, decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
 import { Broker, type BrokerOptions } from './broker.js';
+import { InProcessQuorum } from './testing/in-process-quorum.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchRequest } from './types.js';
 
 let dataDir: string;
 let broker: Broker;
+let quorum: InProcessQuorum;
+let leaseValid = true;
 
 function options(overrides: Partial<BrokerOptions> = {}): BrokerOptions {
   return {
@@ -23,10 +26,20 @@ function options(overrides: Partial<BrokerOptions> = {}): BrokerOptions {
     retentionCheckIntervalMs: 60_000,
     fetchMaxBytes: 52_428_800,
     version: 'test',
+    roles: 'broker',
+    controller: quorum,
+    leaseValid: () => leaseValid,
     clock: systemClock,
     logger: noopLogger,
     ...overrides,
   };
+}
+
+/** Stops the broker and starts it again on the same data directory and quorum. */
+async function restart(overrides: Partial<BrokerOptions> = {}): Promise<void> {
+  await broker.stop();
+  broker = await Broker.start(options(overrides));
+  await quorum.attach(broker);
 }
 
 function batch(values: string[], timestampMs = 1_700_000_000_000): Promise<Buffer> {
@@ -63,7 +76,10 @@ async function create(name: string, partitions = 1, configs: Record<string, stri
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'rivulet-broker-'));
+  quorum = new InProcessQuorum([1]);
+  leaseValid = true;
   broker = await Broker.start(options());
+  await quorum.attach(broker);
 });
 
 afterEach(async () => {
@@ -124,8 +140,7 @@ describe('topics', () => {
 
   it('auto-creates topics on metadata and produce only when enabled', async () => {
     expect((await produce('auto', 0, await batch(['a']))).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    await broker.stop();
-    broker = await Broker.start(options({ autoCreateTopics: true, defaultPartitions: 2 }));
+    await restart({ autoCreateTopics: true, defaultPartitions: 2 });
     expect((await produce('auto', 1, await batch(['a']))).errorCode).toBe(0);
     const metadata = await broker.metadata({ topics: ['auto', 'auto2'], allowAutoTopicCreation: true });
     expect(metadata.topics.map((t) => [t.name, t.partitions.length])).toEqual([['auto', 2], ['auto2', 2]]);
@@ -145,8 +160,7 @@ describe('produce and fetch', () => {
   it('keeps the records after a restart', async () => {
     await create('t', 2);
     await produce('t', 1, await batch(['x', 'y']));
-    await broker.stop();
-    broker = await Broker.start(options());
+    await restart();
     expect(await fetchValues('t', 1, 0)).toEqual(['x', 'y']);
     expect((await produce('t', 1, await batch(['z']))).baseOffset).toBe(2);
   });
@@ -222,8 +236,7 @@ describe('bad input', () => {
   });
 
   it('refuses a batch over the size limit', async () => {
-    await broker.stop();
-    broker = await Broker.start(options({ topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 2048 } }));
+    await restart({ topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 2048 } });
     await expectRejected(await batch(['x'.repeat(4096)]), ErrorCode.MESSAGE_TOO_LARGE);
   });
 
@@ -265,5 +278,101 @@ describe('bad input', () => {
     await create('t');
     const response = await broker.fetch(fetchRequest('t', 0, 10));
     expect(response.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+  });
+});
+
+describe('as the committed metadata assigns replicas', () => {
+  beforeEach(async () => {
+    await broker.stop();
+    quorum = new InProcessQuorum([1, 2, 3]);
+    broker = await Broker.start(options());
+    await quorum.attach(broker);
+  });
+
+  function leaderOf(topic: string, partition: number): number {
+    return quorum.image.topicsByName.get(topic)!.partitions.get(partition)!.leader;
+  }
+
+  it('hosts only its replicas, leads only its partitions and names the leader otherwise', async () => {
+    const [result] = await broker.createTopics([{ name: 'spread', partitions: 6, replicationFactor: 2, configs: {} }], false);
+    expect(result!.errorCode).toBe(0);
+    const metadata = await broker.metadata({ topics: ['spread'], allowAutoTopicCreation: false });
+    expect(metadata.brokers.map((b) => b.nodeId)).toEqual([1, 2, 3]);
+    const leaders = metadata.topics[0]!.partitions.map((p) => p.leaderId);
+    // Placement spreads six leaders evenly over three brokers.
+    expect([1, 2, 3].map((id) => leaders.filter((l) => l === id).length)).toEqual([2, 2, 2]);
+    const hosted = broker.partitionStats().map((s) => s.partition);
+    const expectedHosted = metadata.topics[0]!.partitions.filter((p) => p.replicas.includes(1)).map((p) => p.partition);
+    expect(hosted.sort()).toEqual(expectedHosted.sort());
+    for (const p of metadata.topics[0]!.partitions) {
+      const produced = await produce('spread', p.partition, await batch(['v']));
+      if (p.leaderId === 1) {
+        expect(produced.errorCode).toBe(0);
+      } else {
+        expect(produced.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        expect(produced.leaderId).toBe(p.leaderId);
+        const fetched = (await broker.fetch(fetchRequest('spread', p.partition, 0))).topics[0]!.partitions[0]!;
+        expect([fetched.errorCode, fetched.leaderId]).toEqual([ErrorCode.NOT_LEADER_OR_FOLLOWER, p.leaderId]);
+      }
+    }
+  });
+
+  it('follows leadership moves with the leader epoch, and writes in the new epoch', async () => {
+    await broker.createTopics([{ name: 'moving', partitions: 1, replicationFactor: 3, configs: {} }], false);
+    const topicId = quorum.image.topicsByName.get('moving')!.topicId;
+    // Make broker 2 the leader, then back to broker 1: two leader changes, epoch 2.
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 2 }]);
+    expect((await produce('moving', 0, await batch(['refused']))).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 1 }]);
+    expect(leaderOf('moving', 0)).toBe(1);
+    expect((await produce('moving', 0, await batch(['accepted']))).errorCode).toBe(0);
+    const metadata = await broker.metadata({ topics: ['moving'], allowAutoTopicCreation: false });
+    expect(metadata.topics[0]!.partitions[0]!.leaderEpoch).toBe(2);
+    expect(await fetchValues('moving', 0, 0)).toEqual(['accepted']);
+  });
+
+  it('stops acting as leader when its lease lapsed', async () => {
+    await broker.createTopics([{ name: 'leased', partitions: 1, replicationFactor: 1, configs: {} }], false);
+    const topicId = quorum.image.topicsByName.get('leased')!.topicId;
+    const replicas = quorum.image.topicsByName.get('leased')!.partitions.get(0)!.replicas;
+    if (replicas[0] !== 1) await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, replicas: [1], isr: [1], leader: 1 }]);
+    expect((await produce('leased', 0, await batch(['a']))).errorCode).toBe(0);
+    leaseValid = false;
+    const refused = await produce('leased', 0, await batch(['b']));
+    expect([refused.errorCode, refused.leaderId]).toEqual([ErrorCode.NOT_LEADER_OR_FOLLOWER, -1]);
+    leaseValid = true;
+    expect((await produce('leased', 0, await batch(['c']))).baseOffset).toBe(1);
+  });
+
+  it('deletes a deleted topic\'s data, so a new topic of the same name starts empty', async () => {
+    await broker.createTopics([{ name: 'again', partitions: 1, replicationFactor: 3, configs: {} }], false);
+    const topicId = quorum.image.topicsByName.get('again')!.topicId;
+    if (leaderOf('again', 0) !== 1) await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 1 }]);
+    await produce('again', 0, await batch(['old']));
+    expect((await broker.deleteTopics(['again']))[0]!.errorCode).toBe(0);
+    expect(broker.partitionStats()).toEqual([]);
+    await broker.createTopics([{ name: 'again', partitions: 1, replicationFactor: 3, configs: {} }], false);
+    const newId = quorum.image.topicsByName.get('again')!.topicId;
+    expect(newId).not.toBe(topicId);
+    if (leaderOf('again', 0) !== 1) await quorum.commit([{ type: 'PartitionChange', topicId: newId, partition: 0, leader: 1 }]);
+    expect(await fetchValues('again', 0, 0)).toEqual([]);
+  });
+
+  it('adds partitions and refuses shrinking or impossible replication', async () => {
+    await broker.createTopics([{ name: 'grow', partitions: 2, replicationFactor: 2, configs: {} }], false);
+    const [grown, shrunk, unknown] = await broker.createPartitions(
+      [
+        { name: 'grow', count: 5 },
+        { name: 'grow', count: 3 },
+        { name: 'nope', count: 2 },
+      ],
+      false,
+    );
+    expect([grown!.errorCode, shrunk!.errorCode, unknown!.errorCode]).toEqual([0, ErrorCode.INVALID_PARTITIONS, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+    const metadata = await broker.metadata({ topics: ['grow'], allowAutoTopicCreation: false });
+    expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([2, 2, 2, 2, 2]);
+    const [tooMany] = await broker.createTopics([{ name: 'rf4', partitions: 1, replicationFactor: 4, configs: {} }], false);
+    expect(tooMany!.errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+    expect(tooMany!.errorMessage).toMatch(/3 available brokers/);
   });
 });

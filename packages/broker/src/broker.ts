@@ -1,9 +1,10 @@
-import { AssertionError, RivuletError, assert, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
+import { AssertionError, RivuletError, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
+import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration, type TopicImage } from '@rivulet/metadata';
+import type { controllerApi } from '@rivulet/proto';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
 import { Partition } from './partition.js';
 import { describeTopicConfig, resolveTopicConfig, validateTopicConfigs, validateTopicName, type TopicConfigDefaults } from './topic-config.js';
-import { FileTopicRegistry, type TopicRecord, type TopicRegistry } from './topic-registry.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -27,6 +28,13 @@ import {
   type TopicSpec,
 } from './types.js';
 
+/** What the broker asks of the controller quorum (ControllerChannel in production). */
+export interface ControllerGateway {
+  createTopics(request: controllerApi.CreateTopicsRequest, timeoutMs: number): Promise<controllerApi.CreateTopicsResponse>;
+  deleteTopics(request: controllerApi.DeleteTopicsRequest, timeoutMs: number): Promise<controllerApi.DeleteTopicsResponse>;
+  createPartitions(request: controllerApi.CreatePartitionsRequest, timeoutMs: number): Promise<controllerApi.CreatePartitionsResponse>;
+}
+
 export interface BrokerOptions {
   nodeId: number;
   clusterId: string;
@@ -39,6 +47,14 @@ export interface BrokerOptions {
   retentionCheckIntervalMs: number;
   fetchMaxBytes: number;
   version: string;
+  /** This node's roles, as DescribeCluster reports them. */
+  roles: string;
+  /** Topic administration goes to the controller quorum. */
+  controller: ControllerGateway;
+  /** Whether this broker's lease with the controller holds (BrokerLifecycle.leaseValid): leaders act only then. */
+  leaseValid: () => boolean;
+  /** How long an admin request waits for the controller and for its answer to reach this broker. Default 30 000 ms. */
+  adminTimeoutMs?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -50,11 +66,18 @@ const PARTITIONS_PER_TOPIC_MAX = 10_000;
 const STREAM_POLL_WAIT_MS = 500;
 /** Partition reads of one fetch in flight at once (LevelDB iterators on the thread pool). */
 const CONCURRENT_PARTITION_READS_MAX = 16;
+/** Replica logs opened at once when metadata assigns many partitions to this broker. */
+const CONCURRENT_REPLICA_OPENS_MAX = 32;
 
 function errorFields(err: unknown): { errorCode: number; errorMessage: string } {
   if (err instanceof AssertionError) throw err;
   if (err instanceof RivuletError) return { errorCode: err.code, errorMessage: err.message };
   throw err;
+}
+
+/** errorFields plus the leader hint a client needs to go elsewhere. */
+function failureFields(err: unknown): { errorCode: number; errorMessage: string; leaderId: number } {
+  return { ...errorFields(err), leaderId: err instanceof RivuletError ? (err.context.leaderId ?? -1) : -1 };
 }
 
 /**
@@ -77,71 +100,55 @@ async function forEachPartition<P extends { partition: number }, R extends { par
   );
 }
 
+function endpointOf(image: MetadataImage, brokerId: number): BrokerEndpoint | undefined {
+  const broker = image.brokers.get(brokerId);
+  if (broker === undefined) return undefined;
+  const port = (name: string): number => broker.endpoints.find((e) => e.name === name)?.port ?? -1;
+  const host = broker.endpoints.find((e) => e.name === 'grpc')?.host ?? broker.endpoints[0]?.host ?? '';
+  return { nodeId: brokerId, host, grpcPort: port('grpc'), kafkaPort: port('kafka'), rack: broker.rack ?? '' };
+}
+
 /**
- * The protocol-free broker core: topics, partition replicas on the LevelDB log store, and
- * produce / fetch / list-offsets / delete-records. Both front-ends (gRPC client API, Kafka
- * wire protocol) call these methods; neither holds a second copy of the logic.
+ * The protocol-free broker core: partition replicas on the LevelDB log store as the committed
+ * metadata assigns them, produce / fetch / list-offsets / delete-records on the partitions it
+ * leads, and topic administration forwarded to the controller quorum. Both front-ends (gRPC
+ * client API, Kafka wire protocol) call these methods; neither holds a second copy of the logic.
  */
 export class Broker {
   private readonly partitions = new Map<string, Partition>();
   private readonly waiters = new FetchWaiters(PARKED_FETCHES_MAX);
   private readonly pendingCreates = new Map<string, Promise<void>>();
+  private readonly offsetWaiters = new Set<{ offset: number; resolve: () => void }>();
   private readonly logger: Logger;
   private readonly startedAtMs: number;
+  private image: MetadataImage = EMPTY_IMAGE;
+  private strayReplicasChecked = false;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRun: Promise<void> = Promise.resolve();
-  private endpoint: BrokerEndpoint;
   private isStopped = false;
 
   private constructor(
     private readonly options: BrokerOptions,
     private readonly store: LogStore,
-    private readonly registry: TopicRegistry,
   ) {
     this.logger = options.logger.child({ component: 'broker' });
     this.startedAtMs = options.clock.nowMs();
-    this.endpoint = { nodeId: options.nodeId, host: '127.0.0.1', grpcPort: 0, kafkaPort: 0, rack: '' };
   }
 
   static async start(options: BrokerOptions): Promise<Broker> {
-    const registry = await FileTopicRegistry.open(options.dataDir, options.clusterId, options.nodeId);
     const store = await LogStore.open({ dataDir: options.dataDir, flushPolicy: options.flushPolicy, logger: options.logger, clock: options.clock });
-    const broker = new Broker(options, store, registry);
-    await broker.openReplicas();
+    const broker = new Broker(options, store);
     broker.scheduleRetention();
     return broker;
   }
 
-  /** Opens every partition the registry knows and removes replicas of topics that no longer exist. */
-  private async openReplicas(): Promise<void> {
-    const known = new Set<string>();
-    for (const topic of this.registry.list()) {
-      for (let partition = 0; partition < topic.partitionCount; partition++) {
-        known.add(topicPartitionKey({ topic: topic.name, partition }));
-        await this.openPartition(topic, partition);
-      }
-    }
-    for (const tp of this.store.listPartitions()) {
-      if (known.has(topicPartitionKey(tp))) continue;
-      this.logger.warn({ topic: tp.topic, partition: tp.partition }, 'deleting replica of a topic that no longer exists');
-      await this.store.deletePartition(tp);
-    }
-    this.logger.info({ partitions: this.partitions.size, topics: this.registry.list().length }, 'replicas opened');
+  get nodeId(): number {
+    return this.options.nodeId;
   }
 
-  private async openPartition(topic: TopicRecord, partition: number): Promise<Partition> {
-    const config = resolveTopicConfig(topic.configs, this.options.topicDefaults);
-    const tp = { topic: topic.name, partition };
-    const key = topicPartitionKey(tp);
-    const log = await this.store.openPartition(tp, { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes });
-    const replica = new Partition(topic.name, partition, log, config, () => this.waiters.wake(key), this.logger.child({ topic: topic.name, partition }));
-    this.partitions.set(key, replica);
-    return replica;
-  }
-
-  /** Called once the listeners are bound, so metadata advertises the real ports. */
-  setEndpoint(endpoint: Omit<BrokerEndpoint, 'nodeId'>): void {
-    this.endpoint = { ...endpoint, nodeId: this.options.nodeId };
+  /** The offset of the last metadata this broker applied (-1 before any). */
+  get metadataOffset(): number {
+    return this.image.offset;
   }
 
   async stop(): Promise<void> {
@@ -153,141 +160,260 @@ export class Broker {
     this.logger.info({}, 'broker stopped');
   }
 
-  // ---- topics ---------------------------------------------------------------------------
+  // ---- metadata -------------------------------------------------------------------------
 
-  async createTopics(specs: TopicSpec[], validateOnly: boolean): Promise<TopicResult[]> {
-    const results: TopicResult[] = [];
-    for (const spec of specs) {
-      try {
-        await this.createTopic(spec, validateOnly);
-        results.push({ name: spec.name, errorCode: 0, errorMessage: '' });
-      } catch (err) {
-        results.push({ name: spec.name, ...errorFields(err) });
+  /**
+   * Brings the local replicas in line with a newer committed image: opens (creating) the
+   * logs of partitions assigned to this broker, makes each leader or follower, and deletes
+   * the replicas of partitions it no longer hosts (deleted topics, moved replicas, a topic
+   * re-created under the same name). Called in metadata order, one image at a time.
+   */
+  async applyMetadata(image: MetadataImage): Promise<void> {
+    if (this.isStopped) return;
+    const nodeId = this.options.nodeId;
+    const wanted = new Map<string, { topic: TopicImage; registration: PartitionRegistration }>();
+    for (const topic of image.topicsByName.values()) {
+      for (const registration of topic.partitions.values()) {
+        if (registration.replicas.includes(nodeId)) wanted.set(topicPartitionKey({ topic: topic.name, partition: registration.partition }), { topic, registration });
       }
     }
-    return results;
+    for (const [key, replica] of [...this.partitions]) {
+      const want = wanted.get(key);
+      if (want !== undefined && want.topic.topicId === replica.topicId) continue;
+      this.partitions.delete(key);
+      this.waiters.wake(key);
+      await this.store.deletePartition({ topic: replica.topic, partition: replica.partition });
+      this.logger.info({ topic: replica.topic, partition: replica.partition, topicId: replica.topicId }, 'deleted a replica this broker no longer hosts');
+    }
+    // Logs on disk that no metadata mentions (topics deleted while this broker was down) go
+    // once the broker has caught up with the controller, never from an image that may lag.
+    if (!this.strayReplicasChecked && this.options.leaseValid()) {
+      this.strayReplicasChecked = true;
+      for (const tp of this.store.listPartitions()) {
+        if (wanted.has(topicPartitionKey(tp))) continue;
+        this.logger.warn({ topic: tp.topic, partition: tp.partition }, 'deleting a replica of a topic that no longer exists');
+        await this.store.deletePartition(tp);
+      }
+    }
+    const toOpen = [...wanted].filter(([key]) => !this.partitions.has(key));
+    for (let start = 0; start < toOpen.length; start += CONCURRENT_REPLICA_OPENS_MAX) {
+      await Promise.all(toOpen.slice(start, start + CONCURRENT_REPLICA_OPENS_MAX).map(([, want]) => this.openPartition(want.topic, want.registration.partition)));
+    }
+    for (const [key, want] of wanted) {
+      const replica = this.partitions.get(key);
+      if (replica === undefined) continue;
+      const config = resolveTopicConfig(Object.fromEntries(want.topic.configs), this.options.topicDefaults);
+      replica.updateConfig(config);
+      const r = want.registration;
+      replica.applyAssignment({ leaderId: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, replicas: r.replicas, isr: r.isr });
+    }
+    if (toOpen.length > 0) this.logger.info({ opened: toOpen.length, hosted: this.partitions.size, offset: image.offset }, 'replicas opened');
+    this.image = image;
+    for (const waiter of [...this.offsetWaiters]) {
+      if (image.offset >= waiter.offset) {
+        this.offsetWaiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
   }
 
-  private async createTopic(spec: TopicSpec, validateOnly: boolean): Promise<void> {
+  private async openPartition(topic: TopicImage, partition: number): Promise<Partition> {
+    const config = resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults);
+    const tp = { topic: topic.name, partition };
+    const key = topicPartitionKey(tp);
+    const log = await this.store.openPartition(tp, { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes });
+    const replica = new Partition(topic.name, partition, topic.topicId, log, config, this.options.nodeId, () => this.waiters.wake(key), this.logger.child({ topic: topic.name, partition }));
+    this.partitions.set(key, replica);
+    return replica;
+  }
+
+  /** Resolves once this broker applied metadata up to `offset`; REQUEST_TIMED_OUT after `timeoutMs`. */
+  private waitForMetadata(offset: number, timeoutMs: number): Promise<void> {
+    if (this.image.offset >= offset) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        offset,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.offsetWaiters.delete(waiter);
+        reject(new RivuletError('REQUEST_TIMED_OUT', `the controller committed the change at metadata offset ${offset}, but this broker has only applied ${this.image.offset}`));
+      }, timeoutMs);
+      this.offsetWaiters.add(waiter);
+    });
+  }
+
+  private get adminTimeoutMs(): number {
+    return this.options.adminTimeoutMs ?? 30_000;
+  }
+
+  // ---- topics ---------------------------------------------------------------------------
+
+  /**
+   * Checks each spec here (name, partition count, configs; the broker's defaults fill in -1),
+   * sends the valid ones to the controller in one request, and answers once this broker's
+   * metadata includes the outcome, so a Metadata request that follows sees the topics.
+   */
+  async createTopics(specs: TopicSpec[], validateOnly: boolean): Promise<TopicResult[]> {
+    const results = new Map<number, TopicResult>();
+    const forwarded: { index: number; topic: controllerApi.CreatableTopic }[] = [];
+    specs.forEach((spec, index) => {
+      try {
+        forwarded.push({ index, topic: this.checkTopicSpec(spec) });
+      } catch (err) {
+        results.set(index, { name: spec.name, ...errorFields(err) });
+      }
+    });
+    if (forwarded.length > 0) {
+      try {
+        const response = await this.options.controller.createTopics({ topics: forwarded.map((f) => f.topic), validateOnly }, this.adminTimeoutMs);
+        await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
+        forwarded.forEach((f, i) => {
+          const r = response.results[i];
+          results.set(f.index, { name: f.topic.name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '' });
+          if (r !== undefined && r.errorCode === 0 && !validateOnly) this.logger.info({ topic: f.topic.name, partitions: f.topic.partitions, topicId: r.topicId }, 'topic created');
+        });
+      } catch (err) {
+        for (const f of forwarded) results.set(f.index, { name: f.topic.name, ...errorFields(err) });
+      }
+    }
+    return specs.map((_, index) => results.get(index)!);
+  }
+
+  private checkTopicSpec(spec: TopicSpec): controllerApi.CreatableTopic {
     validateTopicName(spec.name);
-    const partitionCount = spec.partitions === -1 ? this.options.defaultPartitions : spec.partitions;
-    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > PARTITIONS_PER_TOPIC_MAX) {
+    const partitions = spec.partitions === -1 ? this.options.defaultPartitions : spec.partitions;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > PARTITIONS_PER_TOPIC_MAX) {
       throw new RivuletError('INVALID_PARTITIONS', `partition count must be between 1 and ${PARTITIONS_PER_TOPIC_MAX}, got ${spec.partitions}`, { topic: spec.name });
     }
     const replicationFactor = spec.replicationFactor === -1 ? this.options.defaultReplicationFactor : spec.replicationFactor;
-    const brokerCount = 1;
-    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > brokerCount) {
-      throw new RivuletError(
-        'INVALID_REPLICATION_FACTOR',
-        `replication factor ${replicationFactor} is impossible with ${brokerCount} available broker(s)`,
-        { topic: spec.name },
-      );
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 32767) {
+      throw new RivuletError('INVALID_REPLICATION_FACTOR', `replication factor must be at least 1, got ${spec.replicationFactor}`, { topic: spec.name });
     }
     validateTopicConfigs(spec.configs);
-    if (this.registry.get(spec.name) || this.pendingCreates.has(spec.name)) {
-      throw new RivuletError('TOPIC_ALREADY_EXISTS', `topic ${spec.name} already exists`, { topic: spec.name });
+    const minInsync = spec.configs['min.insync.replicas'];
+    if (minInsync !== undefined && Number(minInsync) > replicationFactor) {
+      throw new RivuletError('INVALID_CONFIG', `min.insync.replicas ${minInsync} is larger than the replication factor ${replicationFactor}`, { topic: spec.name });
     }
-    if (validateOnly) return;
-    const creation = this.registry
-      .create({ name: spec.name, partitionCount, replicationFactor, configs: spec.configs }, this.options.clock.wallClockMs())
-      .then(async (record) => {
-        for (let partition = 0; partition < record.partitionCount; partition++) await this.openPartition(record, partition);
-        this.logger.info({ topic: record.name, partitions: partitionCount, topicId: record.topicId }, 'topic created');
-      });
-    this.pendingCreates.set(spec.name, creation);
-    try {
-      await creation;
-    } finally {
-      this.pendingCreates.delete(spec.name);
-    }
+    return { name: spec.name, partitions, replicationFactor, configs: Object.entries(spec.configs).map(([key, value]) => ({ key, value })) };
   }
 
   /** Creates an unknown topic with defaults, or waits for a creation already under way. */
   private async autoCreate(name: string): Promise<void> {
     const pending = this.pendingCreates.get(name);
     if (pending) return pending;
-    if (this.registry.get(name)) return;
-    await this.createTopic({ name, partitions: -1, replicationFactor: -1, configs: {} }, false);
+    if (this.image.topicsByName.has(name)) return;
+    const creation = this.createTopics([{ name, partitions: -1, replicationFactor: -1, configs: {} }], false).then(([result]) => {
+      if (result !== undefined && result.errorCode !== 0 && result.errorCode !== 36 /* TOPIC_ALREADY_EXISTS */) {
+        throw RivuletError.fromCode(result.errorCode, result.errorMessage, { topic: name });
+      }
+    });
+    this.pendingCreates.set(name, creation);
+    try {
+      await creation;
+    } finally {
+      this.pendingCreates.delete(name);
+    }
   }
 
   async deleteTopics(names: string[]): Promise<TopicResult[]> {
-    const results: TopicResult[] = [];
-    for (const name of names) {
-      try {
-        const record = await this.registry.delete(name);
-        for (let partition = 0; partition < record.partitionCount; partition++) {
-          const tp = { topic: name, partition };
-          const key = topicPartitionKey(tp);
-          this.partitions.delete(key);
-          this.waiters.wake(key);
-          await this.store.deletePartition(tp);
-        }
-        this.logger.info({ topic: name }, 'topic deleted');
-        results.push({ name, errorCode: 0, errorMessage: '' });
-      } catch (err) {
-        results.push({ name, ...errorFields(err) });
-      }
+    try {
+      const response = await this.options.controller.deleteTopics({ names }, this.adminTimeoutMs);
+      await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
+      return names.map((name, i) => {
+        const r = response.results[i];
+        if (r !== undefined && r.errorCode === 0) this.logger.info({ topic: name }, 'topic deleted');
+        return { name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '' };
+      });
+    } catch (err) {
+      const fields = errorFields(err);
+      return names.map((name) => ({ name, ...fields }));
     }
-    return results;
+  }
+
+  /** Grows topics to the given partition counts (Kafka's CreatePartitions). */
+  async createPartitions(updates: { name: string; count: number }[], validateOnly: boolean): Promise<TopicResult[]> {
+    try {
+      const response = await this.options.controller.createPartitions({ topics: updates, validateOnly }, this.adminTimeoutMs);
+      await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
+      return updates.map((u, i) => ({ name: u.name, errorCode: response.results[i]?.errorCode ?? 0, errorMessage: response.results[i]?.errorMessage ?? '' }));
+    } catch (err) {
+      const fields = errorFields(err);
+      return updates.map((u) => ({ name: u.name, ...fields }));
+    }
+  }
+
+  /** The live brokers, as clients should reach them. */
+  private liveBrokers(): BrokerEndpoint[] {
+    const out: BrokerEndpoint[] = [];
+    for (const broker of [...this.image.brokers.values()].sort((a, b) => a.brokerId - b.brokerId)) {
+      if (broker.state === 'fenced') continue;
+      const endpoint = endpointOf(this.image, broker.brokerId);
+      if (endpoint !== undefined) out.push(endpoint);
+    }
+    return out;
   }
 
   async metadata(request: MetadataRequest): Promise<MetadataResponse> {
     const topics: TopicMetadata[] = [];
-    const names = request.topics.length === 0 ? this.registry.list().map((t) => t.name) : request.topics;
+    const names = request.topics.length === 0 ? [...this.image.topicsByName.keys()].sort() : request.topics;
     for (const name of names) {
       try {
         validateTopicName(name);
-        if (!this.registry.get(name) && request.allowAutoTopicCreation && this.options.autoCreateTopics) await this.autoCreate(name);
+        if (!this.image.topicsByName.has(name) && request.allowAutoTopicCreation && this.options.autoCreateTopics) await this.autoCreate(name);
         topics.push(this.topicMetadata(name));
       } catch (err) {
         topics.push({ name, isInternal: false, partitions: [], ...errorFields(err) });
       }
     }
-    return { clusterId: this.options.clusterId, controllerId: this.options.nodeId, brokers: [this.endpoint], topics };
+    return { clusterId: this.options.clusterId, controllerId: this.options.nodeId, brokers: this.liveBrokers(), topics };
   }
 
-  private topicRecordOrThrow(name: string): TopicRecord {
-    const record = this.registry.get(name);
-    if (!record) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`, { topic: name });
-    return record;
+  private topicOrThrow(name: string): TopicImage {
+    const topic = this.image.topicsByName.get(name);
+    if (!topic) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`, { topic: name });
+    return topic;
   }
 
   private topicMetadata(name: string): TopicMetadata {
-    const record = this.topicRecordOrThrow(name);
-    const nodeId = this.options.nodeId;
-    const partitions = Array.from({ length: record.partitionCount }, (_, partition) => ({
-      partition,
-      errorCode: 0,
-      leaderId: nodeId,
-      leaderEpoch: this.partitions.get(topicPartitionKey({ topic: name, partition }))?.leaderEpoch ?? 0,
-      replicas: [nodeId],
-      isr: [nodeId],
-    }));
+    const topic = this.topicOrThrow(name);
+    const partitions = [...topic.partitions.values()]
+      .sort((a, b) => a.partition - b.partition)
+      .map((p) => ({
+        partition: p.partition,
+        errorCode: p.leader === NO_LEADER ? 5 /* LEADER_NOT_AVAILABLE */ : 0,
+        leaderId: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicas: [...p.replicas],
+        isr: [...p.isr],
+      }));
     return { name, errorCode: 0, errorMessage: '', isInternal: false, partitions };
   }
 
   describeTopics(names: string[]): TopicDescription[] {
-    const wanted = names.length === 0 ? this.registry.list().map((t) => t.name) : names;
+    const wanted = names.length === 0 ? [...this.image.topicsByName.keys()].sort() : names;
     return wanted.map((name) => {
       try {
-        const metadata = this.topicMetadata(name);
-        const record = this.topicRecordOrThrow(name);
-        const partitions = metadata.partitions.map((p) => {
+        const topic = this.topicOrThrow(name);
+        const partitions = this.topicMetadata(name).partitions.map((p) => {
+          // Offsets are known for the replicas this broker hosts; -1 elsewhere (ask their leaders).
           const replica = this.partitions.get(topicPartitionKey({ topic: name, partition: p.partition }));
-          assert(replica, `replica ${name}-${p.partition} is open`);
           return {
             partition: p.partition,
             leaderId: p.leaderId,
             leaderEpoch: p.leaderEpoch,
             replicas: p.replicas,
             isr: p.isr,
-            logStartOffset: replica.log.logStartOffset(),
-            highWatermark: replica.highWatermark,
-            logEndOffset: replica.log.logEndOffset(),
-            sizeBytes: replica.log.sizeBytes(),
+            logStartOffset: replica?.log.logStartOffset() ?? -1,
+            highWatermark: replica?.isLeader ? replica.highWatermark : -1,
+            logEndOffset: replica?.log.logEndOffset() ?? -1,
+            sizeBytes: replica?.log.sizeBytes() ?? -1,
           };
         });
-        const configs = describeTopicConfig(resolveTopicConfig(record.configs, this.options.topicDefaults));
+        const configs = describeTopicConfig(resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults));
         return { name, errorCode: 0, errorMessage: '', isInternal: false, configs, partitions };
       } catch (err) {
         return { name, isInternal: false, configs: {}, partitions: [], ...errorFields(err) };
@@ -297,10 +423,31 @@ export class Broker {
 
   // ---- records --------------------------------------------------------------------------
 
-  private partitionOrThrow(topic: string, partition: number): Partition {
+  /**
+   * The replica a client request (produce, fetch, offsets) must go to: this broker must lead
+   * the partition and hold its lease. Otherwise NOT_LEADER_OR_FOLLOWER with the leader the
+   * metadata names, or UNKNOWN_TOPIC_OR_PARTITION when the partition does not exist.
+   */
+  private leaderReplica(topic: string, partition: number): Partition {
     const replica = this.partitions.get(topicPartitionKey({ topic, partition }));
-    if (!replica) {
-      throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `this broker does not host ${topic}-${partition}`, { topic, partition });
+    if (replica === undefined) {
+      const registration = this.image.topicsByName.get(topic)?.partitions.get(partition);
+      if (registration === undefined) {
+        throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `this broker does not host ${topic}-${partition}`, { topic, partition });
+      }
+      throw new RivuletError('NOT_LEADER_OR_FOLLOWER', `this broker does not host ${topic}-${partition}; broker ${registration.leader} leads it`, {
+        topic,
+        partition,
+        leaderId: registration.leader,
+      });
+    }
+    if (!replica.isLeader) throw replica.notLeader();
+    if (!this.options.leaseValid()) {
+      throw new RivuletError('NOT_LEADER_OR_FOLLOWER', `this broker's lease with the controller lapsed; it does not act as leader of ${topic}-${partition}`, {
+        topic,
+        partition,
+        leaderId: -1,
+      });
     }
     return replica;
   }
@@ -313,7 +460,7 @@ export class Broker {
       request.topics.map(async (topic) => {
         try {
           validateTopicName(topic.name);
-          if (!this.registry.get(topic.name) && this.options.autoCreateTopics) await this.autoCreate(topic.name);
+          if (!this.image.topicsByName.has(topic.name) && this.options.autoCreateTopics) await this.autoCreate(topic.name);
         } catch (err) {
           const fields = errorFields(err);
           return { name: topic.name, partitions: topic.partitions.map((p) => this.produceFailure(p.partition, fields)) };
@@ -325,13 +472,13 @@ export class Broker {
     return { topics };
   }
 
-  private produceFailure(partition: number, fields: { errorCode: number; errorMessage: string }) {
-    return { partition, ...fields, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, leaderId: -1 };
+  private produceFailure(partition: number, fields: { errorCode: number; errorMessage: string; leaderId?: number }) {
+    return { partition, leaderId: -1, ...fields, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
   }
 
   private async producePartition(topic: string, partition: number, records: Buffer) {
     try {
-      const replica = this.partitionOrThrow(topic, partition);
+      const replica = this.leaderReplica(topic, partition);
       const outcome = await replica.appendRecordsAsLeader(records);
       return {
         partition,
@@ -343,7 +490,7 @@ export class Broker {
         leaderId: this.options.nodeId,
       };
     } catch (err) {
-      return this.produceFailure(partition, errorFields(err));
+      return this.produceFailure(partition, failureFields(err));
     }
   }
 
@@ -434,7 +581,7 @@ export class Broker {
       if (!Number.isSafeInteger(partitionMaxBytes) || partitionMaxBytes <= 0) {
         throw new RivuletError('INVALID_FETCH_SIZE', `partition max bytes must be a positive integer, got ${partitionMaxBytes}`, { topic, partition });
       }
-      replica = this.partitionOrThrow(topic, partition);
+      replica = this.leaderReplica(topic, partition);
       // The first partition with data is returned even when its first batch exceeds the budget, so consumers progress.
       const limitBytes = Math.min(partitionMaxBytes, isFirst ? Math.max(budgetBytes, 1) : budgetBytes);
       if (limitBytes <= 0) return { ...empty, errorCode: 0, errorMessage: '', highWatermark: replica.highWatermark, logStartOffset: replica.log.logStartOffset() };
@@ -450,7 +597,7 @@ export class Broker {
         leaderId: this.options.nodeId,
       };
     } catch (err) {
-      return { ...empty, ...errorFields(err), highWatermark: replica?.highWatermark ?? -1, logStartOffset: replica?.log.logStartOffset() ?? -1 };
+      return { ...empty, ...failureFields(err), highWatermark: replica?.highWatermark ?? -1, logStartOffset: replica?.log.logStartOffset() ?? -1 };
     }
   }
 
@@ -459,7 +606,7 @@ export class Broker {
   }
 
   private async listOffset(topic: string, partition: number, timestamp: number) {
-    const replica = this.partitionOrThrow(topic, partition);
+    const replica = this.leaderReplica(topic, partition);
     const none = { partition, errorCode: 0, errorMessage: '', offset: -1, timestamp: -1 };
     if (timestamp === LATEST_TIMESTAMP) return { ...none, offset: replica.highWatermark };
     if (timestamp === EARLIEST_TIMESTAMP) return { ...none, offset: replica.log.logStartOffset() };
@@ -472,7 +619,7 @@ export class Broker {
   async deleteRecords(request: DeleteRecordsRequest): Promise<DeleteRecordsResponse> {
     const topics = await forEachPartition(
       request.topics,
-      async (topic, p) => ({ partition: p.partition, errorCode: 0, errorMessage: '', lowWatermark: await this.partitionOrThrow(topic, p.partition).deleteRecordsBefore(p.offset) }),
+      async (topic, p) => ({ partition: p.partition, errorCode: 0, errorMessage: '', lowWatermark: await this.leaderReplica(topic, p.partition).deleteRecordsBefore(p.offset) }),
       { lowWatermark: -1 },
     );
     return { topics };
@@ -483,15 +630,15 @@ export class Broker {
     return {
       clusterId: this.options.clusterId,
       controllerId: this.options.nodeId,
-      brokers: [this.endpoint],
+      brokers: this.liveBrokers(),
       self: {
         nodeId: this.options.nodeId,
-        roles: 'combined',
+        roles: this.options.roles,
         version: this.options.version,
         uptimeMs: Math.round(this.options.clock.nowMs() - this.startedAtMs),
         dataDir: this.options.dataDir,
         partitionCount: stats.length,
-        leaderCount: stats.length,
+        leaderCount: [...this.partitions.values()].filter((p) => p.isLeader).length,
         logSizeBytes: stats.reduce((sum, s) => sum + s.sizeBytes, 0),
       },
     };

@@ -9,25 +9,77 @@ export interface AppendOutcome {
   logAppendTimeMs: number;
 }
 
+/** Where this replica stands in the partition, as the committed metadata says. */
+export interface ReplicaAssignment {
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+}
+
 /**
- * One partition replica on this broker, as its leader. It validates produced batches,
- * appends them (the log assigns offsets), and moves the high watermark. With a single
- * replica the high watermark follows the log end offset as writes commit; with replication
- * it will follow the in-sync replicas' log end offsets instead.
+ * One partition replica on this broker. The committed metadata makes it the leader or a
+ * follower (`applyAssignment`); as leader it validates produced batches, appends them in its
+ * leader epoch (the log assigns offsets) and moves the high watermark. Until replication
+ * exists the high watermark follows the leader's log end offset as writes commit; with
+ * replication it will follow the in-sync replicas' log end offsets instead.
  */
 export class Partition {
   private highWatermarkOffset: number;
-  readonly leaderEpoch = 0;
+  private assignment: ReplicaAssignment;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
+    /** Tells this topic from an earlier one of the same name. */
+    readonly topicId: string,
     readonly log: PartitionLog,
     private config: TopicConfig,
-    private readonly onHighWatermarkAdvance: () => void,
+    private readonly nodeId: number,
+    private readonly onChange: () => void,
     private readonly logger: Logger,
   ) {
     this.highWatermarkOffset = log.logEndOffset();
+    this.assignment = { leaderId: -1, leaderEpoch: -1, partitionEpoch: -1, replicas: [], isr: [] };
+  }
+
+  get leaderEpoch(): number {
+    return this.assignment.leaderEpoch;
+  }
+
+  get leaderId(): number {
+    return this.assignment.leaderId;
+  }
+
+  get isLeader(): boolean {
+    return this.assignment.leaderId === this.nodeId;
+  }
+
+  get replicas(): readonly number[] {
+    return this.assignment.replicas;
+  }
+
+  get isr(): readonly number[] {
+    return this.assignment.isr;
+  }
+
+  /** Takes the committed leader, epochs and replica set. Epochs never go back. */
+  applyAssignment(next: ReplicaAssignment): void {
+    const previous = this.assignment;
+    if (next.partitionEpoch < previous.partitionEpoch) return;
+    this.assignment = next;
+    if (next.leaderId === previous.leaderId && next.leaderEpoch === previous.leaderEpoch) return;
+    if (next.leaderId === this.nodeId) {
+      // A single copy is all there is until followers replicate: everything appended counts.
+      this.highWatermarkOffset = Math.max(this.highWatermarkOffset, this.log.logEndOffset());
+    }
+    this.logger.info(
+      { leaderId: next.leaderId, leaderEpoch: next.leaderEpoch, role: next.leaderId === this.nodeId ? 'leader' : 'follower' },
+      'partition leadership changed',
+    );
+    // Parked fetches wake up and see the change (NOT_LEADER_OR_FOLLOWER, or new data).
+    this.onChange();
   }
 
   get highWatermark(): number {
@@ -47,11 +99,13 @@ export class Partition {
    * is appended when any batch is invalid. Resolves once every batch is in the log.
    */
   async appendRecordsAsLeader(records: Buffer): Promise<AppendOutcome> {
+    if (!this.isLeader) throw this.notLeader();
     await validateProducedBatches(records, { maxBatchBytes: this.config.maxMessageBytes, deep: true });
     const { batches } = splitBatches(records);
     assert(batches.length > 0, 'validated produce data holds at least one batch');
     // Appends are issued together so the log assigns consecutive offsets and commits them in one write batch.
-    const results = await Promise.all(batches.map((batch) => this.log.appendAsLeader(batch, this.leaderEpoch)));
+    const leaderEpoch = this.assignment.leaderEpoch;
+    const results = await Promise.all(batches.map((batch) => this.log.appendAsLeader(batch, leaderEpoch)));
     this.advanceHighWatermark();
     const first = results[0]!;
     const last = results[results.length - 1]!;
@@ -63,7 +117,16 @@ export class Partition {
     if (logEndOffset <= this.highWatermarkOffset) return;
     this.highWatermarkOffset = logEndOffset;
     this.logger.trace({ highWatermark: logEndOffset }, 'high watermark advanced');
-    this.onHighWatermarkAdvance();
+    this.onChange();
+  }
+
+  notLeader(): RivuletError {
+    const leaderId = this.assignment.leaderId;
+    return new RivuletError(
+      'NOT_LEADER_OR_FOLLOWER',
+      `this broker does not lead ${this.topic}-${this.partition}${leaderId >= 0 ? `; broker ${leaderId} does` : '; it has no leader now'}`,
+      { topic: this.topic, partition: this.partition, leaderId },
+    );
   }
 
   /** Reads committed batches (below the high watermark) for consumers. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { RivuletError } from '@rivulet/common';
+import { parsePeers, type RaftPeerConfig } from '@rivulet/controller';
 
 /**
  * Every setting has a flag, an environment variable and a default that works on a laptop.
@@ -19,9 +20,18 @@ export interface OptionSpec {
   readonly kafkaName?: string;
 }
 
+export type NodeRoles = 'combined' | 'broker' | 'controller';
+
 export interface NodeConfig {
   nodeId: number;
   clusterId: string;
+  roles: NodeRoles;
+  controllerQuorum: string;
+  rack: string;
+  brokerSessionTimeoutMs: number;
+  brokerHeartbeatIntervalMs: number;
+  autoLeaderRebalance: boolean;
+  leaderImbalanceCheckIntervalMs: number;
   dataDir: string;
   host: string;
   advertisedHost: string;
@@ -46,6 +56,13 @@ export interface NodeConfig {
 export const defaultConfig: NodeConfig = {
   nodeId: 1,
   clusterId: 'rivulet-dev',
+  roles: 'combined',
+  controllerQuorum: '',
+  rack: '',
+  brokerSessionTimeoutMs: 2000,
+  brokerHeartbeatIntervalMs: 500,
+  autoLeaderRebalance: true,
+  leaderImbalanceCheckIntervalMs: 5000,
   dataDir: './data',
   host: '127.0.0.1',
   advertisedHost: '',
@@ -69,7 +86,39 @@ export const defaultConfig: NodeConfig = {
 
 export const configOptions: readonly OptionSpec[] = [
   { name: 'nodeId', type: 'int', description: 'This node\'s id, unique in the cluster', kafkaName: 'node.id' },
-  { name: 'clusterId', type: 'string', description: 'Cluster id reported to clients' },
+  { name: 'clusterId', type: 'string', description: 'Cluster id; brokers and controllers of one cluster must agree on it' },
+  {
+    name: 'roles',
+    type: 'enum',
+    choices: ['combined', 'broker', 'controller'],
+    description: 'What this node runs: a broker, a controller-quorum member, or both ("combined")',
+    kafkaName: 'process.roles',
+  },
+  {
+    name: 'controllerQuorum',
+    type: 'string',
+    description: 'The controller quorum as id@host:port,… (gRPC addresses); empty: this node alone (combined only)',
+    kafkaName: 'controller.quorum.voters',
+  },
+  { name: 'rack', type: 'string', description: 'Rack (or zone) of this broker; replicas of a partition are spread over racks', kafkaName: 'broker.rack' },
+  {
+    name: 'brokerSessionTimeoutMs',
+    type: 'int',
+    description: 'A broker that has not heartbeaten for this long is fenced and loses its leaderships',
+    kafkaName: 'broker.session.timeout.ms',
+  },
+  { name: 'brokerHeartbeatIntervalMs', type: 'int', description: 'How often a broker heartbeats to the controller', kafkaName: 'broker.heartbeat.interval.ms' },
+  {
+    name: 'autoLeaderRebalance',
+    type: 'bool',
+    description: 'Move leadership back to preferred replicas when they are in sync again',
+    kafkaName: 'auto.leader.rebalance.enable',
+  },
+  {
+    name: 'leaderImbalanceCheckIntervalMs',
+    type: 'int',
+    description: 'How often the controller looks for partitions not led by their preferred replica',
+  },
   { name: 'dataDir', type: 'string', description: 'Directory holding the LevelDB database with every partition replica', kafkaName: 'log.dirs' },
   { name: 'host', type: 'string', description: 'Interface the listeners bind to (0.0.0.0 for every interface)' },
   { name: 'advertisedHost', type: 'string', description: 'Host clients should connect to (default: host, or the machine\'s hostname when host is 0.0.0.0)' },
@@ -206,4 +255,24 @@ export function validateConfig(config: NodeConfig): void {
   if (config.messageMaxBytes < 1024) throw invalid('messageMaxBytes must be >= 1024');
   if (config.fetchMaxBytes < config.messageMaxBytes) throw invalid('fetchMaxBytes must be >= messageMaxBytes');
   if (config.retentionCheckIntervalMs < 100) throw invalid('retentionCheckIntervalMs must be >= 100');
+  if (config.brokerHeartbeatIntervalMs < 10) throw invalid('brokerHeartbeatIntervalMs must be >= 10');
+  if (config.brokerSessionTimeoutMs < 2 * config.brokerHeartbeatIntervalMs) {
+    throw invalid(`brokerSessionTimeoutMs (${config.brokerSessionTimeoutMs}) must be at least twice brokerHeartbeatIntervalMs (${config.brokerHeartbeatIntervalMs})`);
+  }
+  if (config.leaderImbalanceCheckIntervalMs < 100) throw invalid('leaderImbalanceCheckIntervalMs must be >= 100');
+  let quorum: RaftPeerConfig[];
+  try {
+    quorum = parsePeers(config.controllerQuorum);
+  } catch (error) {
+    throw invalid(`controllerQuorum: ${(error as Error).message}`);
+  }
+  if (quorum.length === 0 && config.roles !== 'combined') {
+    throw invalid(`a ${config.roles} node needs controllerQuorum (id@host:port,…); only a combined node may run a quorum of itself`);
+  }
+  if (config.roles !== 'broker' && quorum.length > 0 && !quorum.some((m) => m.id === config.nodeId)) {
+    throw invalid(`node ${config.nodeId} runs a controller but is not in controllerQuorum ${config.controllerQuorum}`);
+  }
+  if (config.roles === 'broker' && quorum.some((m) => m.id === config.nodeId)) {
+    throw invalid(`node ${config.nodeId} is a broker only but is listed in controllerQuorum; node ids are shared by brokers and controllers`);
+  }
 }

@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Broker } from '@rivulet/broker';
-import { systemClock, type Logger } from '@rivulet/common';
+import { Broker, BrokerLifecycle, MetadataFollower, type ControllerGateway } from '@rivulet/broker';
+import { RivuletError, systemClock, type Logger, type NodeId } from '@rivulet/common';
+import { ControllerNode, parsePeers } from '@rivulet/controller';
 import { KafkaListener } from '@rivulet/kafka';
 import { clientApi } from '@rivulet/proto';
-import { GrpcServer } from '@rivulet/transport-grpc';
+import { ControllerChannel, GrpcServer } from '@rivulet/transport-grpc';
+import { claimDataDir } from './data-dir.js';
 import { clientApiHandlers } from './client-api-service.js';
 import { defaultConfig, validateConfig, type NodeConfig } from './config.js';
 import { HttpListener } from './http.js';
@@ -28,6 +31,11 @@ export interface RunningNode {
   readonly grpcAddress: string;
   readonly httpAddress: string | null;
   readonly kafkaAddress: string | null;
+  /**
+   * Resolves when the node serves: a broker once it is registered, unfenced and has applied
+   * the metadata of its unfencing; a controller-only node at once.
+   */
+  readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,42 +44,100 @@ export interface StartOptions {
   logger?: Logger;
 }
 
-/** Starts a combined node: the broker core on its LevelDB data directory, and its listeners. */
+/** How long a stopping broker waits for the controller to move its leaderships away. */
+const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5_000;
+/** Raft batches between controllers (snapshots included) may be far larger than a produce request. */
+const CONTROLLER_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * Starts a node with its roles: a controller-quorum member (Raft log and metadata in
+ * `<dataDir>/raft-log`), a broker (partition replicas in `<dataDir>/partition-logs`, following
+ * the metadata log, registered with the quorum), or both. One gRPC listener carries the client
+ * API, the controller service and Raft.
+ */
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   validateConfig(config);
   const logger = options.logger ?? createRootLogger(config);
   const dataDir = resolve(config.dataDir);
-  const broker = await Broker.start({
-    nodeId: config.nodeId,
-    clusterId: config.clusterId,
-    dataDir,
-    flushPolicy: config.flushPolicy,
-    autoCreateTopics: config.autoCreateTopics,
-    defaultPartitions: config.defaultPartitions,
-    defaultReplicationFactor: config.defaultReplicationFactor,
-    topicDefaults: { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, messageMaxBytes: config.messageMaxBytes },
-    retentionCheckIntervalMs: config.retentionCheckIntervalMs,
-    fetchMaxBytes: config.fetchMaxBytes,
-    version: VERSION,
-    clock: systemClock,
-    logger,
-  });
-  let isReady = false;
-  const metrics = new NodeMetrics(() => broker.partitionStats());
+  await claimDataDir(dataDir, config.clusterId, config.nodeId);
+  const hasController = config.roles !== 'broker';
+  const hasBroker = config.roles !== 'controller';
+  const advertisedHost = config.advertisedHost || (config.host === '0.0.0.0' || config.host === '::' ? hostname() : config.host);
+  const configuredQuorum = parsePeers(config.controllerQuorum);
+  // A combined node without a quorum list is a quorum of itself (the single-node default).
+  const quorumOfOne = configuredQuorum.length === 0;
+  const quorum = quorumOfOne ? [{ id: config.nodeId as NodeId, host: advertisedHost, port: config.grpcPort }] : configuredQuorum;
+
   const grpc = new GrpcServer({
     host: config.host,
     port: config.grpcPort,
     logger,
-    maxReceiveMessageBytes: config.messageMaxBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
-    maxSendMessageBytes: config.fetchMaxBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
+    maxReceiveMessageBytes: Math.max(config.messageMaxBytes + GRPC_MESSAGE_OVERHEAD_BYTES, hasController ? CONTROLLER_MESSAGE_BYTES_MAX : 0),
+    maxSendMessageBytes: Math.max(config.fetchMaxBytes + GRPC_MESSAGE_OVERHEAD_BYTES, hasController ? CONTROLLER_MESSAGE_BYTES_MAX : 0),
   });
+  let controllerNode: ControllerNode | undefined;
+  let broker: Broker | undefined;
+  let channel: ControllerChannel | undefined;
+  let lifecycle: BrokerLifecycle | undefined;
+  let follower: MetadataFollower | undefined;
+  let kafka: KafkaListener | undefined;
+  let isReady = false;
+  const metrics = new NodeMetrics(() => broker?.partitionStats() ?? []);
   const http = new HttpListener(metrics, () => isReady, logger.child({ component: 'http' }));
-  const advertisedHost = config.advertisedHost || (config.host === '0.0.0.0' || config.host === '::' ? hostname() : config.host);
-  let kafkaPort = -1;
-  const kafka =
-    config.kafkaPort === -1
-      ? undefined
-      : new KafkaListener({
+  const stopAll = async (): Promise<void> => {
+    await kafka?.stop();
+    await lifecycle?.stop();
+    await follower?.stop();
+    channel?.close();
+    await grpc.stop(STOP_GRACE_MS);
+    await http.stop();
+    await broker?.stop();
+    await controllerNode?.stop();
+  };
+  try {
+    if (hasController) {
+      controllerNode = await ControllerNode.start({
+        nodeId: config.nodeId,
+        clusterId: config.clusterId,
+        quorum,
+        dataDir,
+        server: grpc,
+        logger,
+        controller: {
+          sessionTimeoutMs: config.brokerSessionTimeoutMs,
+          autoLeaderRebalance: config.autoLeaderRebalance,
+          leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalMs,
+        },
+      });
+    }
+    let kafkaPort = -1;
+    if (hasBroker) {
+      const controller: ControllerGateway = {
+        createTopics: (request, timeoutMs) => requireChannel(channel).createTopics(request, timeoutMs),
+        deleteTopics: (request, timeoutMs) => requireChannel(channel).deleteTopics(request, timeoutMs),
+        createPartitions: (request, timeoutMs) => requireChannel(channel).createPartitions(request, timeoutMs),
+      };
+      broker = await Broker.start({
+        nodeId: config.nodeId,
+        clusterId: config.clusterId,
+        dataDir,
+        flushPolicy: config.flushPolicy,
+        autoCreateTopics: config.autoCreateTopics,
+        defaultPartitions: config.defaultPartitions,
+        defaultReplicationFactor: config.defaultReplicationFactor,
+        topicDefaults: { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, messageMaxBytes: config.messageMaxBytes },
+        retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+        fetchMaxBytes: config.fetchMaxBytes,
+        version: VERSION,
+        roles: config.roles,
+        controller,
+        leaseValid: () => lifecycle?.leaseValid() ?? false,
+        clock: systemClock,
+        logger,
+      });
+      grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics));
+      if (config.kafkaPort !== -1) {
+        kafka = new KafkaListener({
           broker,
           logger,
           nodeId: config.nodeId,
@@ -82,38 +148,89 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           idleConnectionMs: KAFKA_IDLE_CONNECTION_MS,
           connectionsMax: KAFKA_CONNECTIONS_MAX,
         });
-  try {
-    grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics));
+      }
+    }
     const grpcPort = await grpc.listen();
     const httpPort = config.httpPort === -1 ? -1 : await http.listen(config.host, config.httpPort);
     if (kafka) kafkaPort = await kafka.listen(config.host, config.kafkaPort);
     const advertisedGrpcPort = config.advertisedGrpcPort || grpcPort;
     const advertisedKafkaPort = kafka ? config.advertisedKafkaPort || kafkaPort : -1;
-    broker.setEndpoint({ host: advertisedHost, grpcPort: advertisedGrpcPort, kafkaPort: advertisedKafkaPort, rack: '' });
-    isReady = true;
+    let ready: Promise<void> = Promise.resolve();
+    if (broker) {
+      const b = broker;
+      // A quorum of itself is reached over loopback on the port just bound.
+      const controllers = quorumOfOne
+        ? [{ id: config.nodeId, address: `${loopbackHost(config.host)}:${grpcPort}` }]
+        : quorum.map((m) => ({ id: m.id as number, address: `${m.host}:${m.port}` }));
+      channel = new ControllerChannel({ controllers, logger });
+      const endpoints = [{ name: 'grpc', host: advertisedHost, port: advertisedGrpcPort }];
+      if (kafka) endpoints.push({ name: 'kafka', host: advertisedHost, port: advertisedKafkaPort });
+      const lc = new BrokerLifecycle({
+        channel,
+        nodeId: config.nodeId,
+        clusterId: config.clusterId,
+        incarnationId: randomUUID(),
+        endpoints,
+        rack: config.rack,
+        metadataOffset: () => b.metadataOffset,
+        clock: systemClock,
+        logger,
+        heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+        sessionTimeoutMs: config.brokerSessionTimeoutMs,
+      });
+      lifecycle = lc;
+      follower = new MetadataFollower({
+        source: channel,
+        logger,
+        onImage: async (image) => {
+          await b.applyMetadata(image);
+          lc.metadataApplied();
+        },
+      });
+      follower.start();
+      lc.start();
+      ready = lc.ready;
+    }
     const node: RunningNode = {
       config: { ...config, grpcPort, httpPort, kafkaPort },
       grpcAddress: `${advertisedHost}:${advertisedGrpcPort}`,
       httpAddress: httpPort === -1 ? null : `${advertisedHost}:${httpPort}`,
       kafkaAddress: kafka ? `${advertisedHost}:${advertisedKafkaPort}` : null,
+      ready,
       stop: async () => {
         isReady = false;
-        await kafka?.stop();
-        await grpc.stop(STOP_GRACE_MS);
-        await http.stop();
-        await broker.stop();
+        // Controlled shutdown: leaderships move to other in-sync replicas before this broker goes.
+        if (lifecycle?.leaseValid()) await lifecycle.shutDown(CONTROLLED_SHUTDOWN_TIMEOUT_MS);
+        await stopAll();
         logger.info({}, 'node stopped');
       },
     };
-    logger.info({ grpc: node.grpcAddress, kafka: node.kafkaAddress, http: node.httpAddress, dataDir, version: VERSION }, 'node started');
+    const addresses = { grpc: node.grpcAddress, kafka: node.kafkaAddress, http: node.httpAddress, roles: config.roles, nodeId: config.nodeId };
+    logger.info({ ...addresses, dataDir, version: VERSION }, 'node started');
+    ready.then(
+      () => {
+        isReady = true;
+        logger.info(addresses, 'node ready');
+      },
+      () => undefined,
+    );
     return node;
   } catch (err) {
-    await kafka?.stop();
-    await grpc.stop(0);
-    await http.stop();
-    await broker.stop();
+    await stopAll();
     throw err;
   }
+}
+
+function requireChannel(channel: ControllerChannel | undefined): ControllerChannel {
+  if (channel === undefined) throw new RivuletError('BROKER_NOT_AVAILABLE', 'the broker is still starting');
+  return channel;
+}
+
+/** An address this host can dial to reach a listener bound to `host`. */
+function loopbackHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 /**
@@ -128,6 +245,7 @@ export async function startEmbeddedNode(overrides: Partial<NodeConfig> = {}, opt
     { ...defaultConfig, host: '127.0.0.1', grpcPort: 0, kafkaPort: -1, httpPort: -1, logLevel: 'silent', ...overrides, dataDir },
     options,
   );
+  await node.ready;
   return {
     ...node,
     stop: async () => {

@@ -35,7 +35,7 @@ export class NodeProcess {
   async start(): Promise<void> {
     assert(this.running === undefined, 'node process already running');
     const args = ['start', '--data-dir', this.options.dataDir, '--grpc-port', '0', '--http-port', '0', '--kafka-port', '-1', '--log-format', 'json', '--log-level', 'info', ...(this.options.args ?? [])];
-    this.running = await spawnUntilReady(CLI_BIN, args, 'node started', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, this.options.nodeArgs);
+    this.running = await spawnUntilReady(CLI_BIN, args, 'node ready', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, this.options.nodeArgs);
     this.grpcAddress = String(this.running.readyEntry.grpc);
     this.httpAddress = typeof this.running.readyEntry.http === 'string' ? this.running.readyEntry.http : null;
   }

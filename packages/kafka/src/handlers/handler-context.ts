@@ -17,7 +17,8 @@ export type Handler = (request: MessageValue, version: number, context: HandlerC
 
 /** The broker list as clients should see it: this node at its advertised address. */
 export function advertisedBrokers(brokers: readonly BrokerEndpoint[], context: HandlerContext): { nodeId: number; host: string; port: number; rack: string | null }[] {
-  return brokers.map((b) => {
+  // A broker without a Kafka listener cannot be reached by Kafka clients: leave it out.
+  return brokers.filter((b) => b.nodeId === context.nodeId || b.kafkaPort > 0).map((b) => {
     const isSelf = b.nodeId === context.nodeId;
     const endpoint = isSelf ? context.advertisedEndpoint() : { host: b.host, port: b.kafkaPort };
     return { nodeId: b.nodeId, host: endpoint.host, port: endpoint.port, rack: b.rack === '' ? null : b.rack };

@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Broker } from '@rivulet/broker';
-import { noopLogger, systemClock, type Logger } from '@rivulet/common';
+import type { Broker } from '@rivulet/broker';
+import { startTestBroker } from '@rivulet/broker/testing';
+import { noopLogger, type Logger } from '@rivulet/common';
 import { KafkaListener } from '../kafka-listener.js';
 
 /** A broker plus a KafkaListener on 127.0.0.1 port 0, on a fresh data directory, for tests. */
@@ -23,23 +21,8 @@ export interface TestNodeOptions {
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-kafka-'));
   const logger = options.logger ?? noopLogger;
-  const broker = await Broker.start({
-    nodeId: 1,
-    clusterId: 'kafka-test-cluster',
-    dataDir,
-    flushPolicy: 'os',
-    autoCreateTopics: options.autoCreateTopics ?? false,
-    defaultPartitions: 1,
-    defaultReplicationFactor: 1,
-    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
-    retentionCheckIntervalMs: 60_000,
-    fetchMaxBytes: 52_428_800,
-    version: 'test',
-    clock: systemClock,
-    logger,
-  });
+  const { broker, stop: stopBroker } = await startTestBroker({ autoCreateTopics: options.autoCreateTopics ?? false, clusterId: 'kafka-test-cluster', logger });
   const listener = new KafkaListener({
     broker,
     logger,
@@ -53,7 +36,6 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     ...(options.inflightRequestsMax === undefined ? {} : { inflightRequestsMax: options.inflightRequestsMax }),
   });
   const port = await listener.listen('127.0.0.1', 0);
-  broker.setEndpoint({ host: '127.0.0.1', grpcPort: 0, kafkaPort: port, rack: '' });
   return {
     broker,
     listener,
@@ -61,8 +43,7 @@ export async function startTestNode(options: TestNodeOptions = {}): Promise<Test
     bootstrap: `127.0.0.1:${port}`,
     async stop() {
       await listener.stop();
-      await broker.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await stopBroker();
     },
   };
 }

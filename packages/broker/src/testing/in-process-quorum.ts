@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { noopLogger, systemClock, type Logger } from '@rivulet/common';
+import { EMPTY_IMAGE, applyRecords, createPartitions, createTopic, decideTopics, deleteTopic, type MetadataImage, type MetadataRecord, type TopicOutcome } from '@rivulet/metadata';
+import type { controllerApi } from '@rivulet/proto';
+import { Broker, type BrokerOptions, type ControllerGateway } from '../broker.js';
+
+/**
+ * For unit tests of the broker and its front-ends: the metadata decisions of the real
+ * controller (@rivulet/metadata), committed at once in this process instead of through Raft,
+ * with every attached broker applying each new image before a call returns. The quorum,
+ * registration and leases have their own tests; here brokers are registered and unfenced
+ * from the start.
+ */
+export class InProcessQuorum implements ControllerGateway {
+  private current: MetadataImage = EMPTY_IMAGE;
+  private readonly brokers: Broker[] = [];
+
+  constructor(brokerIds: readonly number[] = [1]) {
+    const records: MetadataRecord[] = [];
+    for (const brokerId of brokerIds) {
+      records.push({ type: 'RegisterBroker', brokerId, incarnationId: `test-${brokerId}`, brokerEpoch: 1, endpoints: [{ name: 'grpc', host: '127.0.0.1', port: 9093 }], rack: null });
+      records.push({ type: 'UnfenceBroker', brokerId, brokerEpoch: 1 });
+    }
+    this.current = applyRecords(EMPTY_IMAGE, records, 0);
+  }
+
+  get image(): MetadataImage {
+    return this.current;
+  }
+
+  async attach(broker: Broker): Promise<void> {
+    this.brokers.push(broker);
+    await broker.applyMetadata(this.current);
+  }
+
+  /** Commits records as one entry and lets every broker apply the new image. */
+  async commit(records: readonly MetadataRecord[]): Promise<number> {
+    this.current = applyRecords(this.current, records, this.current.offset + 1);
+    if (records.length === 0) this.current = { ...this.current, offset: this.current.offset + 1 };
+    for (const broker of this.brokers) await broker.applyMetadata(this.current);
+    return this.current.offset;
+  }
+
+  /** Changes a broker's advertised endpoints (e.g. once its Kafka listener has a port). */
+  setEndpoints(brokerId: number, endpoints: readonly { name: string; host: string; port: number }[]): Promise<number> {
+    const broker = this.current.brokers.get(brokerId);
+    if (broker === undefined) throw new Error(`broker ${brokerId} is not registered`);
+    const brokerEpoch = broker.brokerEpoch + 1;
+    return this.commit([
+      { type: 'RegisterBroker', brokerId, incarnationId: broker.incarnationId, brokerEpoch, endpoints: [...endpoints], rack: broker.rack },
+      { type: 'UnfenceBroker', brokerId, brokerEpoch },
+    ]);
+  }
+
+  private async respond(decided: { records: MetadataRecord[]; outcomes: TopicOutcome[] }) {
+    const metadataOffset = decided.records.length > 0 ? await this.commit(decided.records) : this.current.offset;
+    const results = decided.outcomes.map((o) => ({ name: o.name, topicId: o.topicId, errorCode: o.error?.code ?? 0, errorMessage: o.error?.message ?? '' }));
+    return { results, metadataOffset };
+  }
+
+  createTopics(request: controllerApi.CreateTopicsRequest): Promise<controllerApi.CreateTopicsResponse> {
+    const specs = request.topics.map((t) => ({ ...t, configs: Object.fromEntries(t.configs.map((c) => [c.key, c.value])) }));
+    return this.respond(
+      decideTopics(this.current, specs, (image, spec) => {
+        const topicId = randomUUID();
+        return { decision: createTopic(image, spec, topicId), topicId };
+      }, request.validateOnly),
+    );
+  }
+
+  deleteTopics(request: controllerApi.DeleteTopicsRequest): Promise<controllerApi.DeleteTopicsResponse> {
+    return this.respond(
+      decideTopics(this.current, request.names.map((name) => ({ name })), (image, { name }) => ({ decision: deleteTopic(image, name), topicId: image.topicsByName.get(name)?.topicId ?? '' })),
+    );
+  }
+
+  createPartitions(request: controllerApi.CreatePartitionsRequest): Promise<controllerApi.CreatePartitionsResponse> {
+    return this.respond(
+      decideTopics(
+        this.current,
+        request.topics,
+        (image, u) => ({ decision: createPartitions(image, u.name, u.count), topicId: image.topicsByName.get(u.name)?.topicId ?? '' }),
+        request.validateOnly,
+      ),
+    );
+  }
+}
+
+export interface TestBroker {
+  readonly broker: Broker;
+  readonly quorum: InProcessQuorum;
+  readonly dataDir: string;
+  /** Stops the broker and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+/** A broker (node 1) on a fresh temporary data directory, attached to an InProcessQuorum. */
+export async function startTestBroker(overrides: Partial<BrokerOptions> & { logger?: Logger } = {}): Promise<TestBroker> {
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'rivulet-broker-')));
+  const quorum = new InProcessQuorum([overrides.nodeId ?? 1]);
+  const broker = await Broker.start({
+    nodeId: 1,
+    clusterId: 'test-cluster',
+    dataDir,
+    flushPolicy: 'os',
+    autoCreateTopics: false,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 1,
+    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
+    retentionCheckIntervalMs: 60_000,
+    fetchMaxBytes: 52_428_800,
+    version: 'test',
+    roles: 'broker',
+    controller: quorum,
+    leaseValid: () => true,
+    clock: systemClock,
+    logger: noopLogger,
+    ...overrides,
+  });
+  await quorum.attach(broker);
+  return {
+    broker,
+    quorum,
+    dataDir,
+    stop: async () => {
+      await broker.stop();
+      if (overrides.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
