@@ -4,3 +4,6 @@ export type { NodeProcessOptions } from './node-process.js';
 export { RAFT_NODE_BIN, RaftNodeProcess } from './raft-node-process.js';
 export type { ProposeOutcome, RaftNodeStatus } from './raft-node-process.js';
 export { waitFor } from './wait.js';
+export { ClusterNode, LocalCluster } from './local-cluster.js';
+export type { ClusterRole, LocalClusterOptions } from './local-cluster.js';
+export { TcpProxy } from './tcp-proxy.js';

@@ -17,12 +17,13 @@ export interface NodeProcessOptions {
 
 /**
  * One `rivulet start` child process on loopback with free ports. The node reports its
- * bound addresses in its "node started" JSON log line, which is how this learns them.
+ * bound addresses in its "node ready" JSON log line, which is how this learns them.
  */
 export class NodeProcess {
   private running: ReadyChild | undefined;
   grpcAddress = '';
   httpAddress: string | null = null;
+  kafkaAddress: string | null = null;
   /** Last lines the node wrote to stderr, for failure messages. */
   readonly recentLogLines: string[] = [];
 
@@ -38,6 +39,17 @@ export class NodeProcess {
     this.running = await spawnUntilReady(CLI_BIN, args, 'node ready', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, this.options.nodeArgs);
     this.grpcAddress = String(this.running.readyEntry.grpc);
     this.httpAddress = typeof this.running.readyEntry.http === 'string' ? this.running.readyEntry.http : null;
+    this.kafkaAddress = typeof this.running.readyEntry.kafka === 'string' ? this.running.readyEntry.kafka : null;
+  }
+
+  /** SIGSTOP: the process freezes (timers, sockets and all) until `resume`. */
+  pause(): void {
+    this.running?.child.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: a paused process wakes up, its view of the world as old as the pause. */
+  resume(): void {
+    this.running?.child.kill('SIGCONT');
   }
 
   /** SIGKILL: the process gets no chance to flush or close anything. */
