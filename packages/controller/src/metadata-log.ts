@@ -35,6 +35,8 @@ export class MetadataLog {
   private current: MetadataImage = EMPTY_IMAGE;
   private readonly recent: MetadataLogEntry[] = [];
   private recentBytes = 0;
+  /** `recent` holds every entry after this offset: a watcher behind it needs a snapshot. */
+  private coveredAfter = -1;
   private readonly listeners = new Set<() => void>();
   private readonly recentEntriesMax: number;
   private readonly recentBytesMax: number;
@@ -78,6 +80,7 @@ export class MetadataLog {
     if (this.current.offset !== offset) this.current = { ...this.current, offset };
     this.recent.length = 0;
     this.recentBytes = 0;
+    this.coveredAfter = offset;
     this.notify();
   }
 
@@ -85,7 +88,9 @@ export class MetadataLog {
     this.recent.push(entry);
     this.recentBytes += entry.records.byteLength;
     while (this.recent.length > this.recentEntriesMax || (this.recentBytes > this.recentBytesMax && this.recent.length > 1)) {
-      this.recentBytes -= this.recent.shift()!.records.byteLength;
+      const dropped = this.recent.shift()!;
+      this.recentBytes -= dropped.records.byteLength;
+      this.coveredAfter = dropped.offset;
     }
   }
 
@@ -107,11 +112,10 @@ export class MetadataLog {
   deltaAfter(afterOffset: number, maxEntries: number): MetadataDelta | null {
     assert(maxEntries > 0, 'maxEntries must be positive');
     if (afterOffset >= this.current.offset) return null;
-    const oldest = this.recent[0];
-    if (oldest === undefined || afterOffset < oldest.offset - 1) {
+    if (afterOffset < this.coveredAfter) {
       return { snapshot: true, entry: { offset: this.current.offset, records: encodeRecordList(imageToRecords(this.current)) } };
     }
-    // Entries are in offset order but offsets may skip (config-change entries are not ours).
+    // Entries are in offset order; offsets may skip (Raft config changes are not metadata).
     let start = 0;
     while (start < this.recent.length && this.recent[start]!.offset <= afterOffset) start++;
     return { snapshot: false, entries: this.recent.slice(start, start + maxEntries) };

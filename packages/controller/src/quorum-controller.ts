@@ -130,9 +130,10 @@ export class QuorumController {
         nodeId: request.brokerId,
       });
     }
-    // The epoch only has to grow per broker; every registration commits above the current offset.
+    // As in KRaft, the epoch is the offset the registration is committed at: writes are
+    // serialized on the leader, so the entry proposed next lands right after the last one.
     const outcome = await this.write((image) => {
-      const brokerEpoch = image.offset + 1;
+      const brokerEpoch = this.options.driver.status().lastIndex + 1;
       return mapResult(registerBroker(image, request, brokerEpoch), (records) => ({ records, value: brokerEpoch }));
     });
     this.caughtUpOffsets.set(request.brokerId, outcome.offset);
@@ -242,6 +243,7 @@ export class QuorumController {
       const { records, value } = decision.value;
       if (records.length === 0) return { value, offset: this.image.offset };
       const proposal = this.options.driver.proposeAt(encodeRecordList(records));
+      assert(proposal.index > 0, 'raft indexes start at 1');
       try {
         const position = await proposal.applied;
         return { value, offset: position.index };

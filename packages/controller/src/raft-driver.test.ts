@@ -1,43 +1,15 @@
-import { SeededRandom, StorageError, asNodeId, asRaftIndex, systemClock, systemScheduler } from '@rivulet/common';
-import type { NodeId, RaftIndex } from '@rivulet/common';
-import { MemoryRaftLog } from '@rivulet/raft';
-import type { ConfState, Entry, Message, Ready, Snapshot } from '@rivulet/raft';
+import { SeededRandom, asNodeId, asRaftIndex, systemClock, systemScheduler } from '@rivulet/common';
+import type { NodeId } from '@rivulet/common';
+import type { Message } from '@rivulet/raft';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotControllerError } from './errors.js';
 import { KeyValueStateMachine } from './kv-state-machine.js';
 import { RaftDriver } from './raft-driver.js';
-import type { RaftDriverStore } from './raft-driver.js';
+import { AsyncMemoryStore } from './test-support.js';
 
 // Three drivers in one process on the real clock (10 ms ticks), over an in-memory network
 // that delivers in a later macrotask, with MemoryRaftLog behind an async store: the driver's
 // loop, the propose / read / apply API and the snapshot hooks, without disks or sockets.
-
-/** MemoryRaftLog behind the driver's asynchronous write interface (a write takes a macrotask). */
-class AsyncMemoryStore implements RaftDriverStore {
-  private readonly log = new MemoryRaftLog();
-  failWrites = false;
-  initialState = () => this.log.initialState();
-  entries = (lo: RaftIndex, hi: RaftIndex) => this.log.entries(lo, hi);
-  term = (index: RaftIndex) => this.log.term(index);
-  firstIndex = () => this.log.firstIndex();
-  lastIndex = () => this.log.lastIndex();
-  snapshot = () => this.log.snapshot();
-
-  async persist(update: { snapshot: Snapshot | null; entries: readonly Entry[]; hardState: Ready['hardState'] }): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
-    if (this.failWrites) throw new StorageError('disk gone');
-    if (update.snapshot !== null) this.log.applySnapshot(update.snapshot);
-    this.log.append(update.entries);
-    if (update.hardState !== null) this.log.setHardState(update.hardState);
-  }
-  createSnapshot(index: RaftIndex, data: Uint8Array, confState: ConfState): Promise<Snapshot> {
-    return Promise.resolve(this.log.createSnapshot(index, data, confState));
-  }
-  compact(index: RaftIndex): Promise<void> {
-    this.log.compact(index);
-    return Promise.resolve();
-  }
-}
 
 interface Member {
   driver: RaftDriver;
