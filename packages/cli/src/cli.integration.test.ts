@@ -94,6 +94,9 @@ describe('rivulet CLI against an embedded node', () => {
     expect(status.code).toBe(0);
     expect(status.out).toContain('Cluster: rivulet-dev');
     expect(status.out).toContain(node.grpcAddress.split(':')[1]);
+    // A combined node is a quorum of itself: DescribeCluster names its own gRPC address as the controller.
+    expect(status.out).toMatch(new RegExp(`\\n1 +${node.grpcAddress.replace(/\./g, '\\.')} +leader +yes +\\d+ +\\d+ +\\d+ +0\\n`));
+    expect(status.out).toMatch(/\n1 +unfenced +\d+ +127\.0\.0\.1 /);
   });
 
   it('the built bin pipes produce into consume', async () => {

@@ -2,6 +2,7 @@ import { RivuletError } from '@rivulet/common';
 import type { clientApi } from '@rivulet/proto';
 import type { BrokerAddress, Cluster, TopicInfo } from './cluster.js';
 import { resultError, RivuletAggregateError, type OperationFailure } from './errors.js';
+import { describeQuorum, type ControllerAddress, type QuorumDescription } from './quorum.js';
 import type { BrokerTransport } from './transport.js';
 import type { TopicPartitionRef } from './types.js';
 
@@ -62,6 +63,8 @@ export interface ClusterDescription {
   readonly brokers: readonly BrokerAddress[];
   /** The answering node's view of itself. */
   readonly node: clientApi.NodeStatus | undefined;
+  /** The controller quorum the answering node is configured with (empty from older nodes). */
+  readonly controllers: readonly ControllerAddress[];
 }
 
 export interface ClusterMetadata {
@@ -180,7 +183,18 @@ export class Admin {
       controllerId: response.controllerId,
       brokers: [...response.brokers].sort((a, b) => a.nodeId - b.nodeId),
       node: response.self,
+      controllers: response.controllers.map((c) => ({ nodeId: c.nodeId, address: c.address })).sort((a, b) => a.nodeId - b.nodeId),
     };
+  }
+
+  /**
+   * Asks every controller for its view of the quorum (DescribeQuorum), tolerating members that
+   * do not answer: they are reported unreachable. The controllers are those a broker names in
+   * DescribeCluster unless given.
+   */
+  async describeQuorum(options: { readonly controllers?: readonly ControllerAddress[]; readonly timeoutMs?: number } = {}): Promise<QuorumDescription> {
+    const controllers = options.controllers ?? (await this.describeCluster()).controllers;
+    return describeQuorum(controllers, options.timeoutMs ?? Math.min(this.requestTimeoutMs, 5000));
   }
 
   /** Brokers and every topic's partitions and leaders, as the client's metadata sees them. */

@@ -18,6 +18,8 @@ export type {
   TopicDescription,
 } from './admin.js';
 export type { BrokerAddress, PartitionInfo, TopicInfo } from './cluster.js';
+export { summarizeQuorum } from './quorum.js';
+export type { BrokerEndpointInfo, BrokerRegistration, ControllerAddress, ControllerStatus, QuorumDescription, QuorumView } from './quorum.js';
 export { RivuletAggregateError } from './errors.js';
 export type { OperationFailure } from './errors.js';
 export { murmur2, partitionForKey, toPositive } from './murmur2.js';

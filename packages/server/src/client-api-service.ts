@@ -8,9 +8,10 @@ type Handlers = ServiceHandlers<typeof clientApi.ClientApiService>;
 /**
  * The gRPC client API front-end. The broker core's request and response shapes mirror the
  * protobuf messages, so requests pass straight through; this layer only adds metrics and
- * byte accounting.
+ * byte accounting, and the controller quorum (`controllers`, read at each call: a quorum of
+ * itself knows its port only once it listens) to DescribeCluster.
  */
-export function clientApiHandlers(broker: Broker, metrics: NodeMetrics): Handlers {
+export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, controllers: () => readonly clientApi.ControllerInfo[] = () => []): Handlers {
   const countFetched = (response: { topics: { name: string; partitions: { records: Buffer }[] }[] }): void => {
     for (const topic of response.topics) {
       const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
@@ -53,6 +54,6 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics): Handler
       ),
     listOffsets: (request) => metrics.observe('list_offsets', () => broker.listOffsets(request)),
     deleteRecords: (request) => metrics.observe('delete_records', () => broker.deleteRecords(request)),
-    describeCluster: () => metrics.observe('describe_cluster', async () => broker.describeCluster()),
+    describeCluster: () => metrics.observe('describe_cluster', async () => ({ ...broker.describeCluster(), controllers: [...controllers()] })),
   };
 }

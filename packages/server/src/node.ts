@@ -67,6 +67,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   // A combined node without a quorum list is a quorum of itself (the single-node default).
   const quorumOfOne = configuredQuorum.length === 0;
   const quorum = quorumOfOne ? [{ id: config.nodeId as NodeId, host: advertisedHost, port: config.grpcPort }] : configuredQuorum;
+  // The quorum as DescribeCluster tells clients; a quorum of itself is filled in once its port is bound.
+  let clientControllers = quorum.map((m) => ({ nodeId: m.id as number, address: `${m.host}:${m.port}` }));
 
   const grpc = new GrpcServer({
     host: config.host,
@@ -135,7 +137,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         clock: systemClock,
         logger,
       });
-      grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics));
+      grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics, () => clientControllers));
       if (config.kafkaPort !== -1) {
         kafka = new KafkaListener({
           broker,
@@ -155,6 +157,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     if (kafka) kafkaPort = await kafka.listen(config.host, config.kafkaPort);
     const advertisedGrpcPort = config.advertisedGrpcPort || grpcPort;
     const advertisedKafkaPort = kafka ? config.advertisedKafkaPort || kafkaPort : -1;
+    if (quorumOfOne) clientControllers = [{ nodeId: config.nodeId, address: `${advertisedHost}:${advertisedGrpcPort}` }];
     let ready: Promise<void> = Promise.resolve();
     if (broker) {
       const b = broker;

@@ -50,9 +50,9 @@ export class ClusterNode extends NodeProcess {
 
 /**
  * A real cluster on loopback for tests, benchmarks and the launcher script: controller-only
- * and broker-only `rivulet start` processes, each with its own data directory. Controllers
- * get fixed free ports (the quorum list names them); brokers bind free ports and advertise
- * what they bound.
+ * and broker-only `rivulet start` processes, each with its own data directory. Every node
+ * gets fixed free ports chosen at start (the quorum list names the controllers'), so a
+ * restarted node is reachable where it was.
  */
 export class LocalCluster {
   readonly nodes = new Map<number, ClusterNode>();
@@ -84,7 +84,9 @@ export class LocalCluster {
         cluster.proxies.push(...proxies);
         brokerQuorum = controllerIds.map((cid, i) => `${cid}@127.0.0.1:${proxies[i]!.port}`).join(',');
       }
-      const args = ['--roles', 'broker', '--node-id', String(id), '--controller-quorum', brokerQuorum, ...(options.kafka ? ['--kafka-port', '0'] : []), ...common];
+      // Fixed ports, as in a real deployment: a restarted broker is found where it was.
+      const listeners = ['--grpc-port', String(await freePort()), ...(options.kafka ? ['--kafka-port', String(await freePort())] : [])];
+      const args = ['--roles', 'broker', '--node-id', String(id), '--controller-quorum', brokerQuorum, ...listeners, ...common];
       cluster.nodes.set(id, new ClusterNode(id, 'broker', dataDir, args, timeoutMs, proxies));
     }
     try {

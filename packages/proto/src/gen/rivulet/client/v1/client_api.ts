@@ -305,12 +305,29 @@ export interface NodeStatus {
   logSizeBytes: number;
 }
 
+/**
+ * A member of the controller quorum and where its gRPC listener (the controller service)
+ * is reached.
+ */
+export interface ControllerInfo {
+  nodeId: number;
+  /** host:port */
+  address: string;
+}
+
 export interface DescribeClusterResponse {
   clusterId: string;
   controllerId: number;
   brokers: BrokerInfo[];
   /** The answering node's own view of itself. */
-  self: NodeStatus | undefined;
+  self:
+    | NodeStatus
+    | undefined;
+  /**
+   * The controller quorum as the answering node is configured with it; a combined node that
+   * is a quorum of itself lists its own gRPC address.
+   */
+  controllers: ControllerInfo[];
 }
 
 function createBaseMetadataRequest(): MetadataRequest {
@@ -3272,8 +3289,64 @@ export const NodeStatus = {
   },
 };
 
+function createBaseControllerInfo(): ControllerInfo {
+  return { nodeId: 0, address: "" };
+}
+
+export const ControllerInfo = {
+  encode(message: ControllerInfo, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.nodeId !== 0) {
+      writer.uint32(8).int32(message.nodeId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ControllerInfo {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseControllerInfo();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.nodeId = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.address = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ControllerInfo>): ControllerInfo {
+    return ControllerInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ControllerInfo>): ControllerInfo {
+    const message = createBaseControllerInfo();
+    message.nodeId = object.nodeId ?? 0;
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
 function createBaseDescribeClusterResponse(): DescribeClusterResponse {
-  return { clusterId: "", controllerId: 0, brokers: [], self: undefined };
+  return { clusterId: "", controllerId: 0, brokers: [], self: undefined, controllers: [] };
 }
 
 export const DescribeClusterResponse = {
@@ -3289,6 +3362,9 @@ export const DescribeClusterResponse = {
     }
     if (message.self !== undefined) {
       NodeStatus.encode(message.self, writer.uint32(34).fork()).ldelim();
+    }
+    for (const v of message.controllers) {
+      ControllerInfo.encode(v!, writer.uint32(42).fork()).ldelim();
     }
     return writer;
   },
@@ -3328,6 +3404,13 @@ export const DescribeClusterResponse = {
 
           message.self = NodeStatus.decode(reader, reader.uint32());
           continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.controllers.push(ControllerInfo.decode(reader, reader.uint32()));
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -3348,6 +3431,7 @@ export const DescribeClusterResponse = {
     message.self = (object.self !== undefined && object.self !== null)
       ? NodeStatus.fromPartial(object.self)
       : undefined;
+    message.controllers = object.controllers?.map((e) => ControllerInfo.fromPartial(e)) || [];
     return message;
   },
 };
