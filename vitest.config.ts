@@ -34,6 +34,28 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        resolve,
+        ssr,
+        test: {
+          name: 'container',
+          // Containers of the image scripts/docker-image.sh builds, on a real Docker engine;
+          // they skip (saying why) where no engine answers.
+          include: ['test/container/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
+          // One cluster at a time, and only after the other projects: a cluster of containers
+          // competing with process clusters for 2 cores would make its timings meaningless.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+          // No registry here: testcontainers must not start its Ryuk reaper (an image it would
+          // pull), so the tests stop what they start themselves.
+          env: {
+            TESTCONTAINERS_RYUK_DISABLED: process.env.TESTCONTAINERS_RYUK_DISABLED ?? 'true',
+            TESTCONTAINERS_HOST_OVERRIDE: process.env.TESTCONTAINERS_HOST_OVERRIDE ?? 'localhost',
+          },
+        },
+      },
     ],
   },
 });
