@@ -138,6 +138,23 @@ describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
     });
   }
 
+  it('adds partitions to a topic, and refuses a lower count and an unknown topic', async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'js-grow', numPartitions: 2 }] });
+      await admin.createPartitions({ topicPartitions: [{ topic: 'js-grow', count: 5 }] });
+      const { topics } = await admin.fetchTopicMetadata({ topics: ['js-grow'] });
+      expect(topics[0]!.partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2, 3, 4]);
+      await expect(admin.createPartitions({ topicPartitions: [{ topic: 'js-grow', count: 3 }] })).rejects.toMatchObject({ type: 'INVALID_PARTITIONS' });
+      await expect(admin.createPartitions({ topicPartitions: [{ topic: 'js-nowhere', count: 3 }] })).rejects.toMatchObject({ type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+      await expect(admin.createPartitions({ topicPartitions: [{ topic: 'js-grow', count: 6, assignments: [[1]] }] })).rejects.toMatchObject({ type: 'INVALID_REPLICA_ASSIGNMENT' });
+      expect(node.broker.describeTopics(['js-grow'])[0]!.partitions).toHaveLength(5);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('gets UNKNOWN_TOPIC_OR_PARTITION for a missing topic without auto-creation', async () => {
     const admin = kafka().admin();
     await admin.connect();
@@ -161,6 +178,8 @@ describe('@platformatic/kafka (flexible versions only)', () => {
       expect(result.offsets?.[0]?.offset).toBe(0n);
       const stored = await readAll('pf-topic', 1);
       expect(stored.values).toEqual(['hello flexible']);
+      await admin.createPartitions({ topics: [{ name: 'pf-topic', count: 4 }] });
+      expect(node.broker.describeTopics(['pf-topic'])[0]!.partitions).toHaveLength(4);
       await admin.deleteTopics({ topics: ['pf-topic'] });
       expect(node.broker.describeTopics(['pf-topic'])[0]!.errorCode).toBe(3);
     } finally {

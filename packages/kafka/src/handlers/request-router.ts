@@ -8,7 +8,7 @@ import { handleFindCoordinator } from './find-coordinator-handler.js';
 import type { Handler, HandlerContext } from './handler-context.js';
 import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
 import { handleProduce, produceErrorResponse } from './produce-handler.js';
-import { handleCreateTopics, handleDeleteTopics, handleDescribeConfigs } from './topic-handlers.js';
+import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs } from './topic-handlers.js';
 
 const handlers = new Map<number, Handler>([
   [ApiKey.Produce, handleProduce],
@@ -22,6 +22,7 @@ const handlers = new Map<number, Handler>([
   [ApiKey.DeleteRecords, handleDeleteRecords],
   [ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
   [ApiKey.DescribeConfigs, handleDescribeConfigs],
+  [ApiKey.CreatePartitions, handleCreatePartitions],
   [ApiKey.DescribeCluster, handleDescribeCluster],
 ]);
 

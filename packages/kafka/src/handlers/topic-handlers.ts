@@ -86,6 +86,37 @@ export async function handleDeleteTopics(request: MessageValue, version: number,
   };
 }
 
+interface CreatePartitionsRequestBody {
+  topics: { name: string; count: number; assignments: { brokerIds: number[] }[] | null }[];
+  validateOnly: boolean;
+}
+
+/**
+ * CreatePartitions: raises topics' partition counts through the controller, which places the
+ * new partitions as it places a new topic's. A topic named twice is refused (INVALID_REQUEST)
+ * as Kafka does; manual assignments of the new partitions are refused
+ * (INVALID_REPLICA_ASSIGNMENT) rather than silently ignored.
+ */
+export async function handleCreatePartitions(request: MessageValue, _version: number, context: HandlerContext): Promise<MessageValue> {
+  const body = request as unknown as CreatePartitionsRequestBody;
+  const seen = new Map<string, number>();
+  for (const t of body.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+  const refused = new Map<string, { errorCode: number; errorMessage: string }>();
+  for (const t of body.topics) {
+    if (seen.get(t.name)! > 1) refused.set(t.name, { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `topic ${t.name} appears more than once in the request` });
+    else if (t.assignments !== null) {
+      refused.set(t.name, { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: 'manual assignments of new partitions are not supported: leave them out and the controller places the partitions' });
+    }
+  }
+  const updates = body.topics.filter((t) => !refused.has(t.name)).map((t) => ({ name: t.name, count: t.count }));
+  const answered = new Map(updates.length === 0 ? [] : (await context.broker.createPartitions(updates, body.validateOnly)).map((r) => [r.name, r]));
+  const results = [...new Set(body.topics.map((t) => t.name))].map((name) => {
+    const result = refused.get(name) ?? answered.get(name)!;
+    return { name, errorCode: result.errorCode, errorMessage: messageOrNull(result.errorMessage) };
+  });
+  return { throttleTimeMs: 0, results };
+}
+
 interface DescribeConfigsRequestBody {
   resources: { resourceType: number; resourceName: string; configurationKeys: string[] | null }[];
 }

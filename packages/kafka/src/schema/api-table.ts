@@ -32,6 +32,7 @@ export const ApiKey = {
   DeleteRecords: 21,
   OffsetForLeaderEpoch: 23,
   DescribeConfigs: 32,
+  CreatePartitions: 37,
   DescribeCluster: 60,
 } as const;
 
@@ -261,6 +262,22 @@ const deleteTopics = api(ApiKey.DeleteTopics, 'DeleteTopics', '0-6', '0-6', '4+'
   ],
 );
 
+const createPartitions = api(ApiKey.CreatePartitions, 'CreatePartitions', '0-3', '0-3', '2+',
+  [
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      field('Count', 'int32'),
+      group('Assignments', '[]struct', '0+', [field('BrokerIds', '[]int32')], { nullable: '0+' }),
+    ]),
+    field('TimeoutMs', 'int32'),
+    field('ValidateOnly', 'bool'),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32'),
+    group('Results', '[]struct', '0+', [field('Name', 'string'), field('ErrorCode', 'int16'), field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null })]),
+  ],
+);
+
 const deleteRecords = api(ApiKey.DeleteRecords, 'DeleteRecords', '0-2', '0-2', '2+',
   [
     group('Topics', '[]struct', '0+', [field('Name', 'string'), group('Partitions', '[]struct', '0+', [field('PartitionIndex', 'int32'), field('Offset', 'int64')])]),
@@ -340,5 +357,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, describeCluster,
+  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, createPartitions, describeCluster,
 ];
