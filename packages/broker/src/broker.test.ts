@@ -358,6 +358,54 @@ describe('as the committed metadata assigns replicas', () => {
     expect(await fetchValues('again', 0, 0)).toEqual([]);
   });
 
+  it('opens an adding replica as a follower, keeps a removing one until the reassignment completes, then deletes it', async () => {
+    await broker.createTopics([{ name: 'moved', partitions: 1, replicationFactor: 1, configs: {} }], false);
+    const hostedBy = (): number[] => broker.partitionStats().map((p) => p.partition);
+    // The first topic's partition 0 is placed on broker 1.
+    expect(quorum.image.topicsByName.get('moved')!.partitions.get(0)!.replicas).toEqual([1]);
+    // Moving it to broker 2: broker 1 keeps its replica, being removed, until 2 is in sync.
+    await broker.alterPartitionReassignments([{ topic: 'moved', partition: 0, targetReplicas: [2], cancel: false }]);
+    expect(quorum.image.topicsByName.get('moved')!.partitions.get(0)!).toMatchObject({ replicas: [2, 1], removingReplicas: [1], leader: 1 });
+    expect(hostedBy()).toEqual([0]);
+    await quorum.expandIsr('moved', 0, [1, 2]);
+    expect(quorum.image.topicsByName.get('moved')!.partitions.get(0)!).toMatchObject({ replicas: [2], isr: [2], leader: 2, removingReplicas: [] });
+    expect(hostedBy()).toEqual([]);
+    const from = 2;
+    // Adding broker 1: it opens the replica as a follower while the reassignment waits.
+    const [started] = await broker.alterPartitionReassignments([{ topic: 'moved', partition: 0, targetReplicas: [1], cancel: false }]);
+    expect(started).toEqual({ topic: 'moved', partition: 0, errorCode: 0, errorMessage: '' });
+    expect(hostedBy()).toEqual([0]);
+    const listed = await broker.listPartitionReassignments([]);
+    expect(listed.reassignments).toEqual([
+      { topic: 'moved', partition: 0, replicas: [1, from], addingReplicas: [1], removingReplicas: [from], isr: [from], leaderId: from, addingNotInIsr: [1] },
+    ]);
+    expect((await produce('moved', 0, await batch(['x']))).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // Cancelled: the replica it was adding goes again.
+    const [cancelled] = await broker.alterPartitionReassignments([{ topic: 'moved', partition: 0, targetReplicas: [], cancel: true }]);
+    expect(cancelled!.errorCode).toBe(0);
+    expect(hostedBy()).toEqual([]);
+    const [again] = await broker.alterPartitionReassignments([{ topic: 'moved', partition: 0, targetReplicas: [], cancel: true }]);
+    expect(again!.errorCode).toBe(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS);
+    const unknown = await broker.listPartitionReassignments(['nope']);
+    expect(unknown.topicErrors.map((t) => [t.name, t.errorCode])).toEqual([['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+  });
+
+  it('drains a broker through the controller and reports a refused drain', async () => {
+    await broker.createTopics([{ name: 'drained', partitions: 3, replicationFactor: 2, configs: {} }], false);
+    const refused = await broker.drainBroker(9);
+    expect([refused.errorCode, refused.started]).toEqual([ErrorCode.BROKER_ID_NOT_REGISTERED, []]);
+    // RF 2 on 3 brokers: broker 1's replicas can go to the one broker not holding each partition.
+    const drained = await broker.drainBroker(1);
+    expect(drained.errorCode).toBe(0);
+    expect(drained.started.length).toBeGreaterThan(0);
+    for (const s of drained.started) {
+      expect(s.targetReplicas).not.toContain(1);
+      expect(s.leaderId).not.toBe(1);
+    }
+    // Broker 1 keeps its replicas (being removed) until the reassignments complete.
+    expect(broker.partitionStats()).toHaveLength(drained.started.length);
+  });
+
   it('adds partitions and refuses shrinking or impossible replication', async () => {
     await broker.createTopics([{ name: 'grow', partitions: 2, replicationFactor: 2, configs: {} }], false);
     const [grown, shrunk, unknown] = await broker.createPartitions(

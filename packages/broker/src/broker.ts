@@ -12,6 +12,8 @@ import {
   type DeleteRecordsRequest,
   type DeleteRecordsResponse,
   type DescribeClusterResponse,
+  type DrainBrokerResponse,
+  type ListPartitionReassignmentsResponse,
   type FetchPartitionResponse,
   type FetchRequest,
   type FetchResponse,
@@ -22,6 +24,8 @@ import {
   type PartitionStats,
   type ProduceRequest,
   type ProduceResponse,
+  type ReassignablePartition,
+  type ReassignmentResult,
   type TopicDescription,
   type TopicMetadata,
   type TopicResult,
@@ -33,6 +37,9 @@ export interface ControllerGateway {
   createTopics(request: controllerApi.CreateTopicsRequest, timeoutMs: number): Promise<controllerApi.CreateTopicsResponse>;
   deleteTopics(request: controllerApi.DeleteTopicsRequest, timeoutMs: number): Promise<controllerApi.DeleteTopicsResponse>;
   createPartitions(request: controllerApi.CreatePartitionsRequest, timeoutMs: number): Promise<controllerApi.CreatePartitionsResponse>;
+  alterPartitionReassignments(request: controllerApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionReassignmentsResponse>;
+  listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.ListPartitionReassignmentsResponse>;
+  drainBroker(request: controllerApi.DrainBrokerRequest, timeoutMs: number): Promise<controllerApi.DrainBrokerResponse>;
 }
 
 export interface BrokerOptions {
@@ -343,6 +350,43 @@ export class Broker {
     } catch (err) {
       const fields = errorFields(err);
       return updates.map((u) => ({ name: u.name, ...fields }));
+    }
+  }
+
+  // ---- reassignments -------------------------------------------------------------------
+
+  /**
+   * Starts, replaces or cancels partition reassignments at the controller, answering once this
+   * broker's metadata includes them. The replicas of a reassignment in progress include the
+   * adding ones, so applyMetadata opens those here as followers; a replica being removed is
+   * deleted only once the completed reassignment leaves it out of `replicas`.
+   */
+  async alterPartitionReassignments(partitions: ReassignablePartition[]): Promise<ReassignmentResult[]> {
+    try {
+      const response = await this.options.controller.alterPartitionReassignments({ partitions }, this.adminTimeoutMs);
+      await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
+      return partitions.map((p, i) => ({ topic: p.topic, partition: p.partition, errorCode: response.results[i]?.errorCode ?? 0, errorMessage: response.results[i]?.errorMessage ?? '' }));
+    } catch (err) {
+      const fields = errorFields(err);
+      return partitions.map((p) => ({ topic: p.topic, partition: p.partition, ...fields }));
+    }
+  }
+
+  /** Reassignments in progress, as the active controller sees them. */
+  async listPartitionReassignments(topics: string[]): Promise<ListPartitionReassignmentsResponse> {
+    const response = await this.options.controller.listPartitionReassignments({ topics }, this.adminTimeoutMs);
+    return { reassignments: response.reassignments, topicErrors: response.topicErrors.map((t) => ({ name: t.name, errorCode: t.errorCode, errorMessage: t.errorMessage })) };
+  }
+
+  /** Drains a broker (see the controller's DrainBroker), answering once this broker's metadata includes it. */
+  async drainBroker(brokerId: number): Promise<DrainBrokerResponse> {
+    try {
+      const response = await this.options.controller.drainBroker({ brokerId }, this.adminTimeoutMs);
+      await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
+      if (response.errorCode === 0) this.logger.info({ brokerId, partitions: response.started.length }, 'broker drain started');
+      return { errorCode: response.errorCode, errorMessage: response.errorMessage, started: response.started };
+    } catch (err) {
+      return { ...errorFields(err), started: [] };
     }
   }
 

@@ -187,3 +187,51 @@ export interface PartitionStats {
   highWatermark: number;
   sizeBytes: number;
 }
+
+/** One partition of AlterPartitionReassignments: new target replicas, or `cancel`. */
+export interface ReassignablePartition {
+  topic: string;
+  partition: number;
+  targetReplicas: number[];
+  cancel: boolean;
+}
+
+export interface ReassignmentResult {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  /** Target replicas in order, then the ones being removed. */
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+  isr: number[];
+  leaderId: number;
+  /** Adding replicas not in the ISR yet. */
+  addingNotInIsr: number[];
+}
+
+export interface ListPartitionReassignmentsResponse {
+  reassignments: OngoingReassignment[];
+  /** Named topics that do not exist. */
+  topicErrors: TopicResult[];
+}
+
+export interface DrainedPartition {
+  topic: string;
+  partition: number;
+  targetReplicas: number[];
+  leaderId: number;
+}
+
+export interface DrainBrokerResponse {
+  /** Non-zero when the drain was refused as a whole; then nothing was started. */
+  errorCode: number;
+  errorMessage: string;
+  started: DrainedPartition[];
+}

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedNode, type RunningNode } from '@rivulet/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +90,37 @@ describe('rivulet CLI against an embedded node', () => {
     const badPartition = await rivulet(['consume', 'cli-one', '--partition', '5']);
     expect(badPartition.code).toBe(1);
     expect(badPartition.err).toContain('no partition 5');
+  });
+
+  it('reassigns partitions, lists reassignments and drains, with clear refusals on a one-broker node', async () => {
+    await rivulet(['topic', 'create', 'cli-moves', '--partitions', '2']);
+    // The only possible target is the current replica: the reassignment completes at once.
+    const reassigned = await rivulet(['partition', 'reassign', 'cli-moves', '0', '--replicas', '1']);
+    expect(reassigned).toMatchObject({ code: 0, out: 'cli-moves-0: reassignment complete, replicas 1, leader 1\n' });
+    const dir = await mkdtemp(join(tmpdir(), 'rivulet-plan-'));
+    try {
+      const plan = join(dir, 'plan.json');
+      await writeFile(plan, JSON.stringify({ version: 1, partitions: [{ topic: 'cli-moves', partition: 1, replicas: [1], log_dirs: ['any'] }] }));
+      expect((await rivulet(['partition', 'reassign', '--plan', plan])).out).toBe('cli-moves-1: reassignment complete, replicas 1, leader 1\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await rivulet(['partition', 'reassignments'])).toMatchObject({ code: 0, out: 'no reassignments in progress\n' });
+
+    const cancel = await rivulet(['partition', 'reassign', '--cancel', 'cli-moves', '0']);
+    expect(cancel.code).toBe(1);
+    expect(cancel.err).toBe('rivulet: NO_REASSIGNMENT_IN_PROGRESS: cli-moves-0: No reassignment of cli-moves-0 is in progress\n');
+    const unknownBroker = await rivulet(['partition', 'reassign', 'cli-moves', '0', '--replicas', '1,2']);
+    expect(unknownBroker.code).toBe(1);
+    expect(unknownBroker.err).toMatch(/^rivulet: INVALID_REPLICA_ASSIGNMENT: .*broker 2, which is not registered/);
+    const unknownPartition = await rivulet(['partition', 'reassign', 'cli-moves', '7', '--replicas', '1']);
+    expect(unknownPartition.err).toMatch(/^rivulet: UNKNOWN_TOPIC_OR_PARTITION: .*has no partition 7/);
+
+    const drain = await rivulet(['broker', 'drain', '1']);
+    expect(drain.code).toBe(1);
+    expect(drain.err).toMatch(/^rivulet: INVALID_REPLICATION_FACTOR: Cannot drain broker 1: no unfenced broker outside the replicas \[1\]/);
+    const drainUnknown = await rivulet(['broker', 'drain', '5']);
+    expect(drainUnknown.err).toBe('rivulet: BROKER_ID_NOT_REGISTERED: Broker 5 is not registered\n');
   });
 
   it('shows cluster status', async () => {

@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { RivuletError } from '@rivulet/common';
 import { VERSION } from '@rivulet/server';
+import { brokerCommand } from './commands/broker.js';
 import { clusterCommand } from './commands/cluster.js';
 import { consumeCommand } from './commands/consume.js';
+import { partitionCommand } from './commands/partition.js';
 import { produceCommand } from './commands/produce.js';
 import { startCommand } from './commands/start.js';
 import { topicCommand } from './commands/topic.js';
@@ -13,7 +15,15 @@ export function buildProgram(io: CliIo): Command {
     .description('Rivulet: a distributed event-streaming platform that speaks Kafka')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)');
-  for (const command of [startCommand(io), topicCommand(io), produceCommand(io), consumeCommand(io), clusterCommand(io)]) program.addCommand(command);
+  for (const command of [
+    startCommand(io),
+    topicCommand(io),
+    partitionCommand(io),
+    produceCommand(io),
+    consumeCommand(io),
+    clusterCommand(io),
+    brokerCommand(io),
+  ]) program.addCommand(command);
   configureRecursively(program, io);
   return program;
 }

@@ -74,6 +74,30 @@ export interface ClusterMetadata {
   readonly topics: readonly TopicInfo[];
 }
 
+/** A new target for a partition's replicas (preferred leader first), or `null` to cancel its reassignment in progress. */
+export interface PartitionReassignment extends TopicPartitionRef {
+  readonly replicas: readonly number[] | null;
+}
+
+/** A reassignment in progress. */
+export interface OngoingReassignment extends TopicPartitionRef {
+  /** The target replicas in order, then the ones being removed. */
+  readonly replicas: readonly number[];
+  readonly addingReplicas: readonly number[];
+  readonly removingReplicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly leaderId: number;
+  /** Adding replicas not in the ISR yet: what the reassignment waits for. */
+  readonly addingNotInIsr: readonly number[];
+}
+
+/** A reassignment a drain started. */
+export interface DrainedPartition extends TopicPartitionRef {
+  readonly targetReplicas: readonly number[];
+  /** The partition's leader once the drain is committed. */
+  readonly leaderId: number;
+}
+
 function offsetSpecTimestamp(spec: OffsetSpec): number {
   if (spec === 'earliest') return -2;
   if (spec === 'latest') return -1;
@@ -185,6 +209,48 @@ export class Admin {
       node: response.self,
       controllers: response.controllers.map((c) => ({ nodeId: c.nodeId, address: c.address })).sort((a, b) => a.nodeId - b.nodeId),
     };
+  }
+
+  /**
+   * Starts, replaces or cancels partition reassignments (Kafka's alterPartitionReassignments).
+   * A reassignment whose target is already in sync (a reorder or a removal) completes at once;
+   * one that adds replicas completes once they are in the ISR. Failed partitions are reported
+   * together in a RivuletAggregateError; the others took effect.
+   */
+  async alterPartitionReassignments(reassignments: readonly PartitionReassignment[]): Promise<void> {
+    const request: clientApi.AlterPartitionReassignmentsRequest = {
+      partitions: reassignments.map((r) => ({ topic: r.topic, partition: r.partition, targetReplicas: r.replicas === null ? [] : [...r.replicas], cancel: r.replicas === null })),
+    };
+    const response = await this.cluster.withAnyBroker((c) => c.alterPartitionReassignments(request, this.requestTimeoutMs));
+    const failures: OperationFailure[] = [];
+    for (const r of response.results) {
+      const error = resultError(r.errorCode, r.errorMessage, { topic: r.topic, partition: r.partition });
+      if (error !== undefined) failures.push({ topic: r.topic, partition: r.partition, error });
+    }
+    throwFailures('alterPartitionReassignments', failures);
+    await this.cluster.refreshMetadata([...new Set(reassignments.map((r) => r.topic))]).catch(() => undefined);
+  }
+
+  /** Reassignments in progress, of the named topics (all when none is named), by topic and partition. */
+  async listPartitionReassignments(topics: readonly string[] = []): Promise<OngoingReassignment[]> {
+    const response = await this.cluster.withAnyBroker((c) => c.listPartitionReassignments({ topics: [...topics] }, this.requestTimeoutMs));
+    throwFailures('listPartitionReassignments', this.topicFailures(response.topicErrors));
+    return response.reassignments
+      .map((r) => ({ ...r }))
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /**
+   * Drains a broker before it is removed: the controller starts a reassignment off it for every
+   * partition it holds (to the least loaded eligible brokers, rack-aware) and moves its
+   * leaderships where another in-sync replica can lead. Refused as a whole (nothing started)
+   * for an unknown broker or when some partition has no broker to move to.
+   */
+  async drainBroker(brokerId: number): Promise<DrainedPartition[]> {
+    const response = await this.cluster.withAnyBroker((c) => c.drainBroker({ brokerId }, this.requestTimeoutMs));
+    const error = resultError(response.errorCode, response.errorMessage, { nodeId: brokerId });
+    if (error !== undefined) throw error;
+    return response.started.map((s) => ({ ...s })).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   }
 
   /**

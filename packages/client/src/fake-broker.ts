@@ -216,5 +216,14 @@ class FakeTransport implements BrokerTransport {
   describeCluster(): Promise<clientApi.DescribeClusterResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }
+  alterPartitionReassignments(): Promise<clientApi.AlterPartitionReassignmentsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  listPartitionReassignments(): Promise<clientApi.ListPartitionReassignmentsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  drainBroker(): Promise<clientApi.DrainBrokerResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
   close(): void {}
 }

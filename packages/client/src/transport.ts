@@ -21,6 +21,9 @@ export interface BrokerTransport {
   listOffsets(request: clientApi.ListOffsetsRequest, timeoutMs: number): Promise<clientApi.ListOffsetsResponse>;
   deleteRecords(request: clientApi.DeleteRecordsRequest, timeoutMs: number): Promise<clientApi.DeleteRecordsResponse>;
   describeCluster(request: clientApi.DescribeClusterRequest, timeoutMs: number): Promise<clientApi.DescribeClusterResponse>;
+  alterPartitionReassignments(request: clientApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<clientApi.AlterPartitionReassignmentsResponse>;
+  listPartitionReassignments(request: clientApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<clientApi.ListPartitionReassignmentsResponse>;
+  drainBroker(request: clientApi.DrainBrokerRequest, timeoutMs: number): Promise<clientApi.DrainBrokerResponse>;
   close(): void;
 }
 
@@ -84,6 +87,15 @@ export class GrpcBrokerTransport implements BrokerTransport {
   }
   describeCluster(request: clientApi.DescribeClusterRequest, timeoutMs: number): Promise<clientApi.DescribeClusterResponse> {
     return this.unary('DescribeCluster', this.client.describeCluster.bind(this.client), request, timeoutMs);
+  }
+  alterPartitionReassignments(request: clientApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<clientApi.AlterPartitionReassignmentsResponse> {
+    return this.unary('AlterPartitionReassignments', this.client.alterPartitionReassignments.bind(this.client), request, timeoutMs);
+  }
+  listPartitionReassignments(request: clientApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<clientApi.ListPartitionReassignmentsResponse> {
+    return this.unary('ListPartitionReassignments', this.client.listPartitionReassignments.bind(this.client), request, timeoutMs);
+  }
+  drainBroker(request: clientApi.DrainBrokerRequest, timeoutMs: number): Promise<clientApi.DrainBrokerResponse> {
+    return this.unary('DrainBroker', this.client.drainBroker.bind(this.client), request, timeoutMs);
   }
 
   close(): void {

@@ -4,7 +4,7 @@ import type { Endpoint } from '@rivulet/metadata';
 import { controllerApi } from '@rivulet/proto';
 import type { ServiceHandlers } from '@rivulet/transport-grpc';
 import type { MetadataLog } from './metadata-log.js';
-import type { TopicOutcome } from '@rivulet/metadata';
+import type { ReassignmentEntry, ReassignmentOutcome, TopicOutcome } from '@rivulet/metadata';
 import type { QuorumController } from './quorum-controller.js';
 import type { RaftDriver } from './raft-driver.js';
 
@@ -23,6 +23,31 @@ export interface ControllerServiceContext {
 
 function topicResults(outcomes: readonly TopicOutcome[]): controllerApi.TopicResult[] {
   return outcomes.map((o) => ({ name: o.name, topicId: o.topicId, errorCode: o.error?.code ?? 0, errorMessage: o.error?.message ?? '' }));
+}
+
+/** Refusals of a whole request's decision are answers, not call failures; NOT_CONTROLLER and bugs stay failures. */
+function isAnswerable(error: unknown): error is RivuletError {
+  return error instanceof RivuletError && error.errorName !== 'NOT_CONTROLLER';
+}
+
+/**
+ * AlterPartitionReassignments entries to decide, and the answers of malformed ones (a cancel
+ * that names a target), by request index.
+ */
+function reassignmentEntries(partitions: readonly controllerApi.ReassignablePartition[]): { entries: ReassignmentEntry[]; indexes: number[]; refused: Map<number, ReassignmentOutcome> } {
+  const entries: ReassignmentEntry[] = [];
+  const indexes: number[] = [];
+  const refused = new Map<number, ReassignmentOutcome>();
+  partitions.forEach((p, index) => {
+    if (p.cancel && p.targetReplicas.length > 0) {
+      const message = `A cancellation of ${p.topic}-${p.partition} must not name target replicas`;
+      refused.set(index, { topic: p.topic, partition: p.partition, error: new RivuletError('INVALID_REQUEST', message, { topic: p.topic, partition: p.partition }) });
+      return;
+    }
+    entries.push({ topic: p.topic, partition: p.partition, targetReplicas: p.cancel ? null : [...p.targetReplicas] });
+    indexes.push(index);
+  });
+  return { entries, indexes, refused };
 }
 
 function toEndpoints(endpoints: readonly controllerApi.Endpoint[]): Endpoint[] {
@@ -83,6 +108,47 @@ export function controllerServiceHandlers(ctx: ControllerServiceContext): Handle
         // Refusals of this partition's change are answers, not call failures.
         if (!(error instanceof RivuletError) || error.errorName === 'NOT_CONTROLLER') throw error;
         return { errorCode: error.code, errorMessage: error.message, leaderId: NO_LEADER, leaderEpoch: -1, partitionEpoch: -1, isr: [], metadataOffset: log.offset };
+      }
+    },
+    alterPartitionReassignments: async (request) => {
+      const { entries, indexes, refused } = reassignmentEntries(request.partitions);
+      const outcome = entries.length > 0 ? await controller.alterPartitionReassignments(entries) : { value: [], offset: log.offset };
+      const outcomes = new Map(refused);
+      outcome.value.forEach((o, i) => outcomes.set(indexes[i]!, o));
+      const results = request.partitions.map((_, index) => {
+        const o = outcomes.get(index)!;
+        return { topic: o.topic, partition: o.partition, errorCode: o.error?.code ?? 0, errorMessage: o.error?.message ?? '' };
+      });
+      return { results, metadataOffset: outcome.offset };
+    },
+    listPartitionReassignments: async (request) => {
+      const outcome = await controller.listPartitionReassignments(request.topics);
+      return {
+        reassignments: outcome.value.reassignments.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          replicas: [...r.replicas],
+          addingReplicas: [...r.addingReplicas],
+          removingReplicas: [...r.removingReplicas],
+          isr: [...r.isr],
+          leaderId: r.leader,
+          addingNotInIsr: [...r.addingNotInIsr],
+        })),
+        topicErrors: outcome.value.unknownTopics.map((name) => {
+          const error = new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist`, { topic: name });
+          return { name, topicId: '', errorCode: error.code, errorMessage: error.message };
+        }),
+        metadataOffset: outcome.offset,
+      };
+    },
+    drainBroker: async (request) => {
+      try {
+        const outcome = await controller.drainBroker(request.brokerId);
+        const started = outcome.value.map(({ move, leaderId }) => ({ topic: move.topic, partition: move.partition, targetReplicas: [...move.targetReplicas], leaderId }));
+        return { errorCode: 0, errorMessage: '', started, metadataOffset: outcome.offset };
+      } catch (error) {
+        if (!isAnswerable(error)) throw error;
+        return { errorCode: error.code, errorMessage: error.message, started: [], metadataOffset: log.offset };
       }
     },
     electLeaders: async (request) => {

@@ -239,4 +239,105 @@ describe('QuorumController', () => {
     await until(() => second.log.offset >= first.log.offset);
     expect(imageToRecords(second.log.image)).toEqual(expected);
   });
+
+  describe('partition reassignment and drain', () => {
+    function partition(h: Harness, topic: string, index = 0) {
+      return h.log.image.topicsByName.get(topic)!.partitions.get(index)!;
+    }
+
+    it('completes a pure removal at once, and an added replica once an AlterPartition brings it into the ISR', async () => {
+      const h = await startController();
+      const epochs = await unfencedBrokers(h, 3);
+      await h.controller.createTopics([{ name: 't', partitions: 1, replicationFactor: 2 }], false);
+      const [a, b] = partition(h, 't').replicas as [number, number];
+      const c = [1, 2, 3].find((id) => id !== a && id !== b)!;
+      // Removing the leader: completes in the same entry, leadership moves to the remaining replica.
+      const removed = await h.controller.alterPartitionReassignments([{ topic: 't', partition: 0, targetReplicas: [b] }]);
+      expect(removed.value[0]!.error).toBeNull();
+      expect(partition(h, 't')).toMatchObject({ replicas: [b], isr: [b], leader: b, leaderEpoch: 1, addingReplicas: [], removingReplicas: [] });
+      // Adding a replica: in progress until the leader reports it in sync.
+      await h.controller.alterPartitionReassignments([{ topic: 't', partition: 0, targetReplicas: [c, b] }]);
+      let p = partition(h, 't');
+      expect(p).toMatchObject({ replicas: [c, b], addingReplicas: [c], removingReplicas: [] });
+      const listed = await h.controller.listPartitionReassignments([]);
+      expect(listed.value.reassignments).toEqual([{ topic: 't', partition: 0, replicas: [c, b], addingReplicas: [c], removingReplicas: [], isr: [b], leader: b, addingNotInIsr: [c] }]);
+      const altered = await h.controller.alterPartition({
+        brokerId: b,
+        brokerEpoch: epochs.get(b)!,
+        topicId: p.topicId,
+        partition: 0,
+        leaderEpoch: p.leaderEpoch,
+        partitionEpoch: p.partitionEpoch,
+        newIsr: [b, c],
+      });
+      p = partition(h, 't');
+      expect(p).toMatchObject({ replicas: [c, b], addingReplicas: [], removingReplicas: [] });
+      expect(altered.value).toBe(p);
+      expect((await h.controller.listPartitionReassignments(['t'])).value.reassignments).toEqual([]);
+    });
+
+    it('cancels a reassignment in progress, restoring the original replicas', async () => {
+      const h = await startController();
+      await unfencedBrokers(h, 3);
+      await h.controller.createTopics([{ name: 't', partitions: 1, replicationFactor: 1 }], false);
+      const original = partition(h, 't');
+      const other = [1, 2, 3].filter((id) => id !== original.replicas[0]);
+      await h.controller.alterPartitionReassignments([{ topic: 't', partition: 0, targetReplicas: other }]);
+      expect(partition(h, 't').removingReplicas).toEqual(original.replicas);
+      const cancelled = await h.controller.alterPartitionReassignments([{ topic: 't', partition: 0, targetReplicas: null }]);
+      expect(cancelled.value[0]!.error).toBeNull();
+      expect(partition(h, 't')).toMatchObject({ replicas: original.replicas, isr: original.isr, leader: original.leader, addingReplicas: [], removingReplicas: [] });
+    });
+
+    it('refuses bad entries with specific errors and commits nothing for them', async () => {
+      const h = await startController();
+      await unfencedBrokers(h, 3);
+      await h.controller.createTopics([{ name: 't', partitions: 1, replicationFactor: 2 }], false);
+      const before = h.log.image;
+      const outcome = await h.controller.alterPartitionReassignments([
+        { topic: 'nope', partition: 0, targetReplicas: [1] },
+        { topic: 't', partition: 5, targetReplicas: [1] },
+        { topic: 't', partition: 0, targetReplicas: [1, 1] },
+        { topic: 't', partition: 0, targetReplicas: [1, 42] },
+        { topic: 't', partition: 0, targetReplicas: null },
+      ]);
+      expect(outcome.value.map((o) => o.error?.code)).toEqual([
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        ErrorCode.NO_REASSIGNMENT_IN_PROGRESS,
+      ]);
+      expect(outcome.value[3]!.error!.message).toMatch(/broker 42, which is not registered/);
+      expect(h.log.image).toBe(before);
+      await expectCode(h.controller.drainBroker(42), ErrorCode.BROKER_ID_NOT_REGISTERED);
+      // RF 2 on 3 brokers can drain one broker, but with RF 3 there is nowhere to go.
+      await h.controller.createTopics([{ name: 'full', partitions: 1, replicationFactor: 3 }], false);
+      const full = h.log.image;
+      await expectCode(h.controller.drainBroker(1), ErrorCode.INVALID_REPLICATION_FACTOR);
+      expect(h.log.image).toBe(full);
+      const listed = await h.controller.listPartitionReassignments(['nope', 't']);
+      expect(listed.value).toEqual({ reassignments: [], unknownTopics: ['nope'] });
+    });
+
+    it('drains a broker: every partition it holds gets a target without it, and its leaderships move at once', async () => {
+      const h = await startController();
+      await unfencedBrokers(h, 4);
+      await h.controller.createTopics([{ name: 't', partitions: 8, replicationFactor: 2 }], false);
+      const held = [...h.log.image.topicsByName.get('t')!.partitions.values()].filter((p) => p.replicas.includes(2));
+      expect(held.some((p) => p.leader === 2)).toBe(true);
+      const drained = await h.controller.drainBroker(2);
+      expect(drained.value.map((d) => d.move.partition).sort()).toEqual(held.map((p) => p.partition).sort());
+      for (const { move, leaderId } of drained.value) {
+        const p = partition(h, 't', move.partition);
+        expect(move.targetReplicas).not.toContain(2);
+        expect(p.removingReplicas).toEqual([2]);
+        expect(p.leader).toBe(leaderId);
+        expect(p.leader).not.toBe(2);
+      }
+      expect([...h.log.image.topicsByName.get('t')!.partitions.values()].every((p) => p.leader !== 2)).toBe(true);
+      // Draining again starts nothing: broker 2 is already being removed everywhere.
+      expect((await h.controller.drainBroker(2)).value).toEqual([]);
+    });
+  });
 });

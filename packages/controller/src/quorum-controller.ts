@@ -4,10 +4,14 @@ import type { Cancellable, Clock, Logger, Scheduler } from '@rivulet/common';
 import {
   NO_LEADER,
   allPartitions,
+  applyRecords,
+  completeReassignments,
   createPartitions,
   createTopic,
+  decideReassignments,
   decideTopics,
   deleteTopic,
+  drainBroker,
   electPreferredLeaders,
   encodeRecordList,
   expiredLeases,
@@ -15,6 +19,7 @@ import {
   getPartition,
   handleAlterPartition,
   handleBrokerHeartbeat,
+  listReassignments,
   recordHeartbeat,
   registerBroker,
 } from '@rivulet/metadata';
@@ -23,10 +28,14 @@ import type {
   BrokerHeartbeatOutcome,
   BrokerHeartbeatRequest,
   CreateTopicSpec,
+  DrainMove,
   LeaseTable,
   MetadataImage,
   MetadataRecord,
   PartitionRegistration,
+  ReassignmentEntry,
+  ReassignmentOutcome,
+  ReassignmentStatus,
   RegisterBrokerRequest,
   Result,
   TopicOutcome,
@@ -64,6 +73,9 @@ export interface WriteOutcome<T> {
 
 export const DEFAULT_BROKER_SESSION_TIMEOUT_MS = 2000;
 
+/** How often the active controller looks for reassignments that can complete outside an ISR change. */
+const REASSIGNMENT_SWEEP_INTERVAL_MS = 1000;
+
 /**
  * The active-controller logic on top of the Raft driver, as KRaft's QuorumController: every
  * decision is a pure function of the committed MetadataImage (@rivulet/metadata) whose
@@ -91,8 +103,10 @@ export class QuorumController {
   private activeSinceMs = 0;
   private activeSinceOffset = 0;
   private lastImbalanceCheckMs = 0;
+  private lastReassignmentSweepMs = 0;
   private timer: Cancellable | null = null;
   private fencing = false;
+  private completing = false;
   private stopped = false;
 
   constructor(private readonly options: QuorumControllerOptions) {
@@ -194,12 +208,68 @@ export class QuorumController {
 
   // ---- partitions -------------------------------------------------------------------------
 
-  /** A leader's ISR change; the answer is the partition as committed. */
+  /**
+   * A leader's ISR change; the answer is the partition as committed. When the change brings
+   * every target replica of a reassignment into the ISR, the same entry completes it.
+   */
   alterPartition(request: AlterPartitionRequest): Promise<WriteOutcome<PartitionRegistration>> {
-    return this.write((image) => mapResult(handleAlterPartition(image, request), (records) => ({ records, value: null }))).then((outcome) => {
+    return this.write((image) =>
+      mapResult(handleAlterPartition(image, request), (records) => {
+        const changed = applyRecords(image, records, image.offset);
+        const completion = completeReassignments(changed, [{ topicId: request.topicId, partition: request.partition }]);
+        if (completion.length > 0) this.logger.info({ topicId: request.topicId, partition: request.partition }, 'partition reassignment completed');
+        return { records: [...records, ...completion], value: null };
+      }),
+    ).then((outcome) => {
       const partition = getPartition(this.image, request.topicId, request.partition);
       assert(partition !== undefined, 'a committed AlterPartition leaves the partition in place');
       return { value: partition, offset: outcome.offset };
+    });
+  }
+
+  // ---- reassignments ------------------------------------------------------------------------
+
+  /**
+   * Starts, replaces or cancels (a null target) reassignments, each entry decided on the image
+   * left by the ones before it; one that can complete at once (its target is in sync) does so
+   * in the same entry.
+   */
+  alterPartitionReassignments(entries: readonly ReassignmentEntry[]): Promise<WriteOutcome<ReassignmentOutcome[]>> {
+    return this.write((image) => {
+      const { records, outcomes } = decideReassignments(image, entries);
+      return { ok: true, value: { records, value: outcomes } };
+    }).then((outcome) => {
+      // Outcomes are in entry order.
+      outcome.value.forEach((o, i) => {
+        if (o.error === null) this.logger.info({ topic: o.topic, partition: o.partition, targetReplicas: entries[i]?.targetReplicas ?? 'cancel' }, 'partition reassignment changed');
+      });
+      return outcome;
+    });
+  }
+
+  /**
+   * Reassignments in progress (of `topics` when given) on an image that covers every committed
+   * entry: the read queues behind writes like one, but proposes nothing.
+   */
+  listPartitionReassignments(topics: readonly string[]): Promise<WriteOutcome<{ reassignments: ReassignmentStatus[]; unknownTopics: string[] }>> {
+    return this.write((image) => {
+      const unknownTopics = topics.filter((t) => !image.topicsByName.has(t));
+      return { ok: true, value: { records: [], value: { reassignments: listReassignments(image, topics), unknownTopics } } };
+    });
+  }
+
+  /**
+   * Drains a broker: starts a reassignment off it for every partition it holds and moves its
+   * leaderships where another ISR member can lead. The answer carries each partition's
+   * target and its leader as committed.
+   */
+  drainBroker(brokerId: number): Promise<WriteOutcome<{ move: DrainMove; leaderId: number }[]>> {
+    return this.write((image) => mapResult(drainBroker(image, brokerId), ({ records, moves }) => ({ records, value: moves }))).then((outcome) => {
+      this.logger.info({ brokerId, partitions: outcome.value.length }, 'broker drain started');
+      return {
+        offset: outcome.offset,
+        value: outcome.value.map((move) => ({ move, leaderId: getPartition(this.image, move.topicId, move.partition)?.leader ?? NO_LEADER })),
+      };
     });
   }
 
@@ -347,6 +417,7 @@ export class QuorumController {
           });
       }
     }
+    if (!this.completing && nowMs - this.lastReassignmentSweepMs >= REASSIGNMENT_SWEEP_INTERVAL_MS) this.sweepReassignments(nowMs);
     if ((this.options.autoLeaderRebalance ?? true) && nowMs - this.lastImbalanceCheckMs >= this.imbalanceCheckIntervalMs) {
       this.lastImbalanceCheckMs = nowMs;
       if (electPreferredLeaders(this.image).length > 0) {
@@ -357,6 +428,27 @@ export class QuorumController {
           .catch((error: unknown) => this.logger.warn({ err: error }, 'preferred leader election failed'));
       }
     }
+  }
+
+  /**
+   * Reassignments complete with the ISR change that allows it; this sweep catches the rest
+   * (a target replica became eligible to lead after its ISR change was committed).
+   */
+  private sweepReassignments(nowMs: number): void {
+    this.lastReassignmentSweepMs = nowMs;
+    if (completeReassignments(this.image).length === 0) return;
+    this.completing = true;
+    this.write((image) => {
+      const records = completeReassignments(image);
+      return { ok: true, value: { records, value: records.length } };
+    })
+      .then((outcome) => {
+        if (outcome.value > 0) this.logger.info({ completed: outcome.value }, 'partition reassignments completed');
+      })
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'completing partition reassignments failed; retrying'))
+      .finally(() => {
+        this.completing = false;
+      });
   }
 
   /** Counts for `cluster status`. */

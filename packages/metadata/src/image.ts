@@ -27,6 +27,13 @@ export interface PartitionRegistration {
   readonly leader: number;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /**
+   * A reassignment in progress (KIP-455): `replicas` is the target order followed by the
+   * removing replicas; the adding ones are in `replicas` but not yet in sync. Both are empty
+   * when no reassignment is in progress. The target is `replicas` without `removingReplicas`.
+   */
+  readonly addingReplicas: readonly number[];
+  readonly removingReplicas: readonly number[];
 }
 
 export interface TopicImage {
@@ -88,6 +95,14 @@ function assertPartitionShape(p: PartitionRegistration, what: string): void {
     assert(p.isr.includes(p.leader), `${what}: leader ${p.leader} is not in the ISR`);
   }
   assert(p.leaderEpoch >= 0 && p.partitionEpoch >= 0, `${what}: negative epoch`);
+  for (const id of p.addingReplicas) {
+    assert(p.replicas.includes(id), `${what}: adding replica ${id} is not a replica`);
+    assert(!p.removingReplicas.includes(id), `${what}: replica ${id} is both adding and removing`);
+  }
+  for (const id of p.removingReplicas) assert(p.replicas.includes(id), `${what}: removing replica ${id} is not a replica`);
+  assert(new Set(p.addingReplicas).size === p.addingReplicas.length, `${what}: duplicate adding replicas`);
+  assert(new Set(p.removingReplicas).size === p.removingReplicas.length, `${what}: duplicate removing replicas`);
+  assert(p.removingReplicas.length < p.replicas.length, `${what}: every replica is being removed`);
 }
 
 function withTopic(image: MetadataImage, topic: TopicImage): MetadataImage {
@@ -107,6 +122,8 @@ function applyPartition(image: MetadataImage, r: PartitionRecord): MetadataImage
     leader: r.leader,
     leaderEpoch: r.leaderEpoch,
     partitionEpoch: r.partitionEpoch,
+    addingReplicas: [...(r.addingReplicas ?? [])],
+    removingReplicas: [...(r.removingReplicas ?? [])],
   };
   assertPartitionShape(p, what);
   return withTopic(image, { ...topic, partitions: withMap(topic.partitions, r.partition, p) });
@@ -119,6 +136,8 @@ export function changedPartition(current: PartitionRegistration, r: PartitionCha
     ...current,
     replicas: r.replicas ? [...r.replicas] : current.replicas,
     isr: r.isr ? [...r.isr] : current.isr,
+    addingReplicas: r.addingReplicas ? [...r.addingReplicas] : current.addingReplicas,
+    removingReplicas: r.removingReplicas ? [...r.removingReplicas] : current.removingReplicas,
     leader,
     leaderEpoch: leader !== current.leader ? current.leaderEpoch + 1 : current.leaderEpoch,
     partitionEpoch: current.partitionEpoch + 1,
@@ -252,6 +271,8 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
     for (const key of [...t.configs.keys()].sort()) out.push({ type: 'TopicConfig', topic: name, key, value: t.configs.get(key)! });
     for (const idx of [...t.partitions.keys()].sort((a, b) => a - b)) {
       const p = t.partitions.get(idx)!;
+      // Written only while a reassignment is in progress, so other records keep their old bytes.
+      const reassignment = p.addingReplicas.length + p.removingReplicas.length > 0 ? { addingReplicas: [...p.addingReplicas], removingReplicas: [...p.removingReplicas] } : {};
       out.push({
         type: 'Partition',
         topicId: p.topicId,
@@ -261,6 +282,7 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
         leader: p.leader,
         leaderEpoch: p.leaderEpoch,
         partitionEpoch: p.partitionEpoch,
+        ...reassignment,
       });
     }
   }

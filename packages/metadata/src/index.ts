@@ -54,3 +54,17 @@ export {
 } from './decisions.js';
 export type { LeaseTable } from './leases.js';
 export { dropLease, expiredLeases, recordHeartbeat } from './leases.js';
+export type { DrainMove, ReassignmentEntry, ReassignmentOutcome, ReassignmentStatus } from './reassignment.js';
+export {
+  cancelReassignment,
+  completeReassignment,
+  completeReassignments,
+  decideReassignments,
+  drainBroker,
+  isReassigning,
+  listReassignments,
+  originalReplicas,
+  planDrain,
+  startReassignment,
+  targetReplicas,
+} from './reassignment.js';

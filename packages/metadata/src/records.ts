@@ -68,6 +68,14 @@ export interface PartitionRecord {
   readonly leader: number;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /**
+   * A reassignment in progress (KIP-455): replicas being added, which are in `replicas` but
+   * not yet caught up. Left out (records written before reassignments existed, and every
+   * partition without one) means none.
+   */
+  readonly addingReplicas?: readonly number[];
+  /** Replicas being removed once the reassignment completes; in `replicas`, listed last. */
+  readonly removingReplicas?: readonly number[];
 }
 
 /**
@@ -81,6 +89,9 @@ export interface PartitionChangeRecord {
   readonly isr?: readonly number[];
   readonly leader?: number;
   readonly replicas?: readonly number[];
+  /** Replaces the adding replicas; an empty list ends (completes or cancels) a reassignment. */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 export interface TopicConfigRecord {
@@ -187,8 +198,8 @@ export function validateRecord(value: unknown): MetadataRecord {
       return { type, brokerId: int(o, 'brokerId', 0), brokerEpoch: int(o, 'brokerEpoch', 0) };
     case 'Topic':
       return { type, name: str(o, 'name'), topicId: str(o, 'topicId') };
-    case 'Partition':
-      return {
+    case 'Partition': {
+      const rec: { -readonly [K in keyof PartitionRecord]: PartitionRecord[K] } = {
         type,
         topicId: str(o, 'topicId'),
         partition: int(o, 'partition', 0),
@@ -198,6 +209,11 @@ export function validateRecord(value: unknown): MetadataRecord {
         leaderEpoch: int(o, 'leaderEpoch', 0),
         partitionEpoch: int(o, 'partitionEpoch', 0),
       };
+      // Absent in records written before reassignments existed: none in progress.
+      if (o['addingReplicas'] !== undefined) rec.addingReplicas = ids(o, 'addingReplicas');
+      if (o['removingReplicas'] !== undefined) rec.removingReplicas = ids(o, 'removingReplicas');
+      return rec;
+    }
     case 'PartitionChange': {
       const rec: { -readonly [K in keyof PartitionChangeRecord]: PartitionChangeRecord[K] } = {
         type,
@@ -207,6 +223,8 @@ export function validateRecord(value: unknown): MetadataRecord {
       if (o['isr'] !== undefined) rec.isr = ids(o, 'isr');
       if (o['leader'] !== undefined) rec.leader = int(o, 'leader', NO_LEADER);
       if (o['replicas'] !== undefined) rec.replicas = ids(o, 'replicas');
+      if (o['addingReplicas'] !== undefined) rec.addingReplicas = ids(o, 'addingReplicas');
+      if (o['removingReplicas'] !== undefined) rec.removingReplicas = ids(o, 'removingReplicas');
       return rec;
     }
     case 'TopicConfig':

@@ -309,6 +309,7 @@ describe('replication model: a leader, two followers, a controller and a simulat
     expect(leaderShrinks).toBeGreaterThan(SEEDS);
   });
 
+  // Runs only when REPLICATION_SEED names a seed to replay; the test above covers every seed otherwise.
   it.runIf(replaySeed !== null)(`replays REPLICATION_SEED=${replaySeed}`, () => {
     const model = new PartitionModel(new SeededRandom(replaySeed ?? 0));
     try {

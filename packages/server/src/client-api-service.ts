@@ -54,6 +54,10 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, controll
       ),
     listOffsets: (request) => metrics.observe('list_offsets', () => broker.listOffsets(request)),
     deleteRecords: (request) => metrics.observe('delete_records', () => broker.deleteRecords(request)),
+    alterPartitionReassignments: (request) =>
+      metrics.observe('alter_partition_reassignments', async () => ({ results: await broker.alterPartitionReassignments(request.partitions) })),
+    listPartitionReassignments: (request) => metrics.observe('list_partition_reassignments', () => broker.listPartitionReassignments(request.topics)),
+    drainBroker: (request) => metrics.observe('drain_broker', () => broker.drainBroker(request.brokerId)),
     describeCluster: () => metrics.observe('describe_cluster', async () => ({ ...broker.describeCluster(), controllers: [...controllers()] })),
   };
 }

@@ -143,6 +143,18 @@ export class ControllerChannel {
     return this.call((c) => c.electLeaders, request, timeoutMs);
   }
 
+  alterPartitionReassignments(request: controllerApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionReassignmentsResponse> {
+    return this.call((c) => c.alterPartitionReassignments, request, timeoutMs);
+  }
+
+  listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.ListPartitionReassignmentsResponse> {
+    return this.call((c) => c.listPartitionReassignments, request, timeoutMs);
+  }
+
+  drainBroker(request: controllerApi.DrainBrokerRequest, timeoutMs: number): Promise<controllerApi.DrainBrokerResponse> {
+    return this.call((c) => c.drainBroker, request, timeoutMs);
+  }
+
   /** Asks one member (any role) for its view of the quorum. */
   describeQuorum(id: number, timeoutMs: number): Promise<controllerApi.DescribeQuorumResponse> {
     return this.unary(id, (c) => c.describeQuorum, {}, timeoutMs);

@@ -3,7 +3,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noopLogger, systemClock, type Logger } from '@rivulet/common';
-import { EMPTY_IMAGE, applyRecords, createPartitions, createTopic, decideTopics, deleteTopic, type MetadataImage, type MetadataRecord, type TopicOutcome } from '@rivulet/metadata';
+import {
+  EMPTY_IMAGE,
+  applyRecords,
+  completeReassignments,
+  createPartitions,
+  createTopic,
+  decideReassignments,
+  decideTopics,
+  deleteTopic,
+  drainBroker,
+  getPartition,
+  listReassignments,
+  type MetadataImage,
+  type MetadataRecord,
+  type TopicOutcome,
+} from '@rivulet/metadata';
+import { RivuletError } from '@rivulet/common';
 import type { controllerApi } from '@rivulet/proto';
 import { Broker, type BrokerOptions, type ControllerGateway } from '../broker.js';
 
@@ -86,6 +102,49 @@ export class InProcessQuorum implements ControllerGateway {
         request.validateOnly,
       ),
     );
+  }
+
+  async alterPartitionReassignments(request: controllerApi.AlterPartitionReassignmentsRequest): Promise<controllerApi.AlterPartitionReassignmentsResponse> {
+    const entries = request.partitions.map((p) => ({ topic: p.topic, partition: p.partition, targetReplicas: p.cancel ? null : [...p.targetReplicas] }));
+    const { records, outcomes } = decideReassignments(this.current, entries);
+    const metadataOffset = records.length > 0 ? await this.commit(records) : this.current.offset;
+    const results = outcomes.map((o) => ({ topic: o.topic, partition: o.partition, errorCode: o.error?.code ?? 0, errorMessage: o.error?.message ?? '' }));
+    return { results, metadataOffset };
+  }
+
+  listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest): Promise<controllerApi.ListPartitionReassignmentsResponse> {
+    const reassignments = listReassignments(this.current, request.topics).map((r) => ({
+      topic: r.topic,
+      partition: r.partition,
+      replicas: [...r.replicas],
+      addingReplicas: [...r.addingReplicas],
+      removingReplicas: [...r.removingReplicas],
+      isr: [...r.isr],
+      leaderId: r.leader,
+      addingNotInIsr: [...r.addingNotInIsr],
+    }));
+    const topicErrors = request.topics
+      .filter((name) => !this.current.topicsByName.has(name))
+      .map((name) => {
+        const error = new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist`);
+        return { name, topicId: '', errorCode: error.code, errorMessage: error.message };
+      });
+    return Promise.resolve({ reassignments, topicErrors, metadataOffset: this.current.offset });
+  }
+
+  async drainBroker(request: controllerApi.DrainBrokerRequest): Promise<controllerApi.DrainBrokerResponse> {
+    const drained = drainBroker(this.current, request.brokerId);
+    if (!drained.ok) return { errorCode: drained.error.code, errorMessage: drained.error.message, started: [], metadataOffset: this.current.offset };
+    const metadataOffset = drained.value.records.length > 0 ? await this.commit(drained.value.records) : this.current.offset;
+    const started = drained.value.moves.map((m) => ({ topic: m.topic, partition: m.partition, targetReplicas: [...m.targetReplicas], leaderId: getPartition(this.current, m.topicId, m.partition)!.leader }));
+    return { errorCode: 0, errorMessage: '', started, metadataOffset };
+  }
+
+  /** Brings replicas into the ISR as a leader's AlterPartition would, completing reassignments it allows. */
+  expandIsr(topic: string, partition: number, isr: readonly number[]): Promise<number> {
+    const topicId = this.current.topicsByName.get(topic)!.topicId;
+    const changed = applyRecords(this.current, [{ type: 'PartitionChange', topicId, partition, isr: [...isr] }], this.current.offset);
+    return this.commit([{ type: 'PartitionChange', topicId, partition, isr: [...isr] }, ...completeReassignments(changed, [{ topicId, partition }])]);
   }
 }
 

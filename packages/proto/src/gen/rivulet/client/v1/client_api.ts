@@ -330,6 +330,77 @@ export interface DescribeClusterResponse {
   controllers: ControllerInfo[];
 }
 
+export interface ReassignablePartition {
+  topic: string;
+  partition: number;
+  /** The new replicas, preferred leader first; empty with `cancel`. */
+  targetReplicas: number[];
+  /** Cancel the reassignment in progress: revert to the replicas from before it. */
+  cancel: boolean;
+}
+
+export interface AlterPartitionReassignmentsRequest {
+  partitions: ReassignablePartition[];
+}
+
+export interface ReassignmentResult {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface AlterPartitionReassignmentsResponse {
+  /** One per requested partition, in request order. */
+  results: ReassignmentResult[];
+}
+
+export interface ListPartitionReassignmentsRequest {
+  /** Empty: every topic. */
+  topics: string[];
+}
+
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  /** The target replicas in order, then the replicas being removed. */
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+  isr: number[];
+  leaderId: number;
+  /** Adding replicas not in the ISR yet: what the reassignment waits for. */
+  addingNotInIsr: number[];
+}
+
+export interface ListPartitionReassignmentsResponse {
+  reassignments: OngoingReassignment[];
+  /** Named topics that do not exist. */
+  topicErrors: TopicResult[];
+}
+
+export interface DrainBrokerRequest {
+  brokerId: number;
+}
+
+export interface DrainedPartition {
+  topic: string;
+  partition: number;
+  targetReplicas: number[];
+  /** The leader once the drain is committed. */
+  leaderId: number;
+}
+
+export interface DrainBrokerResponse {
+  /**
+   * Set when the drain was refused as a whole (unknown broker, no broker to move to); then
+   * nothing was started.
+   */
+  errorCode: number;
+  errorMessage: string;
+  started: DrainedPartition[];
+}
+
 function createBaseMetadataRequest(): MetadataRequest {
   return { topics: [], allowAutoTopicCreation: false };
 }
@@ -3436,6 +3507,758 @@ export const DescribeClusterResponse = {
   },
 };
 
+function createBaseReassignablePartition(): ReassignablePartition {
+  return { topic: "", partition: 0, targetReplicas: [], cancel: false };
+}
+
+export const ReassignablePartition = {
+  encode(message: ReassignablePartition, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).int32(message.partition);
+    }
+    writer.uint32(26).fork();
+    for (const v of message.targetReplicas) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    if (message.cancel !== false) {
+      writer.uint32(32).bool(message.cancel);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ReassignablePartition {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseReassignablePartition();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topic = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.partition = reader.int32();
+          continue;
+        case 3:
+          if (tag === 24) {
+            message.targetReplicas.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 26) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.targetReplicas.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.cancel = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ReassignablePartition>): ReassignablePartition {
+    return ReassignablePartition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReassignablePartition>): ReassignablePartition {
+    const message = createBaseReassignablePartition();
+    message.topic = object.topic ?? "";
+    message.partition = object.partition ?? 0;
+    message.targetReplicas = object.targetReplicas?.map((e) => e) || [];
+    message.cancel = object.cancel ?? false;
+    return message;
+  },
+};
+
+function createBaseAlterPartitionReassignmentsRequest(): AlterPartitionReassignmentsRequest {
+  return { partitions: [] };
+}
+
+export const AlterPartitionReassignmentsRequest = {
+  encode(message: AlterPartitionReassignmentsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.partitions) {
+      ReassignablePartition.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AlterPartitionReassignmentsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAlterPartitionReassignmentsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.partitions.push(ReassignablePartition.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AlterPartitionReassignmentsRequest>): AlterPartitionReassignmentsRequest {
+    return AlterPartitionReassignmentsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlterPartitionReassignmentsRequest>): AlterPartitionReassignmentsRequest {
+    const message = createBaseAlterPartitionReassignmentsRequest();
+    message.partitions = object.partitions?.map((e) => ReassignablePartition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReassignmentResult(): ReassignmentResult {
+  return { topic: "", partition: 0, errorCode: 0, errorMessage: "" };
+}
+
+export const ReassignmentResult = {
+  encode(message: ReassignmentResult, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).int32(message.partition);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(24).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(34).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ReassignmentResult {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseReassignmentResult();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topic = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.partition = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ReassignmentResult>): ReassignmentResult {
+    return ReassignmentResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReassignmentResult>): ReassignmentResult {
+    const message = createBaseReassignmentResult();
+    message.topic = object.topic ?? "";
+    message.partition = object.partition ?? 0;
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
+function createBaseAlterPartitionReassignmentsResponse(): AlterPartitionReassignmentsResponse {
+  return { results: [] };
+}
+
+export const AlterPartitionReassignmentsResponse = {
+  encode(message: AlterPartitionReassignmentsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.results) {
+      ReassignmentResult.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AlterPartitionReassignmentsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAlterPartitionReassignmentsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.results.push(ReassignmentResult.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AlterPartitionReassignmentsResponse>): AlterPartitionReassignmentsResponse {
+    return AlterPartitionReassignmentsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlterPartitionReassignmentsResponse>): AlterPartitionReassignmentsResponse {
+    const message = createBaseAlterPartitionReassignmentsResponse();
+    message.results = object.results?.map((e) => ReassignmentResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListPartitionReassignmentsRequest(): ListPartitionReassignmentsRequest {
+  return { topics: [] };
+}
+
+export const ListPartitionReassignmentsRequest = {
+  encode(message: ListPartitionReassignmentsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.topics) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ListPartitionReassignmentsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseListPartitionReassignmentsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topics.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ListPartitionReassignmentsRequest>): ListPartitionReassignmentsRequest {
+    return ListPartitionReassignmentsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPartitionReassignmentsRequest>): ListPartitionReassignmentsRequest {
+    const message = createBaseListPartitionReassignmentsRequest();
+    message.topics = object.topics?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseOngoingReassignment(): OngoingReassignment {
+  return {
+    topic: "",
+    partition: 0,
+    replicas: [],
+    addingReplicas: [],
+    removingReplicas: [],
+    isr: [],
+    leaderId: 0,
+    addingNotInIsr: [],
+  };
+}
+
+export const OngoingReassignment = {
+  encode(message: OngoingReassignment, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).int32(message.partition);
+    }
+    writer.uint32(26).fork();
+    for (const v of message.replicas) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    writer.uint32(34).fork();
+    for (const v of message.addingReplicas) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    writer.uint32(42).fork();
+    for (const v of message.removingReplicas) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    writer.uint32(50).fork();
+    for (const v of message.isr) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    if (message.leaderId !== 0) {
+      writer.uint32(56).int32(message.leaderId);
+    }
+    writer.uint32(66).fork();
+    for (const v of message.addingNotInIsr) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OngoingReassignment {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOngoingReassignment();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topic = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.partition = reader.int32();
+          continue;
+        case 3:
+          if (tag === 24) {
+            message.replicas.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 26) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.replicas.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        case 4:
+          if (tag === 32) {
+            message.addingReplicas.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 34) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.addingReplicas.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        case 5:
+          if (tag === 40) {
+            message.removingReplicas.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 42) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.removingReplicas.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        case 6:
+          if (tag === 48) {
+            message.isr.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 50) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.isr.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        case 7:
+          if (tag !== 56) {
+            break;
+          }
+
+          message.leaderId = reader.int32();
+          continue;
+        case 8:
+          if (tag === 64) {
+            message.addingNotInIsr.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 66) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.addingNotInIsr.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OngoingReassignment>): OngoingReassignment {
+    return OngoingReassignment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OngoingReassignment>): OngoingReassignment {
+    const message = createBaseOngoingReassignment();
+    message.topic = object.topic ?? "";
+    message.partition = object.partition ?? 0;
+    message.replicas = object.replicas?.map((e) => e) || [];
+    message.addingReplicas = object.addingReplicas?.map((e) => e) || [];
+    message.removingReplicas = object.removingReplicas?.map((e) => e) || [];
+    message.isr = object.isr?.map((e) => e) || [];
+    message.leaderId = object.leaderId ?? 0;
+    message.addingNotInIsr = object.addingNotInIsr?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListPartitionReassignmentsResponse(): ListPartitionReassignmentsResponse {
+  return { reassignments: [], topicErrors: [] };
+}
+
+export const ListPartitionReassignmentsResponse = {
+  encode(message: ListPartitionReassignmentsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.reassignments) {
+      OngoingReassignment.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    for (const v of message.topicErrors) {
+      TopicResult.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ListPartitionReassignmentsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseListPartitionReassignmentsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.reassignments.push(OngoingReassignment.decode(reader, reader.uint32()));
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.topicErrors.push(TopicResult.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ListPartitionReassignmentsResponse>): ListPartitionReassignmentsResponse {
+    return ListPartitionReassignmentsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPartitionReassignmentsResponse>): ListPartitionReassignmentsResponse {
+    const message = createBaseListPartitionReassignmentsResponse();
+    message.reassignments = object.reassignments?.map((e) => OngoingReassignment.fromPartial(e)) || [];
+    message.topicErrors = object.topicErrors?.map((e) => TopicResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDrainBrokerRequest(): DrainBrokerRequest {
+  return { brokerId: 0 };
+}
+
+export const DrainBrokerRequest = {
+  encode(message: DrainBrokerRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.brokerId !== 0) {
+      writer.uint32(8).int32(message.brokerId);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DrainBrokerRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDrainBrokerRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.brokerId = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DrainBrokerRequest>): DrainBrokerRequest {
+    return DrainBrokerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainBrokerRequest>): DrainBrokerRequest {
+    const message = createBaseDrainBrokerRequest();
+    message.brokerId = object.brokerId ?? 0;
+    return message;
+  },
+};
+
+function createBaseDrainedPartition(): DrainedPartition {
+  return { topic: "", partition: 0, targetReplicas: [], leaderId: 0 };
+}
+
+export const DrainedPartition = {
+  encode(message: DrainedPartition, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).int32(message.partition);
+    }
+    writer.uint32(26).fork();
+    for (const v of message.targetReplicas) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    if (message.leaderId !== 0) {
+      writer.uint32(32).int32(message.leaderId);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DrainedPartition {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDrainedPartition();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topic = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.partition = reader.int32();
+          continue;
+        case 3:
+          if (tag === 24) {
+            message.targetReplicas.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 26) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.targetReplicas.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.leaderId = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DrainedPartition>): DrainedPartition {
+    return DrainedPartition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainedPartition>): DrainedPartition {
+    const message = createBaseDrainedPartition();
+    message.topic = object.topic ?? "";
+    message.partition = object.partition ?? 0;
+    message.targetReplicas = object.targetReplicas?.map((e) => e) || [];
+    message.leaderId = object.leaderId ?? 0;
+    return message;
+  },
+};
+
+function createBaseDrainBrokerResponse(): DrainBrokerResponse {
+  return { errorCode: 0, errorMessage: "", started: [] };
+}
+
+export const DrainBrokerResponse = {
+  encode(message: DrainBrokerResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(18).string(message.errorMessage);
+    }
+    for (const v of message.started) {
+      DrainedPartition.encode(v!, writer.uint32(26).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DrainBrokerResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDrainBrokerResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.started.push(DrainedPartition.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DrainBrokerResponse>): DrainBrokerResponse {
+    return DrainBrokerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainBrokerResponse>): DrainBrokerResponse {
+    const message = createBaseDrainBrokerResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    message.started = object.started?.map((e) => DrainedPartition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type ClientApiService = typeof ClientApiService;
 export const ClientApiService = {
   /** Brokers, topics and where each partition's leader lives. */
@@ -3531,6 +4354,38 @@ export const ClientApiService = {
     responseSerialize: (value: DescribeClusterResponse) => (DescribeClusterResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => DescribeClusterResponse.decode(value),
   },
+  /** Partition reassignment and broker drain, forwarded to the controller quorum. */
+  alterPartitionReassignments: {
+    path: "/rivulet.client.v1.ClientApi/AlterPartitionReassignments",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: AlterPartitionReassignmentsRequest) =>
+      (AlterPartitionReassignmentsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => AlterPartitionReassignmentsRequest.decode(value),
+    responseSerialize: (value: AlterPartitionReassignmentsResponse) =>
+      (AlterPartitionReassignmentsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => AlterPartitionReassignmentsResponse.decode(value),
+  },
+  listPartitionReassignments: {
+    path: "/rivulet.client.v1.ClientApi/ListPartitionReassignments",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ListPartitionReassignmentsRequest) =>
+      (ListPartitionReassignmentsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => ListPartitionReassignmentsRequest.decode(value),
+    responseSerialize: (value: ListPartitionReassignmentsResponse) =>
+      (ListPartitionReassignmentsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => ListPartitionReassignmentsResponse.decode(value),
+  },
+  drainBroker: {
+    path: "/rivulet.client.v1.ClientApi/DrainBroker",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DrainBrokerRequest) => (DrainBrokerRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => DrainBrokerRequest.decode(value),
+    responseSerialize: (value: DrainBrokerResponse) => (DrainBrokerResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => DrainBrokerResponse.decode(value),
+  },
 } as const;
 
 export interface ClientApiServer extends UntypedServiceImplementation {
@@ -3547,6 +4402,10 @@ export interface ClientApiServer extends UntypedServiceImplementation {
   listOffsets: handleUnaryCall<ListOffsetsRequest, ListOffsetsResponse>;
   deleteRecords: handleUnaryCall<DeleteRecordsRequest, DeleteRecordsResponse>;
   describeCluster: handleUnaryCall<DescribeClusterRequest, DescribeClusterResponse>;
+  /** Partition reassignment and broker drain, forwarded to the controller quorum. */
+  alterPartitionReassignments: handleUnaryCall<AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse>;
+  listPartitionReassignments: handleUnaryCall<ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse>;
+  drainBroker: handleUnaryCall<DrainBrokerRequest, DrainBrokerResponse>;
 }
 
 export interface ClientApiClient extends Client {
@@ -3693,6 +4552,52 @@ export interface ClientApiClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DescribeClusterResponse) => void,
+  ): ClientUnaryCall;
+  /** Partition reassignment and broker drain, forwarded to the controller quorum. */
+  alterPartitionReassignments(
+    request: AlterPartitionReassignmentsRequest,
+    callback: (error: ServiceError | null, response: AlterPartitionReassignmentsResponse) => void,
+  ): ClientUnaryCall;
+  alterPartitionReassignments(
+    request: AlterPartitionReassignmentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AlterPartitionReassignmentsResponse) => void,
+  ): ClientUnaryCall;
+  alterPartitionReassignments(
+    request: AlterPartitionReassignmentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AlterPartitionReassignmentsResponse) => void,
+  ): ClientUnaryCall;
+  listPartitionReassignments(
+    request: ListPartitionReassignmentsRequest,
+    callback: (error: ServiceError | null, response: ListPartitionReassignmentsResponse) => void,
+  ): ClientUnaryCall;
+  listPartitionReassignments(
+    request: ListPartitionReassignmentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPartitionReassignmentsResponse) => void,
+  ): ClientUnaryCall;
+  listPartitionReassignments(
+    request: ListPartitionReassignmentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPartitionReassignmentsResponse) => void,
+  ): ClientUnaryCall;
+  drainBroker(
+    request: DrainBrokerRequest,
+    callback: (error: ServiceError | null, response: DrainBrokerResponse) => void,
+  ): ClientUnaryCall;
+  drainBroker(
+    request: DrainBrokerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DrainBrokerResponse) => void,
+  ): ClientUnaryCall;
+  drainBroker(
+    request: DrainBrokerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DrainBrokerResponse) => void,
   ): ClientUnaryCall;
 }
 
