@@ -6,9 +6,9 @@ import { GrpcBrokerTransport, RivuletAggregateError, RivuletClient } from '@rivu
 import { ErrorCode, RivuletError } from '@rivulet/common';
 import { LocalCluster, waitFor } from '@rivulet/testkit';
 
-// Three controllers and four brokers as real `rivulet start` processes. Replication does not
-// exist yet, so a replica being added never joins the ISR: reassignments that only reorder or
-// remove replicas complete at once, and the others stay in progress until cancelled.
+// Three controllers and four brokers as real `rivulet start` processes. A reassignment that
+// only reorders or removes replicas completes at once; one that adds replicas completes once
+// they have copied the partition from its leader and joined the ISR.
 
 /** A broker applies committed metadata within a heartbeat or two; slack for a loaded machine. */
 const APPLY_DEADLINE_MS = 10_000;
@@ -53,9 +53,9 @@ describe('partition reassignment and broker drain on 3 controllers and 4 brokers
    * The topic's partitions once every broker reports the same (an admin call returns when the
    * broker that answered applied its change; the others follow the metadata log a moment later).
    */
-  async function partitions(topic: string) {
+  async function partitions(topic: string, brokers: readonly number[] = [1, 2, 3, 4]) {
     return waitFor(`every broker agreeing on ${topic}`, async () => {
-      const views = await Promise.all([1, 2, 3, 4].map((id) => transport(id).getMetadata({ topics: [topic], allowAutoTopicCreation: false }, 5_000)));
+      const views = await Promise.all(brokers.map((id) => transport(id).getMetadata({ topics: [topic], allowAutoTopicCreation: false }, 5_000)));
       const topics = views.map((v) => v.topics[0]);
       if (topics.some((t) => t === undefined || t.errorCode !== 0)) return undefined;
       const shown = topics.map((t) => JSON.stringify(t!.partitions));
@@ -72,7 +72,7 @@ describe('partition reassignment and broker drain on 3 controllers and 4 brokers
     return error as RivuletError;
   }
 
-  it('completes a removal at once (the removed broker deletes its replica); an addition stays in progress until cancelled', async () => {
+  it('completes a removal at once, an addition once the new replica is in sync; one to a broker that is down stays until cancelled', async () => {
     const admin = client.admin();
     await admin.createTopics([{ name: 'moves', partitions: 1, replicationFactor: 2 }]);
     const [before] = await partitions('moves');
@@ -91,21 +91,41 @@ describe('partition reassignment and broker drain on 3 controllers and 4 brokers
     expect(await admin.listPartitionReassignments(['moves'])).toEqual([]);
     await waitFor(`broker ${first} deleting its moves-0 replica`, async () => ((await hostsReplica(first, 'moves', 0)) ? undefined : true), APPLY_DEADLINE_MS);
 
-    // Adding a replica: it opens as a follower but never joins the ISR (no replication yet).
+    // Adding a replica: it opens as a follower, copies the log from the leader, joins the ISR,
+    // and the reassignment completes.
     const third = [1, 2, 3, 4].find((id) => id !== first && id !== second)!;
     await admin.alterPartitionReassignments([{ topic: 'moves', partition: 0, replicas: [second, third] }]);
-    const ongoing = await admin.listPartitionReassignments(['moves']);
-    expect(ongoing).toEqual([
-      { topic: 'moves', partition: 0, replicas: [second, third], addingReplicas: [third], removingReplicas: [], isr: [second], leaderId: second, addingNotInIsr: [third] },
-    ]);
-    await waitFor(`broker ${third} opening its adding replica`, async () => ((await hostsReplica(third, 'moves', 0)) ? true : undefined), APPLY_DEADLINE_MS);
-    expect((await partitions('moves'))[0]).toMatchObject({ replicas: [second, third], isr: [second], leaderId: second });
+    await waitFor(
+      'the addition completing',
+      async () => {
+        const [p] = await partitions('moves');
+        return p!.isr.length === 2 && (await admin.listPartitionReassignments(['moves'])).length === 0 ? p : undefined;
+      },
+      APPLY_DEADLINE_MS,
+    );
+    expect((await partitions('moves'))[0]).toMatchObject({ replicas: [second, third], leaderId: second });
+    expect([...(await partitions('moves'))[0]!.isr].sort()).toEqual([second, third].sort());
+    const copied = await transport(third).describeTopics({ names: ['moves'] }, 5_000);
+    expect(copied.topics[0]!.partitions[0]!.logEndOffset).toBe(1);
 
-    // Cancelling reverts to the replicas from before it; the adding broker drops its replica.
-    await admin.alterPartitionReassignments([{ topic: 'moves', partition: 0, replicas: null }]);
-    expect((await partitions('moves'))[0]).toMatchObject({ replicas: [second], isr: [second], leaderId: second });
-    expect(await admin.listPartitionReassignments()).toEqual([]);
-    await waitFor(`broker ${third} deleting the replica it was adding`, async () => ((await hostsReplica(third, 'moves', 0)) ? undefined : true), APPLY_DEADLINE_MS);
+    // An addition of a broker that is down stays in progress, listed as not yet in sync, until
+    // cancelled: then the replicas from before it are back.
+    const fourth = [1, 2, 3, 4].find((id) => id !== second && id !== third)!;
+    const live = [1, 2, 3, 4].filter((id) => id !== fourth);
+    await cluster.node(fourth).kill();
+    try {
+      await admin.alterPartitionReassignments([{ topic: 'moves', partition: 0, replicas: [second, third, fourth] }]);
+      const ongoing = await admin.listPartitionReassignments(['moves']);
+      expect(ongoing).toHaveLength(1);
+      expect(ongoing[0]).toMatchObject({ replicas: [second, third, fourth], addingReplicas: [fourth], removingReplicas: [], leaderId: second, addingNotInIsr: [fourth] });
+      await admin.alterPartitionReassignments([{ topic: 'moves', partition: 0, replicas: null }]);
+      expect((await partitions('moves', live))[0]).toMatchObject({ replicas: [second, third], leaderId: second });
+      expect(await admin.listPartitionReassignments()).toEqual([]);
+    } finally {
+      await cluster.node(fourth).start();
+    }
+    // Back, the broker deletes the replica it was being given before the cancel.
+    await waitFor(`broker ${fourth} without a moves-0 replica`, async () => ((await hostsReplica(fourth, 'moves', 0)) ? undefined : true), APPLY_DEADLINE_MS);
   }, 60_000);
 
   it('refuses bad reassignments with specific errors and changes nothing', async () => {
@@ -136,7 +156,7 @@ describe('partition reassignment and broker drain on 3 controllers and 4 brokers
     expect(await admin.listPartitionReassignments()).toEqual([]);
   }, 30_000);
 
-  it('drains a broker: every partition it holds gets a target without it, and its leaderships move at once', async () => {
+  it('drains a broker: its leaderships move at once, its replicas once their new homes are in sync', async () => {
     const admin = client.admin();
     await admin.createTopics([{ name: 'drained', partitions: 8, replicationFactor: 2 }]);
     const before = await partitions('drained');
@@ -153,16 +173,18 @@ describe('partition reassignment and broker drain on 3 controllers and 4 brokers
     }
     const after = await partitions('drained');
     expect(after.filter((p) => p.leaderId === drainedId)).toEqual([]);
-    const ongoing = await admin.listPartitionReassignments(['drained']);
-    expect(ongoing.map((r) => r.partition)).toEqual(held);
-    for (const r of ongoing) {
-      expect(r.removingReplicas).toEqual([drainedId]);
-      expect(r.addingReplicas).toHaveLength(1);
-      expect(r.addingNotInIsr).toEqual(r.addingReplicas);
-      expect(r.replicas[r.replicas.length - 1]).toBe(drainedId);
+    // The new replicas copy the partitions and join the ISR; each reassignment then completes
+    // and the drained broker deletes its replicas.
+    await waitFor('the drain completing', async () => ((await admin.listPartitionReassignments()).length === 0 ? true : undefined), APPLY_DEADLINE_MS);
+    const drained = await partitions('drained');
+    for (const p of drained) {
+      expect(p.replicas).not.toContain(drainedId);
+      expect(p.replicas).toHaveLength(2);
+      expect([...p.isr].sort()).toEqual([...p.replicas].sort());
     }
-    // The drained broker keeps its replicas (being removed) until the reassignments complete.
-    for (const partition of held) expect(await hostsReplica(drainedId, 'drained', partition)).toBe(true);
+    for (const partition of held) {
+      await waitFor(`broker ${drainedId} deleting drained-${partition}`, async () => ((await hostsReplica(drainedId, 'drained', partition)) ? undefined : true), APPLY_DEADLINE_MS);
+    }
 
     // With every broker holding a replica of a partition, there is nowhere to drain to.
     await admin.createTopics([{ name: 'everywhere', partitions: 1, replicationFactor: 4 }]);
@@ -172,7 +194,7 @@ describe('partition reassignment and broker drain on 3 controllers and 4 brokers
     expect(refused.code).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
     expect(refused.message).toMatch(/Cannot drain broker 1: no unfenced broker outside the replicas \[\d,\d,\d,\d\] of everywhere-0/);
     expect(await partitions('everywhere')).toEqual(full);
-    expect(await partitions('drained')).toEqual(after);
+    expect(await partitions('drained')).toEqual(drained);
     expect(await admin.listPartitionReassignments()).toEqual(inProgress);
   }, 60_000);
 });

@@ -29,6 +29,8 @@ function options(overrides: Partial<BrokerOptions> = {}): BrokerOptions {
     roles: 'broker',
     controller: quorum,
     leaseValid: () => leaseValid,
+    brokerEpoch: () => quorum.brokerEpochOf(1),
+    replicaTransportFactory: quorum.replicaTransportFactory,
     clock: systemClock,
     logger: noopLogger,
     ...overrides,
@@ -305,7 +307,8 @@ describe('as the committed metadata assigns replicas', () => {
     const expectedHosted = metadata.topics[0]!.partitions.filter((p) => p.replicas.includes(1)).map((p) => p.partition);
     expect(hosted.sort()).toEqual(expectedHosted.sort());
     for (const p of metadata.topics[0]!.partitions) {
-      const produced = await produce('spread', p.partition, await batch(['v']));
+      // acks=1: brokers 2 and 3 are only names in metadata here, so nothing replicates.
+      const produced = await produce('spread', p.partition, await batch(['v']), 1);
       if (p.leaderId === 1) {
         expect(produced.errorCode).toBe(0);
       } else {
@@ -323,9 +326,11 @@ describe('as the committed metadata assigns replicas', () => {
     // Make broker 2 the leader, then back to broker 1: two leader changes, epoch 2.
     await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 2 }]);
     expect((await produce('moving', 0, await batch(['refused']))).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 1 }]);
+    // Brokers 2 and 3 are only names here: with an ISR of broker 1 alone, its writes commit at once.
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 1, isr: [1] }]);
     expect(leaderOf('moving', 0)).toBe(1);
-    expect((await produce('moving', 0, await batch(['accepted']))).errorCode).toBe(0);
+    // acks=1: an ISR of one is below the topic's min.insync.replicas (2 for replication factor 3).
+    expect((await produce('moving', 0, await batch(['accepted']), 1)).errorCode).toBe(0);
     const metadata = await broker.metadata({ topics: ['moving'], allowAutoTopicCreation: false });
     expect(metadata.topics[0]!.partitions[0]!.leaderEpoch).toBe(2);
     expect(await fetchValues('moving', 0, 0)).toEqual(['accepted']);
@@ -348,7 +353,7 @@ describe('as the committed metadata assigns replicas', () => {
     await broker.createTopics([{ name: 'again', partitions: 1, replicationFactor: 3, configs: {} }], false);
     const topicId = quorum.image.topicsByName.get('again')!.topicId;
     if (leaderOf('again', 0) !== 1) await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: 1 }]);
-    await produce('again', 0, await batch(['old']));
+    expect((await produce('again', 0, await batch(['old']), 1)).errorCode).toBe(0);
     expect((await broker.deleteTopics(['again']))[0]!.errorCode).toBe(0);
     expect(broker.partitionStats()).toEqual([]);
     await broker.createTopics([{ name: 'again', partitions: 1, replicationFactor: 3, configs: {} }], false);

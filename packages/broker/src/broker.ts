@@ -1,10 +1,12 @@
 import { AssertionError, RivuletError, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
 import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration, type TopicImage } from '@rivulet/metadata';
-import type { controllerApi } from '@rivulet/proto';
+import type { controllerApi, replicationApi } from '@rivulet/proto';
+import type { AlterPartitionProposal } from '@rivulet/replication';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
 import { Partition } from './partition.js';
-import { describeTopicConfig, resolveTopicConfig, validateTopicConfigs, validateTopicName, type TopicConfigDefaults } from './topic-config.js';
+import { ReplicaFetcherManager, type ReplicaTransportFactory } from './replica-fetcher.js';
+import { describeTopicConfig, resolveTopicConfig, validateTopicConfigs, validateTopicName, type TopicConfig, type TopicConfigDefaults } from './topic-config.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -40,6 +42,7 @@ export interface ControllerGateway {
   alterPartitionReassignments(request: controllerApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionReassignmentsResponse>;
   listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.ListPartitionReassignmentsResponse>;
   drainBroker(request: controllerApi.DrainBrokerRequest, timeoutMs: number): Promise<controllerApi.DrainBrokerResponse>;
+  alterPartition(request: controllerApi.AlterPartitionRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionResponse>;
 }
 
 export interface BrokerOptions {
@@ -62,6 +65,14 @@ export interface BrokerOptions {
   leaseValid: () => boolean;
   /** How long an admin request waits for the controller and for its answer to reach this broker. Default 30 000 ms. */
   adminTimeoutMs?: number;
+  /** This broker's epoch from its registration (-1 before it registered). */
+  brokerEpoch: () => number;
+  /** Opens a follower's connection to a leader broker's replica service. */
+  replicaTransportFactory: ReplicaTransportFactory;
+  /** replica.lag.time.max.ms: an ISR follower that has not caught up for this long leaves the ISR. Default 10 000 ms. */
+  replicaLagTimeMaxMs?: number;
+  /** How often high watermarks are written to disk. Default 5 000 ms. */
+  highWatermarkCheckpointIntervalMs?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -75,6 +86,14 @@ const STREAM_POLL_WAIT_MS = 500;
 const CONCURRENT_PARTITION_READS_MAX = 16;
 /** Replica logs opened at once when metadata assigns many partitions to this broker. */
 const CONCURRENT_REPLICA_OPENS_MAX = 32;
+const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 10_000;
+const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5_000;
+/** Deadline of one AlterPartition call, and the pause before a retry. */
+const ALTER_PARTITION_TIMEOUT_MS = 5_000;
+const ALTER_PARTITION_RETRY_MS = 500;
+/** A replica fetch waits at most this long for new records. */
+const REPLICA_FETCH_WAIT_MS_MAX = 5_000;
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 function errorFields(err: unknown): { errorCode: number; errorMessage: string } {
   if (err instanceof AssertionError) throw err;
@@ -133,6 +152,11 @@ export class Broker {
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRun: Promise<void> = Promise.resolve();
   private isStopped = false;
+  /** Replica fetches of followers parked on the partitions they follow here, woken by appends. */
+  private readonly replicaWaiters = new FetchWaiters(PARKED_FETCHES_MAX);
+  private readonly fetchers: ReplicaFetcherManager;
+  private isrTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: BrokerOptions,
@@ -140,12 +164,24 @@ export class Broker {
   ) {
     this.logger = options.logger.child({ component: 'broker' });
     this.startedAtMs = options.clock.nowMs();
+    this.fetchers = new ReplicaFetcherManager({
+      nodeId: options.nodeId,
+      brokerEpoch: options.brokerEpoch,
+      transportFactory: options.replicaTransportFactory,
+      clock: options.clock,
+      logger: this.logger,
+    });
+  }
+
+  private get replicaLagTimeMaxMs(): number {
+    return this.options.replicaLagTimeMaxMs ?? DEFAULT_REPLICA_LAG_TIME_MAX_MS;
   }
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const store = await LogStore.open({ dataDir: options.dataDir, flushPolicy: options.flushPolicy, logger: options.logger, clock: options.clock });
     const broker = new Broker(options, store);
     broker.scheduleRetention();
+    broker.scheduleReplicationTimers();
     return broker;
   }
 
@@ -162,7 +198,11 @@ export class Broker {
     if (this.isStopped) return;
     this.isStopped = true;
     clearTimeout(this.retentionTimer);
+    clearInterval(this.isrTimer);
+    clearInterval(this.checkpointTimer);
+    await this.fetchers.stop();
     await this.retentionRun;
+    await this.checkpointHighWatermarks();
     await this.store.close();
     this.logger.info({}, 'broker stopped');
   }
@@ -189,6 +229,8 @@ export class Broker {
       if (want !== undefined && want.topic.topicId === replica.topicId) continue;
       this.partitions.delete(key);
       this.waiters.wake(key);
+      this.replicaWaiters.wake(key);
+      await this.fetchers.unfollow(key);
       await this.store.deletePartition({ topic: replica.topic, partition: replica.partition });
       this.logger.info({ topic: replica.topic, partition: replica.partition, topicId: replica.topicId }, 'deleted a replica this broker no longer hosts');
     }
@@ -206,16 +248,23 @@ export class Broker {
     for (let start = 0; start < toOpen.length; start += CONCURRENT_REPLICA_OPENS_MAX) {
       await Promise.all(toOpen.slice(start, start + CONCURRENT_REPLICA_OPENS_MAX).map(([, want]) => this.openPartition(want.topic, want.registration.partition)));
     }
+    this.image = image;
     for (const [key, want] of wanted) {
       const replica = this.partitions.get(key);
       if (replica === undefined) continue;
-      const config = resolveTopicConfig(Object.fromEntries(want.topic.configs), this.options.topicDefaults);
-      replica.updateConfig(config);
+      replica.updateConfig(this.topicConfigOf(want.topic));
       const r = want.registration;
+      const followsOther = r.leader !== nodeId && r.leader >= 0;
+      // A replica changes role only once no fetcher writes its log any more.
+      if (!followsOther || !this.fetchers.isFollowing(key, r.leader, r.leaderEpoch)) await this.fetchers.unfollow(key);
       replica.applyAssignment({ leaderId: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, replicas: r.replicas, isr: r.isr });
+      if (followsOther) {
+        const leader = endpointOf(image, r.leader);
+        if (leader !== undefined && leader.grpcPort > 0) this.fetchers.follow(key, replica, r.leader, r.leaderEpoch, `${leader.host}:${leader.grpcPort}`);
+        else this.logger.warn({ topic: replica.topic, partition: replica.partition, leaderId: r.leader }, 'the leader has no gRPC endpoint in metadata; not fetching');
+      }
     }
     if (toOpen.length > 0) this.logger.info({ opened: toOpen.length, hosted: this.partitions.size, offset: image.offset }, 'replicas opened');
-    this.image = image;
     for (const waiter of [...this.offsetWaiters]) {
       if (image.offset >= waiter.offset) {
         this.offsetWaiters.delete(waiter);
@@ -225,11 +274,30 @@ export class Broker {
   }
 
   private async openPartition(topic: TopicImage, partition: number): Promise<Partition> {
-    const config = resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults);
+    const config = this.topicConfigOf(topic);
     const tp = { topic: topic.name, partition };
     const key = topicPartitionKey(tp);
     const log = await this.store.openPartition(tp, { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes });
-    const replica = new Partition(topic.name, partition, topic.topicId, log, config, this.options.nodeId, () => this.waiters.wake(key), this.logger.child({ topic: topic.name, partition }));
+    const replica = new Partition(
+      topic.name,
+      partition,
+      topic.topicId,
+      log,
+      config,
+      {
+        nodeId: this.options.nodeId,
+        clock: this.options.clock,
+        replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
+        isReplicaIsrEligible: (brokerId) => this.image.brokers.get(brokerId)?.state === 'unfenced',
+        onChange: () => {
+          this.waiters.wake(key);
+          this.replicaWaiters.wake(key);
+        },
+        onAppend: () => this.replicaWaiters.wake(key),
+        onIsrChangeProposed: (p, proposal) => this.sendAlterPartition(p, proposal),
+      },
+      this.logger.child({ topic: topic.name, partition }),
+    );
     this.partitions.set(key, replica);
     return replica;
   }
@@ -255,6 +323,160 @@ export class Broker {
 
   private get adminTimeoutMs(): number {
     return this.options.adminTimeoutMs ?? 30_000;
+  }
+
+  // ---- replication ----------------------------------------------------------------------
+
+  /** A topic's effective configs (min.insync.replicas defaults by its replication factor). */
+  private topicConfigOf(topic: TopicImage): TopicConfig {
+    const first = topic.partitions.get(0);
+    const replicationFactor = first === undefined ? 1 : first.replicas.length - first.removingReplicas.length;
+    return resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults, replicationFactor);
+  }
+
+  /**
+   * Leaders look for ISR followers that fell behind every replica.lag.time.max.ms / 2 (Kafka's
+   * isr-expiration); every replica writes its high watermark to disk every few seconds.
+   */
+  private scheduleReplicationTimers(): void {
+    this.isrTimer = setInterval(() => {
+      const nowMs = this.options.clock.nowMs();
+      for (const replica of this.partitions.values()) if (replica.isLeader) replica.maybeProposeIsrChange(nowMs);
+    }, Math.max(1, Math.floor(this.replicaLagTimeMaxMs / 2)));
+    this.isrTimer.unref();
+    this.checkpointTimer = setInterval(() => void this.checkpointHighWatermarks(), this.options.highWatermarkCheckpointIntervalMs ?? DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS);
+    this.checkpointTimer.unref();
+  }
+
+  private async checkpointHighWatermarks(): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const replica of this.partitions.values()) {
+      if (replica.highWatermark !== replica.log.highWatermarkCheckpoint()) writes.push(replica.log.checkpointHighWatermark(replica.highWatermark));
+    }
+    const failed = (await Promise.allSettled(writes)).filter((r) => r.status === 'rejected');
+    // A replica deleted meanwhile refuses its checkpoint; nothing else is expected here.
+    if (failed.length > 0) this.logger.debug({ failed: failed.length }, 'some high-watermark checkpoints were not written');
+  }
+
+  /** Sends a leader's ISR change to the controller, retrying while it stays pending. */
+  private sendAlterPartition(replica: Partition, proposal: AlterPartitionProposal): void {
+    const attempt = async (): Promise<void> => {
+      if (this.isStopped || replica.leader?.pendingIsrChange !== proposal) return;
+      let outcome: ReturnType<Partition['onIsrChangeAnswered']>;
+      try {
+        const response = await this.options.controller.alterPartition(
+          {
+            brokerId: this.options.nodeId,
+            brokerEpoch: this.options.brokerEpoch(),
+            topicId: replica.topicId,
+            partition: replica.partition,
+            leaderEpoch: proposal.leaderEpoch,
+            partitionEpoch: proposal.partitionEpoch,
+            newIsr: [...proposal.newIsr],
+          },
+          ALTER_PARTITION_TIMEOUT_MS,
+        );
+        outcome = replica.onIsrChangeAnswered(proposal, response);
+        if (response.errorCode !== 0) {
+          this.logger.info({ topic: replica.topic, partition: replica.partition, errorCode: response.errorCode, errorMessage: response.errorMessage, outcome }, 'the controller refused an ISR change');
+        }
+      } catch (error) {
+        if (!(error instanceof RivuletError)) throw error;
+        this.logger.warn({ topic: replica.topic, partition: replica.partition, err: error }, 'AlterPartition failed; retrying');
+        outcome = 'retry';
+      }
+      if (outcome === 'retry') setTimeout(() => void attempt(), ALTER_PARTITION_RETRY_MS).unref();
+    };
+    void attempt();
+  }
+
+  /** The partition a follower's replica request is about, led here; throws what to answer otherwise. */
+  private replicaForFollower(topic: string, partition: number, topicId: string): Partition {
+    const replica = this.leaderReplica(topic, partition);
+    if (topicId !== '' && topicId !== replica.topicId) {
+      throw new RivuletError('UNKNOWN_TOPIC_ID', `${topic} is now a different topic (id ${replica.topicId}, not ${topicId})`, { topic, partition });
+    }
+    return replica;
+  }
+
+  /**
+   * ReplicaService.ReplicaFetch: a follower broker's fetch of the partitions it follows here.
+   * Each partition's fetch offset is that follower's log end: it moves the follower's progress,
+   * the high watermark and the ISR. Then answers with the records after each fetch offset (up
+   * to the log end, not the high watermark), waiting up to maxWaitMs for minBytes.
+   */
+  async replicaFetch(request: replicationApi.ReplicaFetchRequest, signal?: AbortSignal): Promise<replicationApi.ReplicaFetchResponse> {
+    const follower = this.image.brokers.get(request.replicaId);
+    if (follower === undefined || request.replicaId === this.options.nodeId) {
+      throw new RivuletError('BROKER_ID_NOT_REGISTERED', `broker ${request.replicaId} is not a registered follower`);
+    }
+    if (request.brokerEpoch < follower.brokerEpoch) {
+      throw new RivuletError('STALE_BROKER_EPOCH', `broker ${request.replicaId} fetched with epoch ${request.brokerEpoch}; its registration has epoch ${follower.brokerEpoch}`);
+    }
+    if (!Number.isSafeInteger(request.maxBytes) || request.maxBytes < 0 || !Number.isSafeInteger(request.maxWaitMs) || request.maxWaitMs < 0) {
+      throw new RivuletError('INVALID_REQUEST', `replica fetch sizes must be non-negative integers (maxBytes ${request.maxBytes}, maxWaitMs ${request.maxWaitMs})`);
+    }
+    const recorded = request.partitions.map((p) => {
+      try {
+        const replica = this.replicaForFollower(p.topic, p.partition, p.topicId);
+        replica.onFollowerFetch(request.replicaId, p.currentLeaderEpoch, p.fetchOffset, p.logStartOffset);
+        return { request: p, replica, error: undefined };
+      } catch (err) {
+        return { request: p, replica: this.partitions.get(topicPartitionKey({ topic: p.topic, partition: p.partition })), error: errorFields(err) };
+      }
+    });
+    const deadlineMs = this.options.clock.nowMs() + Math.min(request.maxWaitMs, REPLICA_FETCH_WAIT_MS_MAX);
+    const keys = recorded.filter((r) => r.error === undefined).map((r) => topicPartitionKey({ topic: r.request.topic, partition: r.request.partition }));
+    for (;;) {
+      let budget = request.maxBytes;
+      let totalBytes = 0;
+      let hasError = false;
+      const partitions = await Promise.all(
+        recorded.map(async (r): Promise<replicationApi.ReplicaFetchPartitionData> => {
+          const base = { topic: r.request.topic, partition: r.request.partition };
+          const positions = { highWatermark: r.replica?.highWatermark ?? -1, logStartOffset: r.replica?.log.logStartOffset() ?? -1, logEndOffset: r.replica?.log.logEndOffset() ?? -1 };
+          if (r.error !== undefined) {
+            hasError = true;
+            return { ...base, ...r.error, ...positions, records: EMPTY_BUFFER };
+          }
+          try {
+            const limit = Math.min(r.request.partitionMaxBytes, Math.max(budget, 0));
+            // Reserve before the read so concurrent reads share the response budget; the first
+            // read returns at least one batch whatever its size, so followers never stall.
+            budget -= limit;
+            const read = r.request.fetchOffset >= r.replica!.log.logEndOffset() ? undefined : await r.replica!.log.read(r.request.fetchOffset, limit);
+            const records = read?.records ?? EMPTY_BUFFER;
+            budget += limit - records.length;
+            totalBytes += records.length;
+            return { ...base, errorCode: 0, errorMessage: '', ...positions, highWatermark: r.replica!.highWatermark, records };
+          } catch (err) {
+            hasError = true;
+            return { ...base, ...errorFields(err), ...positions, records: EMPTY_BUFFER };
+          }
+        }),
+      );
+      const remainingMs = deadlineMs - this.options.clock.nowMs();
+      if (totalBytes >= Math.max(request.minBytes, 1) || hasError || remainingMs <= 0 || signal?.aborted || this.isStopped || keys.length === 0) return { partitions };
+      const woken = await this.replicaWaiters.wait(keys, remainingMs, signal);
+      if (!woken && this.options.clock.nowMs() < deadlineMs && !signal?.aborted) return { partitions };
+    }
+  }
+
+  /** ReplicaService.OffsetForLeaderEpoch: where this leader's log ends for each asked epoch. */
+  offsetForLeaderEpochAsLeader(request: replicationApi.OffsetForLeaderEpochRequest): replicationApi.OffsetForLeaderEpochResponse {
+    return {
+      partitions: request.partitions.map((p) => {
+        const base = { topic: p.topic, partition: p.partition };
+        try {
+          const replica = this.leaderReplica(p.topic, p.partition);
+          replica.leader!.checkLeaderEpoch(p.currentLeaderEpoch);
+          const answer = replica.log.endOffsetForLeaderEpoch(p.leaderEpoch);
+          return { ...base, errorCode: 0, errorMessage: '', leaderEpoch: answer.leaderEpoch, endOffset: answer.endOffset };
+        } catch (err) {
+          return { ...base, ...errorFields(err), leaderEpoch: -1, endOffset: -1 };
+        }
+      }),
+    };
   }
 
   // ---- topics ---------------------------------------------------------------------------
@@ -457,7 +679,7 @@ export class Broker {
             sizeBytes: replica?.log.sizeBytes() ?? -1,
           };
         });
-        const configs = describeTopicConfig(resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults));
+        const configs = describeTopicConfig(this.topicConfigOf(topic));
         return { name, errorCode: 0, errorMessage: '', isInternal: false, configs, partitions };
       } catch (err) {
         return { name, isInternal: false, configs: {}, partitions: [], ...errorFields(err) };
@@ -509,7 +731,7 @@ export class Broker {
           const fields = errorFields(err);
           return { name: topic.name, partitions: topic.partitions.map((p) => this.produceFailure(p.partition, fields)) };
         }
-        const partitions = await Promise.all(topic.partitions.map((p) => this.producePartition(topic.name, p.partition, p.records)));
+        const partitions = await Promise.all(topic.partitions.map((p) => this.producePartition(topic.name, p.partition, p.records, request.acks, request.timeoutMs)));
         return { name: topic.name, partitions };
       }),
     );
@@ -520,10 +742,10 @@ export class Broker {
     return { partition, leaderId: -1, ...fields, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
   }
 
-  private async producePartition(topic: string, partition: number, records: Buffer) {
+  private async producePartition(topic: string, partition: number, records: Buffer, acks: number, timeoutMs: number) {
     try {
       const replica = this.leaderReplica(topic, partition);
-      const outcome = await replica.appendRecordsAsLeader(records);
+      const outcome = await replica.appendRecordsAsLeader(records, acks, timeoutMs > 0 ? timeoutMs : 30_000);
       return {
         partition,
         errorCode: 0,

@@ -62,12 +62,18 @@ export function validateTopicConfigs(configs: Record<string, string>): void {
   }
 }
 
-export function resolveTopicConfig(configs: Record<string, string>, defaults: TopicConfigDefaults): TopicConfig {
+/** min.insync.replicas when a topic does not set it: 2 for replication factor 3 or more, else 1. */
+export function defaultMinInsyncReplicas(replicationFactor: number): number {
+  return replicationFactor >= 3 ? 2 : 1;
+}
+
+/** A topic's effective configs: its explicit values over the broker's defaults. */
+export function resolveTopicConfig(configs: Record<string, string>, defaults: TopicConfigDefaults, replicationFactor = 1): TopicConfig {
   const config: TopicConfig = {
     retentionMs: defaults.retentionMs,
     retentionBytes: defaults.retentionBytes,
     maxMessageBytes: defaults.messageMaxBytes,
-    minInsyncReplicas: 1,
+    minInsyncReplicas: defaultMinInsyncReplicas(replicationFactor),
     cleanupPolicy: 'delete',
     messageTimestampType: 'CreateTime',
   };

@@ -32,6 +32,7 @@ export interface NodeConfig {
   brokerHeartbeatIntervalMs: number;
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
+  replicaLagTimeMaxMs: number;
   dataDir: string;
   host: string;
   advertisedHost: string;
@@ -63,6 +64,7 @@ export const defaultConfig: NodeConfig = {
   brokerHeartbeatIntervalMs: 500,
   autoLeaderRebalance: true,
   leaderImbalanceCheckIntervalMs: 5000,
+  replicaLagTimeMaxMs: 10_000,
   dataDir: './data',
   host: '127.0.0.1',
   advertisedHost: '',
@@ -118,6 +120,12 @@ export const configOptions: readonly OptionSpec[] = [
     name: 'leaderImbalanceCheckIntervalMs',
     type: 'int',
     description: 'How often the controller looks for partitions not led by their preferred replica',
+  },
+  {
+    name: 'replicaLagTimeMaxMs',
+    type: 'int',
+    description: 'A follower that has not caught up with its leader for this long leaves the ISR',
+    kafkaName: 'replica.lag.time.max.ms',
   },
   { name: 'dataDir', type: 'string', description: 'Directory holding the LevelDB database with every partition replica', kafkaName: 'log.dirs' },
   { name: 'host', type: 'string', description: 'Interface the listeners bind to (0.0.0.0 for every interface)' },
@@ -260,6 +268,7 @@ export function validateConfig(config: NodeConfig): void {
     throw invalid(`brokerSessionTimeoutMs (${config.brokerSessionTimeoutMs}) must be at least twice brokerHeartbeatIntervalMs (${config.brokerHeartbeatIntervalMs})`);
   }
   if (config.leaderImbalanceCheckIntervalMs < 100) throw invalid('leaderImbalanceCheckIntervalMs must be >= 100');
+  if (config.replicaLagTimeMaxMs < 100) throw invalid('replicaLagTimeMaxMs must be >= 100');
   let quorum: RaftPeerConfig[];
   try {
     quorum = parsePeers(config.controllerQuorum);

@@ -6,8 +6,8 @@ import { Broker, BrokerLifecycle, MetadataFollower, type ControllerGateway } fro
 import { RivuletError, systemClock, type Logger, type NodeId } from '@rivulet/common';
 import { ControllerNode, parsePeers } from '@rivulet/controller';
 import { KafkaListener } from '@rivulet/kafka';
-import { clientApi } from '@rivulet/proto';
-import { ControllerChannel, GrpcServer } from '@rivulet/transport-grpc';
+import { clientApi, replicationApi } from '@rivulet/proto';
+import { ControllerChannel, GrpcServer, ReplicaChannel } from '@rivulet/transport-grpc';
 import { claimDataDir } from './data-dir.js';
 import { clientApiHandlers } from './client-api-service.js';
 import { defaultConfig, validateConfig, type NodeConfig } from './config.js';
@@ -121,6 +121,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         alterPartitionReassignments: (request, timeoutMs) => requireChannel(channel).alterPartitionReassignments(request, timeoutMs),
         listPartitionReassignments: (request, timeoutMs) => requireChannel(channel).listPartitionReassignments(request, timeoutMs),
         drainBroker: (request, timeoutMs) => requireChannel(channel).drainBroker(request, timeoutMs),
+        alterPartition: (request, timeoutMs) => requireChannel(channel).alterPartition(request, timeoutMs),
       };
       broker = await Broker.start({
         nodeId: config.nodeId,
@@ -137,10 +138,18 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         roles: config.roles,
         controller,
         leaseValid: () => lifecycle?.leaseValid() ?? false,
+        brokerEpoch: () => lifecycle?.epoch ?? -1,
+        replicaTransportFactory: (_leaderId, address) => new ReplicaChannel(address),
+        replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
         clock: systemClock,
         logger,
       });
+      const replicaBroker = broker;
       grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics, () => clientControllers));
+      grpc.addService(replicationApi.ReplicaServiceService, {
+        replicaFetch: (request, signal) => replicaBroker.replicaFetch(request, signal),
+        offsetForLeaderEpoch: (request) => Promise.resolve(replicaBroker.offsetForLeaderEpochAsLeader(request)),
+      });
       if (config.kafkaPort !== -1) {
         kafka = new KafkaListener({
           broker,

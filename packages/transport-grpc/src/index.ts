@@ -6,3 +6,4 @@ export { RaftPeerTransport, estimateRaftMessageBytes, raftServiceHandlers } from
 export type { RaftPeerAddress, RaftPeerStats, RaftPeerTransportOptions } from './raft-peer-transport.js';
 export { ControllerChannel } from './controller-channel.js';
 export type { ControllerAddress, ControllerChannelOptions } from './controller-channel.js';
+export { ReplicaChannel } from './replica-channel.js';

@@ -14,6 +14,7 @@ import {
   deleteTopic,
   drainBroker,
   getPartition,
+  handleAlterPartition,
   listReassignments,
   type MetadataImage,
   type MetadataRecord,
@@ -22,13 +23,15 @@ import {
 import { RivuletError } from '@rivulet/common';
 import type { controllerApi } from '@rivulet/proto';
 import { Broker, type BrokerOptions, type ControllerGateway } from '../broker.js';
+import type { ReplicaTransport } from '../replica-fetcher.js';
 
 /**
  * For unit tests of the broker and its front-ends: the metadata decisions of the real
  * controller (@rivulet/metadata), committed at once in this process instead of through Raft,
  * with every attached broker applying each new image before a call returns. The quorum,
  * registration and leases have their own tests; here brokers are registered and unfenced
- * from the start.
+ * from the start. Attached brokers replicate from each other through direct calls
+ * (`replicaTransportFactory`) instead of gRPC.
  */
 export class InProcessQuorum implements ControllerGateway {
   private current: MetadataImage = EMPTY_IMAGE;
@@ -47,7 +50,10 @@ export class InProcessQuorum implements ControllerGateway {
     return this.current;
   }
 
+  /** Attaches a broker (replacing an earlier one with its node id, e.g. after a restart). */
   async attach(broker: Broker): Promise<void> {
+    const earlier = this.brokers.findIndex((b) => b.nodeId === broker.nodeId);
+    if (earlier >= 0) this.brokers.splice(earlier, 1);
     this.brokers.push(broker);
     await broker.applyMetadata(this.current);
   }
@@ -140,6 +146,36 @@ export class InProcessQuorum implements ControllerGateway {
     return { errorCode: 0, errorMessage: '', started, metadataOffset };
   }
 
+  async alterPartition(request: controllerApi.AlterPartitionRequest): Promise<controllerApi.AlterPartitionResponse> {
+    const decided = handleAlterPartition(this.current, { ...request, newIsr: [...request.newIsr] });
+    if (!decided.ok) {
+      return { errorCode: decided.error.code, errorMessage: decided.error.message, leaderId: -1, leaderEpoch: -1, partitionEpoch: -1, isr: [], metadataOffset: this.current.offset };
+    }
+    const changed = applyRecords(this.current, decided.value, this.current.offset);
+    const metadataOffset = await this.commit([...decided.value, ...completeReassignments(changed, [{ topicId: request.topicId, partition: request.partition }])]);
+    const p = getPartition(this.current, request.topicId, request.partition)!;
+    return { errorCode: 0, errorMessage: '', leaderId: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: [...p.isr], metadataOffset };
+  }
+
+  /** The epoch the quorum holds for `brokerId` (what its heartbeats would carry). */
+  brokerEpochOf(brokerId: number): number {
+    return this.current.brokers.get(brokerId)?.brokerEpoch ?? -1;
+  }
+
+  /** Replica transports that call the attached leader broker directly. */
+  readonly replicaTransportFactory = (leaderId: number): ReplicaTransport => {
+    const leader = (): Broker => {
+      const broker = this.brokers.find((b) => b.nodeId === leaderId);
+      if (broker === undefined) throw new RivuletError('NETWORK_EXCEPTION', `broker ${leaderId} is not attached to this quorum`);
+      return broker;
+    };
+    return {
+      replicaFetch: (request) => leader().replicaFetch(request),
+      offsetForLeaderEpoch: (request) => Promise.resolve(leader().offsetForLeaderEpochAsLeader(request)),
+      close: () => undefined,
+    };
+  };
+
   /** Brings replicas into the ISR as a leader's AlterPartition would, completing reassignments it allows. */
   expandIsr(topic: string, partition: number, isr: readonly number[]): Promise<number> {
     const topicId = this.current.topicsByName.get(topic)!.topicId;
@@ -175,6 +211,8 @@ export async function startTestBroker(overrides: Partial<BrokerOptions> & { logg
     roles: 'broker',
     controller: quorum,
     leaseValid: () => true,
+    brokerEpoch: () => quorum.brokerEpochOf(overrides.nodeId ?? 1),
+    replicaTransportFactory: quorum.replicaTransportFactory,
     clock: systemClock,
     logger: noopLogger,
     ...overrides,

@@ -1,0 +1,215 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
+import { decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
+import { Broker, type BrokerOptions } from './broker.js';
+import { InProcessQuorum } from './testing/in-process-quorum.js';
+
+// Three brokers in this process, each on its own LevelDB data directory, following one
+// in-process quorum (the real metadata decisions, committed at once). Followers replicate
+// through direct calls to the leader's replica-fetch handlers: the same code the gRPC service
+// runs, minus the wire.
+
+const BROKER_IDS = [1, 2, 3] as const;
+const REPLICA_LAG_TIME_MAX_MS = 400;
+
+let quorum: InProcessQuorum;
+let baseDir: string;
+const brokers = new Map<number, Broker>();
+
+function options(nodeId: number): BrokerOptions {
+  return {
+    nodeId,
+    clusterId: 'replication-test',
+    dataDir: join(baseDir, `broker-${nodeId}`),
+    flushPolicy: 'os',
+    autoCreateTopics: false,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 3,
+    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
+    retentionCheckIntervalMs: 60_000,
+    fetchMaxBytes: 52_428_800,
+    version: 'test',
+    roles: 'broker',
+    controller: quorum,
+    leaseValid: () => true,
+    brokerEpoch: () => quorum.brokerEpochOf(nodeId),
+    replicaTransportFactory: quorum.replicaTransportFactory,
+    replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS,
+    clock: systemClock,
+    logger: noopLogger,
+  };
+}
+
+async function startBroker(nodeId: number): Promise<Broker> {
+  const broker = await Broker.start(options(nodeId));
+  brokers.set(nodeId, broker);
+  await quorum.attach(broker);
+  return broker;
+}
+
+async function stopBroker(nodeId: number): Promise<void> {
+  await brokers.get(nodeId)!.stop();
+  brokers.delete(nodeId);
+}
+
+/** Polls `condition` every 10 ms; fails with `what` after `timeoutMs`. */
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function registration(topic: string, partition = 0) {
+  return quorum.image.topicsByName.get(topic)!.partitions.get(partition)!;
+}
+
+function stats(nodeId: number, topic: string, partition = 0) {
+  return brokers.get(nodeId)!.partitionStats().find((s) => s.topic === topic && s.partition === partition);
+}
+
+async function produce(nodeId: number, topic: string, values: string[], acks: number, timeoutMs = 5_000) {
+  const records = await encodeRecordBatch({ records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 })) });
+  const response = await brokers.get(nodeId)!.produce({ acks, timeoutMs, topics: [{ name: topic, partitions: [{ partition: 0, records }] }] });
+  return response.topics[0]!.partitions[0]!;
+}
+
+/** Every record value in a replica's log, read straight from the log (followers included). */
+async function logValues(nodeId: number, topic: string): Promise<string[]> {
+  const broker = brokers.get(nodeId)!;
+  const replica = (broker as unknown as { partitions: Map<string, { topic: string; log: { read(from: number, max: number): Promise<{ records: Buffer }> } }> }).partitions;
+  const entry = [...replica.values()].find((p) => p.topic === topic)!;
+  const read = await entry.log.read(0, 1 << 20);
+  return (await decodeRecordBatches(read.records)).flatMap((b) => b.records.map((r) => r.value!.toString()));
+}
+
+async function createTopic(name: string, configs: Record<string, string> = {}): Promise<number> {
+  const [result] = await brokers.get(1)!.createTopics([{ name, partitions: 1, replicationFactor: 3, configs }], false);
+  expect(result!.errorCode).toBe(0);
+  return registration(name).leader;
+}
+
+beforeEach(async () => {
+  baseDir = await mkdtemp(join(tmpdir(), 'rivulet-replication-'));
+  quorum = new InProcessQuorum([...BROKER_IDS]);
+  for (const id of BROKER_IDS) await startBroker(id);
+});
+
+afterEach(async () => {
+  for (const id of [...brokers.keys()]) await stopBroker(id);
+  await rm(baseDir, { recursive: true, force: true });
+});
+
+describe('replication between three brokers', () => {
+  it('acknowledges acks=all once every ISR member has the batch, and followers hold the same log', async () => {
+    const leader = await createTopic('replicated');
+    const produced = await produce(leader, 'replicated', ['a', 'b', 'c'], -1);
+    expect(produced.errorCode).toBe(0);
+    expect(produced.baseOffset).toBe(0);
+    // acks=all answered: the high watermark passed the batch, so every ISR member has it.
+    expect(stats(leader, 'replicated')!.highWatermark).toBe(3);
+    for (const id of BROKER_IDS) {
+      expect(stats(id, 'replicated')!.logEndOffset).toBeGreaterThanOrEqual(3);
+      expect(await logValues(id, 'replicated')).toEqual(['a', 'b', 'c']);
+    }
+    // Followers learn the high watermark with their next fetch.
+    await until('followers know the high watermark', () => BROKER_IDS.every((id) => stats(id, 'replicated')!.highWatermark === 3));
+  });
+
+  it('shrinks the ISR of a follower that stopped, then refuses acks=all below min.insync.replicas, and lets it rejoin', async () => {
+    const leader = await createTopic('shrinking');
+    const [a, b] = BROKER_IDS.filter((id) => id !== leader);
+    expect((await produce(leader, 'shrinking', ['one'], -1)).errorCode).toBe(0);
+
+    // A stopped follower at the leader's log end is not behind until something is written
+    // (Kafka's rule). The next write waits for it until replica.lag.time.max.ms passed, when
+    // the leader has the controller drop it; it then commits with the two left
+    // (min.insync.replicas is 2 for replication factor 3).
+    await stopBroker(a!);
+    expect((await produce(leader, 'shrinking', ['two'], -1)).errorCode).toBe(0);
+    expect(registration('shrinking').isr).not.toContain(a);
+
+    // With the second follower gone too, a write is appended, waits for the shrink, and ends
+    // below min.insync.replicas: written but not acknowledged as replicated.
+    await stopBroker(b!);
+    expect((await produce(leader, 'shrinking', ['three'], -1)).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    expect(registration('shrinking').isr).toEqual([leader]);
+    // Now refused before appending; acks=1 needs the leader only.
+    const logEndBefore = stats(leader, 'shrinking')!.logEndOffset;
+    expect((await produce(leader, 'shrinking', ['refused'], -1)).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);
+    expect(stats(leader, 'shrinking')!.logEndOffset).toBe(logEndBefore);
+    expect((await produce(leader, 'shrinking', ['four'], 1)).errorCode).toBe(0);
+
+    // Back: they catch up from the leader and rejoin the ISR.
+    await startBroker(a!);
+    await startBroker(b!);
+    await until('both followers rejoin the ISR', () => registration('shrinking').isr.length === 3, 10_000);
+    for (const id of BROKER_IDS) expect(await logValues(id, 'shrinking')).toEqual(['one', 'two', 'three', 'four']);
+    expect((await produce(leader, 'shrinking', ['five'], -1)).errorCode).toBe(0);
+  });
+
+  it('times out an acks=all write that a live but silent ISR follower holds back', async () => {
+    const leader = await createTopic('stalled', { 'min.insync.replicas': '1' });
+    const followers = BROKER_IDS.filter((id) => id !== leader);
+    for (const id of followers) await stopBroker(id);
+    // Both followers are still in the ISR until the leader's lag check drops them: a write
+    // with a shorter timeout than that is written but not acknowledged.
+    const answer = await produce(leader, 'stalled', ['held'], -1, 100);
+    expect(answer.errorCode).toBe(ErrorCode.REQUEST_TIMED_OUT);
+    expect(stats(leader, 'stalled')!.logEndOffset).toBe(1);
+    expect(stats(leader, 'stalled')!.highWatermark).toBe(0);
+  });
+
+  it('truncates what a deposed leader wrote but never replicated, and follows the new leader', async () => {
+    const first = await createTopic('diverging');
+    const topicId = quorum.image.topicsByName.get('diverging')!.topicId;
+    expect((await produce(first, 'diverging', ['a'], -1)).errorCode).toBe(0);
+    const others = BROKER_IDS.filter((id) => id !== first);
+    for (const id of others) await stopBroker(id);
+    // Written by the old leader alone (acks=1): never committed.
+    expect((await produce(first, 'diverging', ['lost'], 1)).errorCode).toBe(0);
+    expect(await logValues(first, 'diverging')).toEqual(['a', 'lost']);
+
+    // The controller moves leadership to a follower that did not get it (still in the ISR).
+    const next = others[0]!;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
+    for (const id of others) await startBroker(id);
+    expect((await produce(next, 'diverging', ['b'], 1)).errorCode).toBe(0);
+
+    // The deposed leader asks where its epoch ended, cuts 'lost' and fetches 'b'.
+    await until('every replica holds a, b', async () => {
+      for (const id of BROKER_IDS) if ((await logValues(id, 'diverging')).join() !== 'a,b') return false;
+      return true;
+    });
+    expect(stats(first, 'diverging')!.logEndOffset).toBe(2);
+  });
+
+  it('answers a follower with a stale leader epoch FENCED_LEADER_EPOCH and one of another topic UNKNOWN_TOPIC_ID', async () => {
+    const leader = await createTopic('fenced');
+    const registered = registration('fenced');
+    const follower = BROKER_IDS.find((id) => id !== leader)!;
+    const base = { topic: 'fenced', partition: 0, fetchOffset: 0, logStartOffset: 0, partitionMaxBytes: 1 << 20 };
+    const response = await brokers.get(leader)!.replicaFetch({
+      replicaId: follower,
+      brokerEpoch: quorum.brokerEpochOf(follower),
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      partitions: [
+        { ...base, topicId: registered.topicId, currentLeaderEpoch: registered.leaderEpoch - 1 },
+        { ...base, topicId: 'another-topic-id', currentLeaderEpoch: registered.leaderEpoch },
+      ],
+    });
+    expect(response.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_TOPIC_ID]);
+    await expect(
+      brokers.get(leader)!.replicaFetch({ replicaId: follower, brokerEpoch: quorum.brokerEpochOf(follower) - 1, maxWaitMs: 0, minBytes: 1, maxBytes: 1, partitions: [] }),
+    ).rejects.toMatchObject({ errorName: 'STALE_BROKER_EPOCH' });
+    await expect(brokers.get(leader)!.replicaFetch({ replicaId: 99, brokerEpoch: 1, maxWaitMs: 0, minBytes: 1, maxBytes: 1, partitions: [] })).rejects.toMatchObject({
+      errorName: 'BROKER_ID_NOT_REGISTERED',
+    });
+  });
+});
