@@ -112,6 +112,7 @@ describe('topics', () => {
         { name: 'rf', partitions: 1, replicationFactor: 3, configs: {} },
         { name: 'cfg', partitions: 1, replicationFactor: 1, configs: { 'retention.ms': 'soon' } },
         { name: 'unknown-cfg', partitions: 1, replicationFactor: 1, configs: { 'no.such.config': '1' } },
+        { name: 'unclean-cfg', partitions: 1, replicationFactor: 1, configs: { 'unclean.leader.election.enable': 'yes' } },
       ],
       false,
     );
@@ -121,6 +122,7 @@ describe('topics', () => {
       ErrorCode.INVALID_TOPIC_EXCEPTION,
       ErrorCode.INVALID_PARTITIONS,
       ErrorCode.INVALID_REPLICATION_FACTOR,
+      ErrorCode.INVALID_CONFIG,
       ErrorCode.INVALID_CONFIG,
       ErrorCode.INVALID_CONFIG,
     ]);

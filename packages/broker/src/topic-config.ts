@@ -9,6 +9,8 @@ export interface TopicConfig {
   retentionBytes: number;
   maxMessageBytes: number;
   minInsyncReplicas: number;
+  /** Elect a leader outside the ISR when no in-sync replica is alive: availability over acknowledged data. */
+  uncleanLeaderElectionEnable: boolean;
   cleanupPolicy: 'delete';
   messageTimestampType: 'CreateTime';
 }
@@ -37,6 +39,11 @@ function integerAtLeast(min: number) {
   };
 }
 
+function bool(value: string, key: string): boolean {
+  if (value !== 'true' && value !== 'false') throw invalid(key, value, 'must be true or false');
+  return value === 'true';
+}
+
 function oneOf<T extends string>(...choices: T[]) {
   return (value: string, key: string): T => {
     if (!choices.includes(value as T)) throw invalid(key, value, `supported values: ${choices.join(', ')}`);
@@ -49,6 +56,7 @@ const keys: Record<string, ConfigKeySpec> = {
   'retention.bytes': { field: 'retentionBytes', parse: integerAtLeast(-1) },
   'max.message.bytes': { field: 'maxMessageBytes', parse: integerAtLeast(1024) },
   'min.insync.replicas': { field: 'minInsyncReplicas', parse: integerAtLeast(1) },
+  'unclean.leader.election.enable': { field: 'uncleanLeaderElectionEnable', parse: bool },
   'cleanup.policy': { field: 'cleanupPolicy', parse: oneOf('delete') },
   'message.timestamp.type': { field: 'messageTimestampType', parse: oneOf('CreateTime') },
 };
@@ -74,6 +82,7 @@ export function resolveTopicConfig(configs: Record<string, string>, defaults: To
     retentionBytes: defaults.retentionBytes,
     maxMessageBytes: defaults.messageMaxBytes,
     minInsyncReplicas: defaultMinInsyncReplicas(replicationFactor),
+    uncleanLeaderElectionEnable: false,
     cleanupPolicy: 'delete',
     messageTimestampType: 'CreateTime',
   };

@@ -102,6 +102,21 @@ describe('fenceBroker', () => {
     for (const p of allPartitions(img)) expect(p.leader).toBe(2);
   });
 
+  it('elects a replica outside the ISR when the topic allows unclean election', () => {
+    const base = clusterImage(2);
+    let img = apply(base, records(createTopic(base, { name: 't', partitions: 2, replicationFactor: 2, configs: { 'unclean.leader.election.enable': 'true' } }, 'T')));
+    // Broker 1 leaves the ISR while alive (it fell behind), then broker 2 dies: with unclean
+    // election allowed, broker 1 leads, alone in the ISR, rather than leave the partitions offline.
+    for (const p of allPartitions(img)) img = apply(img, [{ type: 'PartitionChange', topicId: p.topicId, partition: p.partition, isr: [2], leader: 2 }]);
+    img = apply(img, records(fenceBroker(img, 2)));
+    for (const p of allPartitions(img)) expect([p.leader, p.isr]).toEqual([1, [1]]);
+    // Both down, broker 2 (not in the ISR now) comes back first: unclean election again.
+    img = apply(img, records(fenceBroker(img, 1)));
+    for (const p of allPartitions(img)) expect(p.leader).toBe(-1);
+    img = apply(img, records(unfenceBroker(img, 2, img.brokers.get(2)!.brokerEpoch)));
+    for (const p of allPartitions(img)) expect([p.leader, p.isr]).toEqual([2, [2]]);
+  });
+
   it('refuses an unknown broker and is idempotent for a fenced one', () => {
     let img = topicImage();
     expect(errorName(fenceBroker(img, 9))).toBe('BROKER_ID_NOT_REGISTERED');

@@ -5,7 +5,7 @@
  * commits the records through Raft and applies them once committed.
  */
 import { RivuletError, assert, topicNameProblem } from '@rivulet/common';
-import { allPartitions, applyRecords, changedPartition, getPartition } from './image.js';
+import { allPartitions, applyRecords, changedPartition, getPartition, topicById } from './image.js';
 import type { BrokerRegistration, MetadataImage, PartitionRegistration } from './image.js';
 import { fail, ok, placeReplicas } from './placement.js';
 import type { Result } from './placement.js';
@@ -140,10 +140,28 @@ function electLeader(image: MetadataImage, p: PartitionRegistration, isr: readon
   return NO_LEADER;
 }
 
+/** The topic config that trades acknowledged data for availability (Kafka's name). */
+export const UNCLEAN_LEADER_ELECTION_CONFIG = 'unclean.leader.election.enable';
+
+/** Whether the partition's topic allows electing a leader from outside the ISR. */
+function isUncleanElectionAllowed(image: MetadataImage, p: PartitionRegistration): boolean {
+  return topicById(image, p.topicId)?.configs.get(UNCLEAN_LEADER_ELECTION_CONFIG) === 'true';
+}
+
+/**
+ * Unclean election: the first eligible replica (preferred order), not `excluded`, outside the
+ * ISR. It becomes the ISR alone; whatever the old ISR had beyond its log is lost.
+ */
+function electUncleanLeader(image: MetadataImage, p: PartitionRegistration, excluded: number): number {
+  if (!isUncleanElectionAllowed(image, p)) return NO_LEADER;
+  return p.replicas.find((id) => id !== excluded && isEligible(image, id)) ?? NO_LEADER;
+}
+
 /**
  * Records that take `brokerId` out of every partition's ISR and leadership: the ISR shrinks
  * (never to empty: a sole remaining member stays, as Kafka without ELR), and a partition it
- * led elects another eligible ISR member, or gets no leader (unclean election is off).
+ * led elects another eligible ISR member, or gets no leader — unless its topic sets
+ * unclean.leader.election.enable, when another live replica outside the ISR takes over.
  */
 function removeFromPartitions(image: MetadataImage, brokerId: number): PartitionChangeRecord[] {
   const out: PartitionChangeRecord[] = [];
@@ -151,8 +169,12 @@ function removeFromPartitions(image: MetadataImage, brokerId: number): Partition
     const inIsr = p.isr.includes(brokerId);
     if (!inIsr && p.leader !== brokerId) continue;
     const shrunk = p.isr.filter((id) => id !== brokerId);
-    const isr = shrunk.length > 0 ? shrunk : p.isr;
-    const leader = p.leader === brokerId || p.leader === NO_LEADER ? electLeader(image, p, isr, brokerId) : p.leader;
+    let isr = shrunk.length > 0 ? shrunk : p.isr;
+    let leader = p.leader === brokerId || p.leader === NO_LEADER ? electLeader(image, p, isr, brokerId) : p.leader;
+    if (leader === NO_LEADER) {
+      const unclean = electUncleanLeader(image, p, brokerId);
+      if (unclean !== NO_LEADER) [leader, isr] = [unclean, [unclean]];
+    }
     const change: { -readonly [K in keyof PartitionChangeRecord]: PartitionChangeRecord[K] } = {
       type: 'PartitionChange',
       topicId: p.topicId,
@@ -190,7 +212,8 @@ export function beginControlledShutdown(image: MetadataImage, brokerId: number, 
 
 /**
  * Unfences a broker (it caught up with the metadata log) and makes it leader of the
- * partitions that have no leader and have it in their ISR.
+ * partitions that have no leader and have it in their ISR — or, where the topic allows
+ * unclean election, that have it as a replica (it then becomes the ISR alone).
  */
 export function unfenceBroker(image: MetadataImage, brokerId: number, brokerEpoch: number): Decision {
   const found = lookupBroker(image, brokerId);
@@ -199,8 +222,11 @@ export function unfenceBroker(image: MetadataImage, brokerId: number, brokerEpoc
   if (found.value.state !== 'fenced') return ok([]);
   const records: MetadataRecord[] = [{ type: 'UnfenceBroker', brokerId, brokerEpoch }];
   for (const p of allPartitions(image)) {
-    if (p.leader === NO_LEADER && p.isr.includes(brokerId)) {
+    if (p.leader !== NO_LEADER) continue;
+    if (p.isr.includes(brokerId)) {
       records.push({ type: 'PartitionChange', topicId: p.topicId, partition: p.partition, leader: brokerId });
+    } else if (p.replicas.includes(brokerId) && isUncleanElectionAllowed(image, p)) {
+      records.push({ type: 'PartitionChange', topicId: p.topicId, partition: p.partition, leader: brokerId, isr: [brokerId] });
     }
   }
   return ok(records);
