@@ -48,6 +48,8 @@ export class ProducerBatch {
   attempts = 0;
   /** Monotonic time before which a retry must not be sent. */
   retryAtMs = 0;
+  /** The leader the last attempt failed on: a retry need not wait out its backoff once metadata names another. */
+  failedOnLeaderId: number | undefined;
   /** Encoded once and reused by retries, so a retried batch carries the same bytes. */
   encoded: Buffer | undefined;
   private settle!: () => void;

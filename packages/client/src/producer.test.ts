@@ -73,6 +73,25 @@ describe('Producer', () => {
     expect(fake.produceRequests).toHaveLength(2);
   });
 
+  it('sends a backed-off batch at once when metadata names a new leader, instead of waiting out its backoff', async () => {
+    // A long backoff (2 s after the first failure) that a new leader must cut short.
+    const { fake, producer } = setup({ retryBackoffMs: 2_000, retryBackoffMaxMs: 2_000 }, 2);
+    fake.createTopic('moving', 1);
+    await producer.send({ topic: 'moving', partition: 0, value: 'warm-up' });
+    const oldLeader = fake.partition('moving', 0).leaderId;
+    const newLeader = fake.brokerIds.find((id) => id !== oldLeader)!;
+    fake.produceHook = (nodeId) => (nodeId === oldLeader ? new RivuletError('NETWORK_EXCEPTION', 'connection refused') : undefined);
+    const startedMs = Date.now();
+    const sent = producer.send({ topic: 'moving', partition: 0, value: 'moved' });
+    // The controller moves the leadership 100 ms later; the producer learns it from metadata.
+    setTimeout(() => {
+      fake.partition('moving', 0).leaderId = newLeader;
+    }, 100);
+    await expect(sent).resolves.toMatchObject({ offset: 1 });
+    expect(Date.now() - startedMs).toBeLessThan(1_500);
+    expect(fake.produceRequests.at(-1)!.nodeId).toBe(newLeader);
+  });
+
   it('gives up after `retries` retries with the last typed error', async () => {
     const { fake, producer } = setup({ retries: 2 });
     fake.produceHook = (_node, request) => errorResponse(request, 7);

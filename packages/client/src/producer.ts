@@ -7,6 +7,9 @@ import type { Cluster, TopicInfo } from './cluster.js';
 import { resultError } from './errors.js';
 import { MemoryPool } from './memory-pool.js';
 import { StickyPartitioner, type TopicLayout } from './partitioner.js';
+
+/** Metadata refresh pace while batches wait for a failed leader to be replaced (Kafka's retry.backoff.ms default). */
+const LEADER_WATCH_INTERVAL_MS = 100;
 import type { Acks, CompressionCodecName, DeliveryCallback, HeadersInput, ProducerRecord, RecordHeader, RecordMetadata } from './types.js';
 
 export interface ProducerOptions {
@@ -132,6 +135,7 @@ export class Producer {
   private wakeTimerDueMs = Number.POSITIVE_INFINITY;
   private runScheduled = false;
   private metadataRefreshPending = false;
+  private leaderWatchActive = false;
   private closed = false;
 
   constructor(
@@ -396,6 +400,42 @@ export class Producer {
     return requests;
   }
 
+  /**
+   * While batches back off after failing on a leader that metadata still names, refreshes
+   * metadata every LEADER_WATCH_INTERVAL_MS (one refresh at a time) and sends those batches at once when
+   * their partition has a new leader, instead of waiting out a backoff that has grown to a
+   * second (as Kafka's KIP-951). Ends when no batch waits on a leader metadata still names.
+   */
+  private watchForNewLeaders(): void {
+    if (this.leaderWatchActive || this.closed) return;
+    this.leaderWatchActive = true;
+    const waiting = (): ProducerBatch[] =>
+      [...this.incompleteBatches].filter((b) => b.attempts > 0 && b.failedOnLeaderId !== undefined && b.retryAtMs > this.clock.nowMs());
+    const round = (): void => {
+      const stale = waiting().filter((b) => this.cluster.leaderOf(b.topic, b.partition) === b.failedOnLeaderId);
+      if (stale.length === 0 || this.closed) {
+        this.leaderWatchActive = false;
+        return;
+      }
+      this.cluster
+        .refreshMetadata()
+        .catch((err: unknown) => this.logger.debug({ err }, 'metadata refresh while waiting for new leaders failed'))
+        .finally(() => {
+          let moved = false;
+          for (const batch of waiting()) {
+            const leader = this.cluster.leaderOf(batch.topic, batch.partition);
+            if (leader !== undefined && leader !== batch.failedOnLeaderId) {
+              batch.retryAtMs = this.clock.nowMs();
+              moved = true;
+            }
+          }
+          if (moved) this.run();
+          setTimeout(round, LEADER_WATCH_INTERVAL_MS).unref();
+        });
+    };
+    setTimeout(round, LEADER_WATCH_INTERVAL_MS).unref();
+  }
+
   private refreshMetadataSoon(): void {
     if (this.metadataRefreshPending) return;
     this.metadataRefreshPending = true;
@@ -429,6 +469,7 @@ export class Producer {
       // A PendingRecord is a RecordInput (key, value, headers, timestampMs): no copy needed.
       batch.encoded ??= await encodeRecordBatch({ compression: this.options.compression, records: batch.records });
     }
+    for (const batch of batches) batch.failedOnLeaderId = nodeId;
     const connection = this.cluster.connectionFor(nodeId);
     if (connection === undefined) {
       const err = new RivuletError('LEADER_NOT_AVAILABLE', `broker ${nodeId} is no longer in the metadata`, { nodeId });
@@ -491,6 +532,7 @@ export class Producer {
       batch.retryAtMs = nowMs + delayMs;
       this.accumulator.reenqueue(batch);
       this.scheduleWake();
+      if (err.refreshMetadata) this.watchForNewLeaders();
       return;
     }
     const context = { ...err.context, topic: batch.topic, partition: batch.partition };
