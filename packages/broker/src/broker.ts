@@ -73,6 +73,8 @@ export interface BrokerOptions {
   replicaLagTimeMaxMs?: number;
   /** How often high watermarks are written to disk. Default 5 000 ms. */
   highWatermarkCheckpointIntervalMs?: number;
+  /** Bytes per second this broker copies for replicas a reassignment is adding to it; -1: no limit. */
+  reassignmentThrottleBytesPerSec?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -168,6 +170,7 @@ export class Broker {
       nodeId: options.nodeId,
       brokerEpoch: options.brokerEpoch,
       transportFactory: options.replicaTransportFactory,
+      reassignmentThrottleBytesPerSec: options.reassignmentThrottleBytesPerSec,
       clock: options.clock,
       logger: this.logger,
     });
@@ -260,7 +263,8 @@ export class Broker {
       replica.applyAssignment({ leaderId: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, replicas: r.replicas, isr: r.isr });
       if (followsOther) {
         const leader = endpointOf(image, r.leader);
-        if (leader !== undefined && leader.grpcPort > 0) this.fetchers.follow(key, replica, r.leader, r.leaderEpoch, `${leader.host}:${leader.grpcPort}`);
+        const isBeingAdded = r.addingReplicas.includes(nodeId);
+        if (leader !== undefined && leader.grpcPort > 0) this.fetchers.follow(key, replica, r.leader, r.leaderEpoch, `${leader.host}:${leader.grpcPort}`, isBeingAdded);
         else this.logger.warn({ topic: replica.topic, partition: replica.partition, leaderId: r.leader }, 'the leader has no gRPC endpoint in metadata; not fetching');
       }
     }

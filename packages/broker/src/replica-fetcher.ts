@@ -27,6 +27,52 @@ export interface ReplicaFetcherOptions {
   readonly fetchMaxBytes?: number;
   /** Bytes one fetch may return per partition (Kafka's replica.fetch.max.bytes). Default 1 MiB. */
   readonly partitionFetchMaxBytes?: number;
+  /**
+   * Bytes per second this broker copies for replicas it is being given by a reassignment
+   * (all of them together); -1 or undefined: no limit. In-sync replication is never throttled.
+   */
+  readonly reassignmentThrottleBytesPerSec?: number;
+}
+
+/**
+ * A token bucket of bytes: refills at `bytesPerSec` up to one second's worth; a fetch may
+ * overdraw it by one answer (a batch is never split), and the next waits until it is positive.
+ */
+export class ByteThrottle {
+  private tokens: number;
+  private refilledAtMs: number;
+
+  constructor(
+    private readonly bytesPerSec: number,
+    private readonly clock: Clock,
+  ) {
+    assert(Number.isSafeInteger(bytesPerSec) && bytesPerSec > 0, 'a throttle needs a positive rate');
+    this.tokens = bytesPerSec;
+    this.refilledAtMs = clock.nowMs();
+  }
+
+  private refill(): void {
+    const nowMs = this.clock.nowMs();
+    this.tokens = Math.min(this.bytesPerSec, this.tokens + ((nowMs - this.refilledAtMs) * this.bytesPerSec) / 1000);
+    this.refilledAtMs = nowMs;
+  }
+
+  /** Bytes that may be asked for now (0 while overdrawn). */
+  available(): number {
+    this.refill();
+    return Math.max(0, Math.floor(this.tokens));
+  }
+
+  /** Milliseconds until something is available again. */
+  waitMs(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.bytesPerSec);
+  }
+
+  consume(bytes: number): void {
+    this.refill();
+    this.tokens -= bytes;
+  }
 }
 
 const DEFAULT_FETCH_MAX_WAIT_MS = 500;
@@ -51,6 +97,8 @@ interface FollowedPartition {
   readonly replica: Partition;
   readonly leaderId: number;
   readonly leaderEpoch: number;
+  /** A replica a reassignment is adding: its copying counts against the reassignment throttle. */
+  isThrottled: boolean;
   state: FollowState;
   /** The epoch to ask the leader about next while truncating (undefined: the log's latest). */
   askLeaderEpoch: number | undefined;
@@ -72,9 +120,13 @@ interface FollowedPartition {
 export class ReplicaFetcherManager {
   private readonly fetchers = new Map<number, LeaderFetcher>();
   private readonly followed = new Map<string, FollowedPartition>();
+  private readonly throttle: ByteThrottle | undefined;
   private stopped = false;
 
-  constructor(private readonly options: ReplicaFetcherOptions) {}
+  constructor(private readonly options: ReplicaFetcherOptions) {
+    const rate = options.reassignmentThrottleBytesPerSec ?? -1;
+    this.throttle = rate > 0 ? new ByteThrottle(rate, options.clock) : undefined;
+  }
 
   /** How many partitions this broker follows, and from how many leaders. */
   stats(): { partitions: number; leaders: number } {
@@ -85,16 +137,20 @@ export class ReplicaFetcherManager {
    * Follows `replica` from broker `leaderId` at `address` in `leaderEpoch`. The same leader and
    * epoch again changes nothing; a new one starts over with truncation.
    */
-  follow(key: string, replica: Partition, leaderId: number, leaderEpoch: number, address: string): void {
+  follow(key: string, replica: Partition, leaderId: number, leaderEpoch: number, address: string, isThrottled = false): void {
     if (this.stopped) return;
     const current = this.followed.get(key);
-    if (current !== undefined && current.replica === replica && current.leaderId === leaderId && current.leaderEpoch === leaderEpoch) return;
+    if (current !== undefined && current.replica === replica && current.leaderId === leaderId && current.leaderEpoch === leaderEpoch) {
+      current.isThrottled = isThrottled;
+      return;
+    }
     if (current !== undefined) this.detach(current);
     const entry: FollowedPartition = {
       key,
       replica,
       leaderId,
       leaderEpoch,
+      isThrottled,
       state: 'truncating',
       askLeaderEpoch: undefined,
       retryAtMs: 0,
@@ -105,7 +161,7 @@ export class ReplicaFetcherManager {
     let fetcher = this.fetchers.get(leaderId);
     if (fetcher === undefined || fetcher.address !== address) {
       fetcher?.stop();
-      fetcher = new LeaderFetcher(leaderId, address, this.options);
+      fetcher = new LeaderFetcher(leaderId, address, this.options, this.throttle);
       this.fetchers.set(leaderId, fetcher);
       for (const other of this.followed.values()) if (other.leaderId === leaderId && other !== entry) fetcher.add(other);
     }
@@ -161,6 +217,7 @@ class LeaderFetcher {
     readonly leaderId: number,
     readonly address: string,
     private readonly options: ReplicaFetcherOptions,
+    private readonly throttle: ByteThrottle | undefined,
   ) {
     this.transport = options.transportFactory(leaderId, address);
     this.logger = options.logger.child({ component: 'replica-fetcher', leaderId });
@@ -296,8 +353,19 @@ class LeaderFetcher {
     this.logger.debug({ topic: entry.replica.topic, partition: entry.replica.partition, errorCode, errorMessage }, 'the leader refused a replica request; retrying');
   }
 
-  private async fetch(entries: FollowedPartition[]): Promise<void> {
+  private async fetch(candidates: FollowedPartition[]): Promise<void> {
     const maxWaitMs = this.options.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS;
+    const partitionMaxBytes = this.options.partitionFetchMaxBytes ?? DEFAULT_PARTITION_FETCH_MAX_BYTES;
+    // Replicas a reassignment is adding share the throttle: while it is overdrawn they wait.
+    const throttledBytes = this.throttle?.available() ?? Number.POSITIVE_INFINITY;
+    const entries = candidates.filter((entry) => !entry.isThrottled || throttledBytes > 0);
+    if (entries.length < candidates.length) {
+      const retryAtMs = this.options.clock.nowMs() + this.throttle!.waitMs();
+      for (const entry of candidates) if (entry.isThrottled) entry.retryAtMs = retryAtMs;
+    }
+    if (entries.length === 0) return;
+    const throttledCount = entries.filter((entry) => entry.isThrottled).length;
+    const throttledShare = throttledCount === 0 ? 0 : Math.max(1, Math.floor(throttledBytes / throttledCount));
     const request: replicationApi.ReplicaFetchRequest = {
       replicaId: this.options.nodeId,
       brokerEpoch: this.options.brokerEpoch(),
@@ -311,7 +379,7 @@ class LeaderFetcher {
         currentLeaderEpoch: entry.leaderEpoch,
         fetchOffset: entry.replica.log.logEndOffset(),
         logStartOffset: entry.replica.log.logStartOffset(),
-        partitionMaxBytes: this.options.partitionFetchMaxBytes ?? DEFAULT_PARTITION_FETCH_MAX_BYTES,
+        partitionMaxBytes: entry.isThrottled ? Math.min(partitionMaxBytes, throttledShare) : partitionMaxBytes,
       })),
     };
     const response = await this.transport.replicaFetch(request, maxWaitMs + FETCH_DEADLINE_SLACK_MS);
@@ -320,6 +388,7 @@ class LeaderFetcher {
       entries.map((entry, i) => {
         const data = byKey.get(`${entry.replica.topic}\u0000${entry.replica.partition}`);
         if (data === undefined || entry.removed) return Promise.resolve();
+        if (entry.isThrottled) this.throttle?.consume(data.records.length);
         return this.onLog(entry, () => this.applyFetched(entry, request.partitions[i]!.fetchOffset, data)).catch((error: unknown) => {
           if (!(error instanceof RivuletError) || entry.removed) throw error;
           // The log moved under us (an append at an unexpected offset): find the divergence again.

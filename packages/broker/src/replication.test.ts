@@ -19,7 +19,7 @@ let quorum: InProcessQuorum;
 let baseDir: string;
 const brokers = new Map<number, Broker>();
 
-function options(nodeId: number): BrokerOptions {
+function options(nodeId: number, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
   return {
     nodeId,
     clusterId: 'replication-test',
@@ -40,11 +40,12 @@ function options(nodeId: number): BrokerOptions {
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS,
     clock: systemClock,
     logger: noopLogger,
+    ...overrides,
   };
 }
 
-async function startBroker(nodeId: number): Promise<Broker> {
-  const broker = await Broker.start(options(nodeId));
+async function startBroker(nodeId: number, overrides: Partial<BrokerOptions> = {}): Promise<Broker> {
+  const broker = await Broker.start(options(nodeId, overrides));
   brokers.set(nodeId, broker);
   await quorum.attach(broker);
   return broker;
@@ -87,8 +88,8 @@ async function logValues(nodeId: number, topic: string): Promise<string[]> {
   return (await decodeRecordBatches(read.records)).flatMap((b) => b.records.map((r) => r.value!.toString()));
 }
 
-async function createTopic(name: string, configs: Record<string, string> = {}): Promise<number> {
-  const [result] = await brokers.get(1)!.createTopics([{ name, partitions: 1, replicationFactor: 3, configs }], false);
+async function createTopic(name: string, configs: Record<string, string> = {}, replicationFactor = 3): Promise<number> {
+  const [result] = await brokers.get(1)!.createTopics([{ name, partitions: 1, replicationFactor, configs }], false);
   expect(result!.errorCode).toBe(0);
   return registration(name).leader;
 }
@@ -186,6 +187,32 @@ describe('replication between three brokers', () => {
       return true;
     });
     expect(stats(first, 'diverging')!.logEndOffset).toBe(2);
+  });
+
+  it('copies a replica a reassignment adds no faster than the reassignment throttle, then completes', async () => {
+    const leader = await createTopic('throttled', {}, 2);
+    const replicas = registration('throttled').replicas;
+    const added = BROKER_IDS.find((id) => !replicas.includes(id))!;
+    const payload = 'x'.repeat(1000);
+    for (let i = 0; i < 6; i++) expect((await produce(leader, 'throttled', Array.from({ length: 100 }, () => payload), 1)).errorCode).toBe(0);
+    const throttleBytesPerSec = 200_000;
+    await stopBroker(added);
+    await startBroker(added, { reassignmentThrottleBytesPerSec: throttleBytesPerSec });
+    const startedMs = Date.now();
+    const answer = await quorum.alterPartitionReassignments({ partitions: [{ topic: 'throttled', partition: 0, targetReplicas: [...replicas, added], cancel: false }] });
+    expect(answer.results[0]!.errorCode).toBe(0);
+    // Never ahead of the bucket: a second's burst, the rate since the start, and one answer
+    // (a fetch may overdraw by the batch it returns, about 100 kB here).
+    const ceiling = (): number => throttleBytesPerSec * (1 + (Date.now() - startedMs) / 1000) + 110_000;
+    await until('the added replica caught up and the reassignment completed', () => {
+      const copied = stats(added, 'throttled')?.sizeBytes ?? 0;
+      expect(copied).toBeLessThanOrEqual(ceiling());
+      return registration('throttled').addingReplicas.length === 0;
+    }, 15_000);
+    expect(registration('throttled').replicas).toEqual([...replicas, added]);
+    expect(stats(added, 'throttled')!.logEndOffset).toBe(600);
+    // ~600 kB at 200 kB/s with a 200 kB burst: about 2 s, not the few ms unthrottled copying takes.
+    expect(Date.now() - startedMs).toBeGreaterThan(1_000);
   });
 
   it('answers a follower with a stale leader epoch FENCED_LEADER_EPOCH and one of another topic UNKNOWN_TOPIC_ID', async () => {

@@ -33,6 +33,7 @@ export interface NodeConfig {
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
   replicaLagTimeMaxMs: number;
+  reassignmentThrottleBytesPerSec: number;
   dataDir: string;
   host: string;
   advertisedHost: string;
@@ -65,6 +66,7 @@ export const defaultConfig: NodeConfig = {
   autoLeaderRebalance: true,
   leaderImbalanceCheckIntervalMs: 5000,
   replicaLagTimeMaxMs: 10_000,
+  reassignmentThrottleBytesPerSec: -1,
   dataDir: './data',
   host: '127.0.0.1',
   advertisedHost: '',
@@ -126,6 +128,12 @@ export const configOptions: readonly OptionSpec[] = [
     type: 'int',
     description: 'A follower that has not caught up with its leader for this long leaves the ISR',
     kafkaName: 'replica.lag.time.max.ms',
+  },
+  {
+    name: 'reassignmentThrottleBytesPerSec',
+    type: 'int',
+    description: 'Bytes per second a broker copies for replicas a reassignment adds to it (-1: no limit); in-sync replication is never throttled',
+    kafkaName: 'follower.replication.throttled.rate',
   },
   { name: 'dataDir', type: 'string', description: 'Directory holding the LevelDB database with every partition replica', kafkaName: 'log.dirs' },
   { name: 'host', type: 'string', description: 'Interface the listeners bind to (0.0.0.0 for every interface)' },
@@ -269,6 +277,9 @@ export function validateConfig(config: NodeConfig): void {
   }
   if (config.leaderImbalanceCheckIntervalMs < 100) throw invalid('leaderImbalanceCheckIntervalMs must be >= 100');
   if (config.replicaLagTimeMaxMs < 100) throw invalid('replicaLagTimeMaxMs must be >= 100');
+  if (config.reassignmentThrottleBytesPerSec !== -1 && config.reassignmentThrottleBytesPerSec < 1024) {
+    throw invalid('reassignmentThrottleBytesPerSec must be -1 (no limit) or at least 1024');
+  }
   let quorum: RaftPeerConfig[];
   try {
     quorum = parsePeers(config.controllerQuorum);

@@ -141,6 +141,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         brokerEpoch: () => lifecycle?.epoch ?? -1,
         replicaTransportFactory: (_leaderId, address) => new ReplicaChannel(address),
         replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+        reassignmentThrottleBytesPerSec: config.reassignmentThrottleBytesPerSec,
         clock: systemClock,
         logger,
       });
