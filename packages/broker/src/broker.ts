@@ -825,7 +825,7 @@ export class Broker {
     const results: FetchPartitionResponse[] = [];
     for (let start = 0; start < wanted.length; start += CONCURRENT_PARTITION_READS_MAX) {
       const chunk = wanted.slice(start, start + CONCURRENT_PARTITION_READS_MAX);
-      results.push(...(await Promise.all(chunk.map((p, i) => this.readPartition(p.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, budgetBytes, start + i === 0)))));
+      results.push(...(await Promise.all(chunk.map((p, i) => this.readPartition(p.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, budgetBytes, start + i === 0, p.currentLeaderEpoch)))));
     }
     let totalBytes = 0;
     let hasError = false;
@@ -844,7 +844,15 @@ export class Broker {
     return { response: { topics }, totalBytes, hasError };
   }
 
-  private async readPartition(topic: string, partition: number, fetchOffset: number, partitionMaxBytes: number, budgetBytes: number, isFirst: boolean): Promise<FetchPartitionResponse> {
+  private async readPartition(
+    topic: string,
+    partition: number,
+    fetchOffset: number,
+    partitionMaxBytes: number,
+    budgetBytes: number,
+    isFirst: boolean,
+    currentLeaderEpoch = -1,
+  ): Promise<FetchPartitionResponse> {
     const empty = { partition, records: Buffer.alloc(0), nextOffset: fetchOffset, leaderId: this.options.nodeId };
     let replica: Partition | undefined;
     try {
@@ -852,6 +860,9 @@ export class Broker {
         throw new RivuletError('INVALID_FETCH_SIZE', `partition max bytes must be a positive integer, got ${partitionMaxBytes}`, { topic, partition });
       }
       replica = this.leaderReplica(topic, partition);
+      // A consumer that names the leader epoch it knows (Fetch v9+) is told when it is behind
+      // (FENCED_LEADER_EPOCH: refresh metadata) or ahead of this broker (UNKNOWN_LEADER_EPOCH).
+      if (currentLeaderEpoch >= 0) replica.leader!.checkLeaderEpoch(currentLeaderEpoch);
       // The first partition with data is returned even when its first batch exceeds the budget, so consumers progress.
       const limitBytes = Math.min(partitionMaxBytes, isFirst ? Math.max(budgetBytes, 1) : budgetBytes);
       if (limitBytes <= 0) return { ...empty, errorCode: 0, errorMessage: '', highWatermark: replica.highWatermark, logStartOffset: replica.log.logStartOffset() };

@@ -215,6 +215,30 @@ describe('replication between three brokers', () => {
     expect(Date.now() - startedMs).toBeGreaterThan(1_000);
   });
 
+  it('answers a consumer fetch that names an old leader epoch FENCED_LEADER_EPOCH and a future one UNKNOWN_LEADER_EPOCH', async () => {
+    const first = await createTopic('epochs');
+    expect((await produce(first, 'epochs', ['a'], -1)).errorCode).toBe(0);
+    // A leader change: the partition moves to leader epoch 1 on another broker.
+    const { topicId, leaderEpoch: firstEpoch } = registration('epochs');
+    const leader = BROKER_IDS.find((id) => id !== first)!;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader }]);
+    const { leaderEpoch } = registration('epochs');
+    expect(leaderEpoch).toBe(firstEpoch + 1);
+    const fetchWith = async (currentLeaderEpoch: number) => {
+      const response = await brokers.get(leader)!.fetch({
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [{ name: 'epochs', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch }] }],
+      });
+      return response.topics[0]!.partitions[0]!;
+    };
+    expect((await fetchWith(leaderEpoch)).errorCode).toBe(0);
+    expect((await fetchWith(-1)).errorCode).toBe(0);
+    expect((await fetchWith(firstEpoch)).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+    expect((await fetchWith(leaderEpoch + 1)).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
+  });
+
   it('answers a follower with a stale leader epoch FENCED_LEADER_EPOCH and one of another topic UNKNOWN_TOPIC_ID', async () => {
     const leader = await createTopic('fenced');
     const registered = registration('fenced');
