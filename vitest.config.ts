@@ -26,7 +26,7 @@ export default defineConfig({
         ssr,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'packages/*/src/**/*.integration.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/fault/**/*.test.ts', 'packages/*/src/**/*.integration.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // Integration tests start real processes and bind ports; run files one at a time

@@ -7,3 +7,17 @@ export { waitFor } from './wait.js';
 export { ClusterNode, LocalCluster } from './local-cluster.js';
 export type { ClusterRole, LocalClusterOptions } from './local-cluster.js';
 export { TcpProxy } from './tcp-proxy.js';
+export { History, checkHistory, formatCheckResult } from './fault/index.js';
+export type {
+  CheckOptions,
+  CheckResult,
+  FaultAvailability,
+  HistoryEvent,
+  HistoryEventInput,
+  HistoryEventType,
+  HistoryStats,
+  PartitionAvailability,
+  RecordRef,
+  Violation,
+  ViolationKind,
+} from './fault/index.js';
