@@ -157,6 +157,23 @@ describe('Consumer', () => {
     expect(seen.sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('reads partitions led by different brokers together, the prefetch room shared among them', async () => {
+    const fake = new FakeCluster(3);
+    fake.createTopic('spread', 3);
+    expect([0, 1, 2].map((p) => fake.partition('spread', p).leaderId)).toEqual([1, 2, 3]);
+    for (const p of [0, 1, 2]) fake.append('spread', p, batch([`p${p}-a`, `p${p}-b`]));
+    const client = new RivuletClient({ bootstrap: fake.addressOf(1), transportFactory: fake.transportFactory(), retryBackoffMs: 1, retryBackoffMaxMs: 5 });
+    clients.push(client);
+    const consumer = client.consumer({ fetchMaxWaitMs: 10 });
+    const tps = [0, 1, 2].map((partition) => ({ topic: 'spread', partition }));
+    consumer.assign(tps);
+    for (const tp of tps) consumer.seek(tp, 0);
+    const read: string[] = [];
+    for await (const record of consumer.stream({ stopAtEnd: true })) read.push(record.value!.toString());
+    expect(read.sort()).toEqual(['p0-a', 'p0-b', 'p1-a', 'p1-b', 'p2-a', 'p2-b']);
+    expect(new Set(fake.fetchRequests.map((r) => r.nodeId))).toEqual(new Set([1, 2, 3]));
+  });
+
   it('pauses and resumes partitions', async () => {
     const { fake, consumer } = setup();
     fake.append('t', 0, batch(['a']));

@@ -425,10 +425,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       this.cluster.refreshMetadata().catch((err: unknown) => this.logger.warn({ err }, 'metadata refresh for partition leaders failed'));
     }
     for (const [nodeId, states] of resets) this.startReset(nodeId, states);
-    for (const [nodeId, states] of fetches) {
-      const roomBytes = this.options.maxPrefetchBytes - this.bufferedBytes - this.reservedBytes;
-      if (roomBytes <= 0) break;
-      if (!this.busyNodes.has(nodeId)) this.startFetch(nodeId, states, Math.min(this.options.fetchMaxBytes, roomBytes));
+    // The prefetch room is shared by every leader there is to fetch from now, so one leader's
+    // fetch never reserves it all and starves the partitions other brokers lead.
+    const idle = [...fetches].filter(([nodeId]) => !this.busyNodes.has(nodeId));
+    let roomBytes = this.options.maxPrefetchBytes - this.bufferedBytes - this.reservedBytes;
+    for (let i = 0; i < idle.length && roomBytes > 0; i++) {
+      const [nodeId, states] = idle[i]!;
+      const maxBytes = Math.min(this.options.fetchMaxBytes, Math.max(1, Math.floor(roomBytes / (idle.length - i))));
+      this.startFetch(nodeId, states, maxBytes);
+      roomBytes -= maxBytes;
     }
     if (Number.isFinite(earliestRetryMs)) this.scheduleRetry(earliestRetryMs - nowMs);
   }
