@@ -130,6 +130,33 @@ describe('topics', () => {
     expect((await broker.metadata({ topics: [], allowAutoTopicCreation: false })).topics).toEqual([]);
   });
 
+  it('alters topic configs through the controller, applies retention to the log, and refuses bad changes', async () => {
+    await create('altered', 1, { 'retention.ms': '60000' });
+    const [ok] = await broker.alterTopicConfigs([{ name: 'altered', changes: [{ key: 'retention.bytes', value: '4096' }, { key: 'retention.ms', value: null }] }], false);
+    expect(ok!.errorCode).toBe(0);
+    const [described] = broker.describeTopics(['altered']);
+    expect(described!.explicitConfigKeys).toEqual(['retention.bytes']);
+    expect(described!.configs['retention.ms']).toBe('-1');
+    const stats = broker.partitionStats().find((p) => p.topic === 'altered');
+    expect(stats).toBeDefined();
+    const bad = await broker.alterTopicConfigs(
+      [
+        { name: 'altered', changes: [{ key: 'retention.bytes', value: 'big' }] },
+        { name: 'altered', changes: [{ key: 'no.such.config', value: null }] },
+        { name: 'altered', changes: [{ key: 'min.insync.replicas', value: '2' }] },
+        { name: 'nowhere', changes: [{ key: 'retention.ms', value: '1' }] },
+      ],
+      false,
+    );
+    expect(bad.map((r) => r.errorCode)).toEqual([ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_CONFIG, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+    for (const r of bad) expect(r.errorMessage).not.toBe('');
+    expect(broker.describeTopics(['altered'])[0]!.configs['retention.bytes']).toBe('4096');
+    // The log takes the new retention at once: 4 KiB keeps only the newest batches.
+    for (let i = 0; i < 8; i++) expect((await produce('altered', 0, await batch(['x'.repeat(1000)]), 1)).errorCode).toBe(0);
+    await broker.applyRetention();
+    expect(broker.partitionStats().find((p) => p.topic === 'altered')!.logStartOffset).toBeGreaterThan(0);
+  });
+
   it('refuses a duplicate topic and a delete of an unknown one', async () => {
     await create('t');
     expect((await create('t')).errorCode).toBe(ErrorCode.TOPIC_ALREADY_EXISTS);

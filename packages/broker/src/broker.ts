@@ -6,7 +6,7 @@ import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
 import { Partition } from './partition.js';
 import { ReplicaFetcherManager, type ReplicaTransportFactory } from './replica-fetcher.js';
-import { describeTopicConfig, resolveTopicConfig, validateTopicConfigs, validateTopicName, type TopicConfig, type TopicConfigDefaults } from './topic-config.js';
+import { describeTopicConfig, resolveTopicConfig, validateTopicConfigKey, validateTopicConfigs, validateTopicName, type TopicConfig, type TopicConfigDefaults } from './topic-config.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -39,6 +39,7 @@ export interface ControllerGateway {
   createTopics(request: controllerApi.CreateTopicsRequest, timeoutMs: number): Promise<controllerApi.CreateTopicsResponse>;
   deleteTopics(request: controllerApi.DeleteTopicsRequest, timeoutMs: number): Promise<controllerApi.DeleteTopicsResponse>;
   createPartitions(request: controllerApi.CreatePartitionsRequest, timeoutMs: number): Promise<controllerApi.CreatePartitionsResponse>;
+  alterTopicConfigs(request: controllerApi.AlterTopicConfigsRequest, timeoutMs: number): Promise<controllerApi.AlterTopicConfigsResponse>;
   alterPartitionReassignments(request: controllerApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionReassignmentsResponse>;
   listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.ListPartitionReassignmentsResponse>;
   drainBroker(request: controllerApi.DrainBrokerRequest, timeoutMs: number): Promise<controllerApi.DrainBrokerResponse>;
@@ -333,9 +334,13 @@ export class Broker {
 
   /** A topic's effective configs (min.insync.replicas defaults by its replication factor). */
   private topicConfigOf(topic: TopicImage): TopicConfig {
+    return resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults, this.replicationFactorOf(topic));
+  }
+
+  /** Replicas per partition, as the first partition's target replicas say. */
+  private replicationFactorOf(topic: TopicImage): number {
     const first = topic.partitions.get(0);
-    const replicationFactor = first === undefined ? 1 : first.replicas.length - first.removingReplicas.length;
-    return resolveTopicConfig(Object.fromEntries(topic.configs), this.options.topicDefaults, replicationFactor);
+    return first === undefined ? 1 : first.replicas.length - first.removingReplicas.length;
   }
 
   /**
@@ -567,6 +572,64 @@ export class Broker {
     }
   }
 
+  /**
+   * Changes topic configs (Kafka's AlterConfigs and IncrementalAlterConfigs for topics): a
+   * value sets a key, null removes it (the broker default applies again). With `replace`, every
+   * explicit config the request does not name is removed too, as AlterConfigs does. Each topic
+   * is checked here (known keys, valid values, min.insync.replicas within the replication
+   * factor) and answered on its own; valid ones go to the controller in one request.
+   */
+  async alterTopicConfigs(
+    topics: { name: string; changes: { key: string; value: string | null }[] }[],
+    validateOnly: boolean,
+    replace = false,
+  ): Promise<TopicResult[]> {
+    const results = new Map<number, TopicResult>();
+    const forwarded: { index: number; topic: controllerApi.TopicConfigChanges }[] = [];
+    topics.forEach((t, index) => {
+      try {
+        const topic = this.image.topicsByName.get(t.name);
+        if (topic === undefined) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${t.name} does not exist`, { topic: t.name });
+        const next = new Map(replace ? [] : topic.configs);
+        for (const change of t.changes) {
+          if (change.value === null) next.delete(change.key);
+          else next.set(change.key, change.value);
+        }
+        const sets = Object.fromEntries(t.changes.filter((c) => c.value !== null).map((c) => [c.key, c.value!]));
+        validateTopicConfigs(sets);
+        for (const c of t.changes) if (c.value === null) validateTopicConfigKey(c.key);
+        const effective = resolveTopicConfig(Object.fromEntries(next), this.options.topicDefaults, this.replicationFactorOf(topic));
+        if (effective.minInsyncReplicas > this.replicationFactorOf(topic)) {
+          throw new RivuletError('INVALID_CONFIG', `min.insync.replicas ${effective.minInsyncReplicas} is larger than the replication factor ${this.replicationFactorOf(topic)}`, { topic: t.name });
+        }
+        const removed = [...topic.configs.keys()].filter((key) => !next.has(key));
+        const changes = [
+          ...[...next].filter(([key, value]) => topic.configs.get(key) !== value).map(([key, value]) => ({ key, value, remove: false })),
+          ...removed.map((key) => ({ key, value: '', remove: true })),
+        ];
+        forwarded.push({ index, topic: { name: t.name, changes } });
+      } catch (err) {
+        results.set(index, { name: t.name, ...errorFields(err) });
+      }
+    });
+    if (forwarded.length > 0) {
+      try {
+        const response = await this.options.controller.alterTopicConfigs({ topics: forwarded.map((f) => f.topic), validateOnly }, this.adminTimeoutMs);
+        await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
+        forwarded.forEach((f, i) => {
+          const r = response.results[i];
+          results.set(f.index, { name: f.topic.name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '' });
+          if (r !== undefined && r.errorCode === 0 && !validateOnly && f.topic.changes.length > 0) {
+            this.logger.info({ topic: f.topic.name, changes: f.topic.changes.map((c) => (c.remove ? `-${c.key}` : `${c.key}=${c.value}`)) }, 'topic configs changed');
+          }
+        });
+      } catch (err) {
+        for (const f of forwarded) results.set(f.index, { name: f.topic.name, ...errorFields(err) });
+      }
+    }
+    return topics.map((_, index) => results.get(index)!);
+  }
+
   /** Grows topics to the given partition counts (Kafka's CreatePartitions). */
   async createPartitions(updates: { name: string; count: number }[], validateOnly: boolean): Promise<TopicResult[]> {
     try {
@@ -684,7 +747,7 @@ export class Broker {
           };
         });
         const configs = describeTopicConfig(this.topicConfigOf(topic));
-        return { name, errorCode: 0, errorMessage: '', isInternal: false, configs, partitions };
+        return { name, errorCode: 0, errorMessage: '', isInternal: false, configs, explicitConfigKeys: [...topic.configs.keys()], partitions };
       } catch (err) {
         return { name, isInternal: false, configs: {}, partitions: [], ...errorFields(err) };
       }

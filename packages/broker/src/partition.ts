@@ -172,8 +172,13 @@ export class Partition {
     return this.config;
   }
 
+  /** Takes the topic's current configs; retention applies to the log from its next run. */
   updateConfig(config: TopicConfig): void {
     this.config = config;
+    const retention = this.log.retentionConfig();
+    if (retention.retentionMs !== config.retentionMs || retention.retentionBytes !== config.retentionBytes) {
+      this.log.updateConfig({ retentionMs: config.retentionMs, retentionBytes: config.retentionBytes });
+    }
   }
 
   /**

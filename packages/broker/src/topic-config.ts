@@ -61,12 +61,16 @@ const keys: Record<string, ConfigKeySpec> = {
   'message.timestamp.type': { field: 'messageTimestampType', parse: oneOf('CreateTime') },
 };
 
+/** Throws INVALID_CONFIG for a key that is not a topic config. */
+export function validateTopicConfigKey(key: string): void {
+  if (!keys[key]) throw new RivuletError('INVALID_CONFIG', `unknown topic config ${key}; supported: ${Object.keys(keys).join(', ')}`);
+}
+
 /** Checks explicit configs of a create or alter request; throws INVALID_CONFIG naming the key. */
 export function validateTopicConfigs(configs: Record<string, string>): void {
   for (const [key, value] of Object.entries(configs)) {
-    const spec = keys[key];
-    if (!spec) throw new RivuletError('INVALID_CONFIG', `unknown topic config ${key}; supported: ${Object.keys(keys).join(', ')}`);
-    spec.parse(value, key);
+    validateTopicConfigKey(key);
+    keys[key]!.parse(value, key);
   }
 }
 

@@ -71,7 +71,10 @@ export interface TopicDescription {
   errorCode: number;
   errorMessage: string;
   isInternal: boolean;
+  /** Every effective config, Kafka-named. */
   configs: Record<string, string>;
+  /** The configs the topic sets itself (the rest are the broker's defaults). */
+  explicitConfigKeys?: string[];
   partitions: PartitionDescription[];
 }
 

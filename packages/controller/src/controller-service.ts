@@ -95,6 +95,11 @@ export function controllerServiceHandlers(ctx: ControllerServiceContext): Handle
       const outcome = await controller.deleteTopics(request.names);
       return { results: topicResults(outcome.value), metadataOffset: outcome.offset };
     },
+    alterTopicConfigs: async (request) => {
+      const topics = request.topics.map((t) => ({ name: t.name, changes: t.changes.map((c) => ({ key: c.key, value: c.remove ? null : c.value })) }));
+      const outcome = await controller.alterTopicConfigs(topics, request.validateOnly);
+      return { results: topicResults(outcome.value), metadataOffset: outcome.offset };
+    },
     createPartitions: async (request) => {
       const outcome = await controller.createPartitions(request.topics, request.validateOnly);
       return { results: topicResults(outcome.value), metadataOffset: outcome.offset };

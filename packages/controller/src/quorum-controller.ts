@@ -4,6 +4,7 @@ import type { Cancellable, Clock, Logger, Scheduler } from '@rivulet/common';
 import {
   NO_LEADER,
   allPartitions,
+  alterTopicConfigs,
   applyRecords,
   completeReassignments,
   createPartitions,
@@ -38,6 +39,7 @@ import type {
   ReassignmentStatus,
   RegisterBrokerRequest,
   Result,
+  TopicConfigChange,
   TopicOutcome,
 } from '@rivulet/metadata';
 import { NotControllerError, RaftOutcomeUnknownError } from './errors.js';
@@ -201,6 +203,17 @@ export class QuorumController {
       const { records, outcomes } = decideTopics(image, updates, (scratch, update) => ({
         decision: createPartitions(scratch, update.name, update.count),
         topicId: scratch.topicsByName.get(update.name)?.topicId ?? '',
+      }), validateOnly);
+      return { ok: true, value: { records, value: outcomes } };
+    });
+  }
+
+  /** Sets or removes topic configs, each topic decided on the image the ones before it left. */
+  alterTopicConfigs(topics: readonly { name: string; changes: readonly TopicConfigChange[] }[], validateOnly: boolean): Promise<WriteOutcome<TopicOutcome[]>> {
+    return this.write((image) => {
+      const { records, outcomes } = decideTopics(image, topics, (scratch, t) => ({
+        decision: alterTopicConfigs(scratch, t.name, t.changes),
+        topicId: scratch.topicsByName.get(t.name)?.topicId ?? '',
       }), validateOnly);
       return { ok: true, value: { records, value: outcomes } };
     });

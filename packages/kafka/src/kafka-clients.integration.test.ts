@@ -155,6 +155,33 @@ describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
     }
   });
 
+  it('alters topic configs (the whole set, as AlterConfigs does) and refuses bad ones, changing nothing', async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'js-configs', numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '60000' }] }] });
+      const describe = async () =>
+        Object.fromEntries(
+          (await admin.describeConfigs({ resources: [{ type: 2, name: 'js-configs' }], includeSynonyms: false })).resources[0]!.configEntries.map((c) => [c.configName, [c.configValue, c.isDefault]]),
+        );
+      expect((await describe())['retention.ms']).toEqual(['60000', false]);
+      // AlterConfigs replaces the explicit set: retention.ms goes back to the default.
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'js-configs', configEntries: [{ name: 'retention.bytes', value: '1048576' }] }] });
+      const altered = await describe();
+      expect(altered['retention.bytes']).toEqual(['1048576', false]);
+      expect(altered['retention.ms']![1]).toBe(true);
+      await expect(
+        admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'js-configs', configEntries: [{ name: 'retention.bytes', value: 'lots' }] }] }),
+      ).rejects.toMatchObject({ type: 'INVALID_CONFIG' });
+      await expect(
+        admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'js-nowhere', configEntries: [{ name: 'retention.ms', value: '1' }] }] }),
+      ).rejects.toMatchObject({ type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+      expect((await describe())['retention.bytes']).toEqual(['1048576', false]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('gets UNKNOWN_TOPIC_OR_PARTITION for a missing topic without auto-creation', async () => {
     const admin = kafka().admin();
     await admin.connect();
@@ -180,6 +207,12 @@ describe('@platformatic/kafka (flexible versions only)', () => {
       expect(stored.values).toEqual(['hello flexible']);
       await admin.createPartitions({ topics: [{ name: 'pf-topic', count: 4 }] });
       expect(node.broker.describeTopics(['pf-topic'])[0]!.partitions).toHaveLength(4);
+      await admin.incrementalAlterConfigs({
+        resources: [{ resourceType: 2, resourceName: 'pf-topic', configs: [{ name: 'max.message.bytes', configOperation: 0, value: '65536' }] }],
+      });
+      expect(node.broker.describeTopics(['pf-topic'])[0]!.configs['max.message.bytes']).toBe('65536');
+      await admin.incrementalAlterConfigs({ resources: [{ resourceType: 2, resourceName: 'pf-topic', configs: [{ name: 'max.message.bytes', configOperation: 1 }] }] });
+      expect(node.broker.describeTopics(['pf-topic'])[0]!.explicitConfigKeys).toEqual([]);
       await admin.deleteTopics({ topics: ['pf-topic'] });
       expect(node.broker.describeTopics(['pf-topic'])[0]!.errorCode).toBe(3);
     } finally {

@@ -406,6 +406,31 @@ export function createPartitions(image: MetadataImage, name: string, count: numb
   );
 }
 
+/** One change to a topic config: a new value, or null to remove the key (back to the default). */
+export interface TopicConfigChange {
+  readonly key: string;
+  readonly value: string | null;
+}
+
+/**
+ * Changes a topic's configs. Values are the broker's to validate before they get here (as for
+ * a new topic's); this checks the topic exists and records only what changes.
+ */
+export function alterTopicConfigs(image: MetadataImage, name: string, changes: readonly TopicConfigChange[]): Decision {
+  const topic = image.topicsByName.get(name);
+  if (topic === undefined) return fail(new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist`, { topic: name }));
+  const keys = changes.map((c) => c.key);
+  const duplicate = keys.find((key, i) => keys.indexOf(key) !== i);
+  if (duplicate !== undefined) return fail(new RivuletError('INVALID_REQUEST', `Config ${duplicate} of topic '${name}' is changed twice in one request`, { topic: name }));
+  const records: MetadataRecord[] = [];
+  for (const change of changes) {
+    if (change.key === '') return fail(new RivuletError('INVALID_CONFIG', `An empty config name for topic '${name}'`, { topic: name }));
+    const current = topic.configs.get(change.key) ?? null;
+    if (current !== change.value) records.push({ type: 'TopicConfig', topic: name, key: change.key, value: change.value });
+  }
+  return ok(records);
+}
+
 export interface TopicOutcome {
   readonly name: string;
   readonly topicId: string;

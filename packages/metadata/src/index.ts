@@ -35,9 +35,12 @@ export type {
   CreateTopicSpec,
   Decision,
   RegisterBrokerRequest,
+  TopicConfigChange,
   TopicOutcome,
 } from './decisions.js';
 export {
+  UNCLEAN_LEADER_ELECTION_CONFIG,
+  alterTopicConfigs,
   beginControlledShutdown,
   createPartitions,
   createTopic,

@@ -131,6 +131,10 @@ export class ControllerChannel {
     return this.call((c) => c.deleteTopics, request, timeoutMs);
   }
 
+  alterTopicConfigs(request: controllerApi.AlterTopicConfigsRequest, timeoutMs: number): Promise<controllerApi.AlterTopicConfigsResponse> {
+    return this.call((c) => c.alterTopicConfigs, request, timeoutMs);
+  }
+
   createPartitions(request: controllerApi.CreatePartitionsRequest, timeoutMs: number): Promise<controllerApi.CreatePartitionsResponse> {
     return this.call((c) => c.createPartitions, request, timeoutMs);
   }

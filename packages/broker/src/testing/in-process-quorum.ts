@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { noopLogger, systemClock, type Logger } from '@rivulet/common';
 import {
   EMPTY_IMAGE,
+  alterTopicConfigs,
   applyRecords,
   completeReassignments,
   createPartitions,
@@ -96,6 +97,18 @@ export class InProcessQuorum implements ControllerGateway {
   deleteTopics(request: controllerApi.DeleteTopicsRequest): Promise<controllerApi.DeleteTopicsResponse> {
     return this.respond(
       decideTopics(this.current, request.names.map((name) => ({ name })), (image, { name }) => ({ decision: deleteTopic(image, name), topicId: image.topicsByName.get(name)?.topicId ?? '' })),
+    );
+  }
+
+  alterTopicConfigs(request: controllerApi.AlterTopicConfigsRequest): Promise<controllerApi.AlterTopicConfigsResponse> {
+    const topics = request.topics.map((t) => ({ name: t.name, changes: t.changes.map((c) => ({ key: c.key, value: c.remove ? null : c.value })) }));
+    return this.respond(
+      decideTopics(
+        this.current,
+        topics,
+        (image, t) => ({ decision: alterTopicConfigs(image, t.name, t.changes), topicId: image.topicsByName.get(t.name)?.topicId ?? '' }),
+        request.validateOnly,
+      ),
     );
   }
 

@@ -8,7 +8,7 @@ import { handleFindCoordinator } from './find-coordinator-handler.js';
 import type { Handler, HandlerContext } from './handler-context.js';
 import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
 import { handleProduce, produceErrorResponse } from './produce-handler.js';
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs } from './topic-handlers.js';
+import { handleAlterConfigs, handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topic-handlers.js';
 
 const handlers = new Map<number, Handler>([
   [ApiKey.Produce, handleProduce],
@@ -23,6 +23,8 @@ const handlers = new Map<number, Handler>([
   [ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
   [ApiKey.DescribeConfigs, handleDescribeConfigs],
   [ApiKey.CreatePartitions, handleCreatePartitions],
+  [ApiKey.AlterConfigs, handleAlterConfigs],
+  [ApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
   [ApiKey.DescribeCluster, handleDescribeCluster],
 ]);
 

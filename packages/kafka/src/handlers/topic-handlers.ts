@@ -140,10 +140,74 @@ export async function handleDescribeConfigs(request: MessageValue, _version: num
       return { ...base, errorCode: description?.errorCode ?? err.code, errorMessage: err.message, configs: [] };
     }
     const keys = resource.configurationKeys === null ? null : new Set(resource.configurationKeys);
+    const explicit = new Set(description.explicitConfigKeys ?? []);
     const configs = Object.entries(description.configs)
       .filter(([name]) => keys === null || keys.has(name))
-      .map(([name, value]) => ({ name, value, readOnly: false, configSource: ConfigSource.DEFAULT_CONFIG, isSensitive: false, synonyms: [] }));
+      .map(([name, value]) => ({
+        name,
+        value,
+        readOnly: false,
+        isDefault: !explicit.has(name),
+        configSource: explicit.has(name) ? ConfigSource.TOPIC_CONFIG : ConfigSource.DEFAULT_CONFIG,
+        isSensitive: false,
+        synonyms: [],
+      }));
     return { ...base, errorCode: 0, errorMessage: null, configs };
   });
   return Promise.resolve({ throttleTimeMs: 0, results });
+}
+
+/** IncrementalAlterConfigs operations. */
+const ConfigOperation = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+
+interface AlterConfigsResource {
+  resourceType: number;
+  resourceName: string;
+  configs: { name: string; configOperation?: number; value: string | null }[];
+}
+
+/**
+ * AlterConfigs and IncrementalAlterConfigs: topic resources become one broker call (AlterConfigs
+ * replaces a topic's whole explicit config set, the incremental form changes the named keys);
+ * broker resources are refused (a node's settings are its start flags), as are a resource named
+ * twice and operations that only apply to list-valued configs.
+ */
+async function alterTopicConfigs(resources: AlterConfigsResource[], validateOnly: boolean, incremental: boolean, context: HandlerContext): Promise<MessageValue> {
+  const answers = new Map<number, { errorCode: number; errorMessage: string | null }>();
+  const topics: { index: number; name: string; changes: { key: string; value: string | null }[] }[] = [];
+  const seen = new Map<string, number>();
+  for (const r of resources) seen.set(`${r.resourceType}:${r.resourceName}`, (seen.get(`${r.resourceType}:${r.resourceName}`) ?? 0) + 1);
+  resources.forEach((r, index) => {
+    const refuse = (errorCode: number, errorMessage: string): void => void answers.set(index, { errorCode, errorMessage });
+    if (seen.get(`${r.resourceType}:${r.resourceName}`)! > 1) return refuse(ErrorCode.INVALID_REQUEST, `resource ${r.resourceName} appears more than once in the request`);
+    if (r.resourceType === ResourceType.BROKER) return refuse(ErrorCode.INVALID_REQUEST, 'broker configs are set when a node starts (flags, environment, config file); only topic configs can be altered');
+    if (r.resourceType !== ResourceType.TOPIC) return refuse(ErrorCode.INVALID_REQUEST, `resource type ${r.resourceType} is not supported`);
+    const changes: { key: string; value: string | null }[] = [];
+    for (const c of r.configs) {
+      const op = incremental ? c.configOperation : ConfigOperation.SET;
+      if (op === ConfigOperation.SET) changes.push({ key: c.name, value: c.value });
+      else if (op === ConfigOperation.DELETE) changes.push({ key: c.name, value: null });
+      else if (op === ConfigOperation.APPEND || op === ConfigOperation.SUBTRACT) return refuse(ErrorCode.INVALID_CONFIG, `config ${c.name} is not a list: APPEND and SUBTRACT do not apply`);
+      else return refuse(ErrorCode.INVALID_REQUEST, `unknown config operation ${String(op)} for ${c.name}`);
+    }
+    topics.push({ index, name: r.resourceName, changes });
+  });
+  if (topics.length > 0) {
+    const results = await context.broker.alterTopicConfigs(topics.map((t) => ({ name: t.name, changes: t.changes })), validateOnly, !incremental);
+    topics.forEach((t, i) => answers.set(t.index, { errorCode: results[i]!.errorCode, errorMessage: messageOrNull(results[i]!.errorMessage) }));
+  }
+  return {
+    throttleTimeMs: 0,
+    responses: resources.map((r, index) => ({ ...answers.get(index)!, resourceType: r.resourceType, resourceName: r.resourceName })),
+  };
+}
+
+export function handleAlterConfigs(request: MessageValue, _version: number, context: HandlerContext): Promise<MessageValue> {
+  const body = request as unknown as { resources: AlterConfigsResource[]; validateOnly: boolean };
+  return alterTopicConfigs(body.resources, body.validateOnly, false, context);
+}
+
+export function handleIncrementalAlterConfigs(request: MessageValue, _version: number, context: HandlerContext): Promise<MessageValue> {
+  const body = request as unknown as { resources: AlterConfigsResource[]; validateOnly: boolean };
+  return alterTopicConfigs(body.resources, body.validateOnly, true, context);
 }

@@ -32,7 +32,9 @@ export const ApiKey = {
   DeleteRecords: 21,
   OffsetForLeaderEpoch: 23,
   DescribeConfigs: 32,
+  AlterConfigs: 33,
   CreatePartitions: 37,
+  IncrementalAlterConfigs: 44,
   DescribeCluster: 60,
 } as const;
 
@@ -262,6 +264,40 @@ const deleteTopics = api(ApiKey.DeleteTopics, 'DeleteTopics', '0-6', '0-6', '4+'
   ],
 );
 
+const alterConfigsResponse = [
+  field('ThrottleTimeMs', 'int32'),
+  group('Responses', '[]struct', '0+', [
+    field('ErrorCode', 'int16'),
+    field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null }),
+    field('ResourceType', 'int8'),
+    field('ResourceName', 'string'),
+  ]),
+];
+
+const alterConfigs = api(ApiKey.AlterConfigs, 'AlterConfigs', '0-2', '0-2', '2+',
+  [
+    group('Resources', '[]struct', '0+', [
+      field('ResourceType', 'int8'),
+      field('ResourceName', 'string'),
+      group('Configs', '[]struct', '0+', [field('Name', 'string'), field('Value', 'string', '0+', { nullable: '0+' })]),
+    ]),
+    field('ValidateOnly', 'bool'),
+  ],
+  alterConfigsResponse,
+);
+
+const incrementalAlterConfigs = api(ApiKey.IncrementalAlterConfigs, 'IncrementalAlterConfigs', '0-1', '0-1', '1+',
+  [
+    group('Resources', '[]struct', '0+', [
+      field('ResourceType', 'int8'),
+      field('ResourceName', 'string'),
+      group('Configs', '[]struct', '0+', [field('Name', 'string'), field('ConfigOperation', 'int8'), field('Value', 'string', '0+', { nullable: '0+' })]),
+    ]),
+    field('ValidateOnly', 'bool'),
+  ],
+  alterConfigsResponse,
+);
+
 const createPartitions = api(ApiKey.CreatePartitions, 'CreatePartitions', '0-3', '0-3', '2+',
   [
     group('Topics', '[]struct', '0+', [
@@ -357,5 +393,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, createPartitions, describeCluster,
+  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, describeCluster,
 ];

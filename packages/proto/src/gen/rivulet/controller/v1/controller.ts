@@ -287,6 +287,30 @@ export interface MetadataBatch {
   entries: MetadataEntry[];
 }
 
+export interface ConfigChange {
+  key: string;
+  /** Ignored when remove is set. */
+  value: string;
+  /** Removes the key: the topic falls back to the broker's default. */
+  remove: boolean;
+}
+
+export interface TopicConfigChanges {
+  name: string;
+  changes: ConfigChange[];
+}
+
+export interface AlterTopicConfigsRequest {
+  topics: TopicConfigChanges[];
+  validateOnly: boolean;
+}
+
+export interface AlterTopicConfigsResponse {
+  /** One per requested topic, in request order. */
+  results: TopicResult[];
+  metadataOffset: number;
+}
+
 function createBaseEndpoint(): Endpoint {
   return { name: "", host: "", port: 0 };
 }
@@ -2974,6 +2998,241 @@ export const MetadataBatch = {
   },
 };
 
+function createBaseConfigChange(): ConfigChange {
+  return { key: "", value: "", remove: false };
+}
+
+export const ConfigChange = {
+  encode(message: ConfigChange, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    if (message.remove !== false) {
+      writer.uint32(24).bool(message.remove);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ConfigChange {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseConfigChange();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.value = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.remove = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ConfigChange>): ConfigChange {
+    return ConfigChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConfigChange>): ConfigChange {
+    const message = createBaseConfigChange();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    message.remove = object.remove ?? false;
+    return message;
+  },
+};
+
+function createBaseTopicConfigChanges(): TopicConfigChanges {
+  return { name: "", changes: [] };
+}
+
+export const TopicConfigChanges = {
+  encode(message: TopicConfigChanges, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.changes) {
+      ConfigChange.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): TopicConfigChanges {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTopicConfigChanges();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.changes.push(ConfigChange.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<TopicConfigChanges>): TopicConfigChanges {
+    return TopicConfigChanges.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopicConfigChanges>): TopicConfigChanges {
+    const message = createBaseTopicConfigChanges();
+    message.name = object.name ?? "";
+    message.changes = object.changes?.map((e) => ConfigChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAlterTopicConfigsRequest(): AlterTopicConfigsRequest {
+  return { topics: [], validateOnly: false };
+}
+
+export const AlterTopicConfigsRequest = {
+  encode(message: AlterTopicConfigsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.topics) {
+      TopicConfigChanges.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.validateOnly !== false) {
+      writer.uint32(16).bool(message.validateOnly);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AlterTopicConfigsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAlterTopicConfigsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topics.push(TopicConfigChanges.decode(reader, reader.uint32()));
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.validateOnly = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AlterTopicConfigsRequest>): AlterTopicConfigsRequest {
+    return AlterTopicConfigsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlterTopicConfigsRequest>): AlterTopicConfigsRequest {
+    const message = createBaseAlterTopicConfigsRequest();
+    message.topics = object.topics?.map((e) => TopicConfigChanges.fromPartial(e)) || [];
+    message.validateOnly = object.validateOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseAlterTopicConfigsResponse(): AlterTopicConfigsResponse {
+  return { results: [], metadataOffset: 0 };
+}
+
+export const AlterTopicConfigsResponse = {
+  encode(message: AlterTopicConfigsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.results) {
+      TopicResult.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.metadataOffset !== 0) {
+      writer.uint32(16).int64(message.metadataOffset);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AlterTopicConfigsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAlterTopicConfigsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.results.push(TopicResult.decode(reader, reader.uint32()));
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.metadataOffset = longToNumber(reader.int64() as Long);
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AlterTopicConfigsResponse>): AlterTopicConfigsResponse {
+    return AlterTopicConfigsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlterTopicConfigsResponse>): AlterTopicConfigsResponse {
+    const message = createBaseAlterTopicConfigsResponse();
+    message.results = object.results?.map((e) => TopicResult.fromPartial(e)) || [];
+    message.metadataOffset = object.metadataOffset ?? 0;
+    return message;
+  },
+};
+
 export type ControllerServiceService = typeof ControllerServiceService;
 export const ControllerServiceService = {
   registerBroker: {
@@ -3021,6 +3280,17 @@ export const ControllerServiceService = {
     responseSerialize: (value: CreatePartitionsResponse) =>
       (CreatePartitionsResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => CreatePartitionsResponse.decode(value),
+  },
+  /** Sets or removes topic configs (brokers validate the values first, as for CreateTopics). */
+  alterTopicConfigs: {
+    path: "/rivulet.controller.v1.ControllerService/AlterTopicConfigs",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: AlterTopicConfigsRequest) => (AlterTopicConfigsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => AlterTopicConfigsRequest.decode(value),
+    responseSerialize: (value: AlterTopicConfigsResponse) =>
+      (AlterTopicConfigsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => AlterTopicConfigsResponse.decode(value),
   },
   alterPartition: {
     path: "/rivulet.controller.v1.ControllerService/AlterPartition",
@@ -3109,6 +3379,8 @@ export interface ControllerServiceServer extends UntypedServiceImplementation {
   createTopics: handleUnaryCall<CreateTopicsRequest, CreateTopicsResponse>;
   deleteTopics: handleUnaryCall<DeleteTopicsRequest, DeleteTopicsResponse>;
   createPartitions: handleUnaryCall<CreatePartitionsRequest, CreatePartitionsResponse>;
+  /** Sets or removes topic configs (brokers validate the values first, as for CreateTopics). */
+  alterTopicConfigs: handleUnaryCall<AlterTopicConfigsRequest, AlterTopicConfigsResponse>;
   alterPartition: handleUnaryCall<AlterPartitionRequest, AlterPartitionResponse>;
   electLeaders: handleUnaryCall<ElectLeadersRequest, ElectLeadersResponse>;
   /**
@@ -3205,6 +3477,22 @@ export interface ControllerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreatePartitionsResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets or removes topic configs (brokers validate the values first, as for CreateTopics). */
+  alterTopicConfigs(
+    request: AlterTopicConfigsRequest,
+    callback: (error: ServiceError | null, response: AlterTopicConfigsResponse) => void,
+  ): ClientUnaryCall;
+  alterTopicConfigs(
+    request: AlterTopicConfigsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AlterTopicConfigsResponse) => void,
+  ): ClientUnaryCall;
+  alterTopicConfigs(
+    request: AlterTopicConfigsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AlterTopicConfigsResponse) => void,
   ): ClientUnaryCall;
   alterPartition(
     request: AlterPartitionRequest,
