@@ -37,6 +37,19 @@ describe('rivulet CLI against an embedded node', () => {
     expect(described.out).toContain('retention.ms=3600000');
     expect(described.out.trim().split('\n').filter((l) => /^\d+\s/.test(l))).toHaveLength(3);
 
+    expect(await rivulet(['topic', 'alter-config', 'cli-a', '--set', 'retention.bytes=1048576', '--delete', 'retention.ms'])).toMatchObject({ code: 0, out: 'altered configs of topic cli-a\n' });
+    expect(await rivulet(['topic', 'add-partitions', 'cli-a', '--partitions', '5'])).toMatchObject({ code: 0, out: 'topic cli-a has 5 partitions\n' });
+    const altered = await rivulet(['topic', 'describe', 'cli-a']);
+    expect(altered.out).toContain('Topic: cli-a  Partitions: 5');
+    expect(altered.out).toContain('retention.bytes=1048576');
+    expect(altered.out).not.toContain('retention.ms=3600000');
+    const badConfig = await rivulet(['topic', 'alter-config', 'cli-a', '--set', 'retention.bytes=huge']);
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.err).toContain('INVALID_CONFIG');
+    const fewer = await rivulet(['topic', 'add-partitions', 'cli-a', '--partitions', '2']);
+    expect(fewer.code).toBe(1);
+    expect(fewer.err).toContain('INVALID_PARTITIONS');
+
     const again = await rivulet(['topic', 'create', 'cli-a']);
     expect(again.code).toBe(1);
     expect(again.err).toContain('TOPIC_ALREADY_EXISTS');

@@ -129,6 +129,22 @@ export class Admin {
     await this.cluster.refreshMetadata(topics.map((t) => t.name)).catch(() => undefined);
   }
 
+  /** Grows each topic to `count` partitions; new partitions are placed like a new topic's. */
+  async createPartitions(topics: readonly { name: string; count: number }[], options: { validateOnly?: boolean } = {}): Promise<void> {
+    const response = await this.cluster.withAnyBroker((c) => c.createPartitions({ topics: topics.map((t) => ({ ...t })), validateOnly: options.validateOnly ?? false }, this.requestTimeoutMs));
+    throwFailures('createPartitions', this.topicFailures(response.results));
+  }
+
+  /** Sets (a string) or removes (null: back to the broker default) configs of each topic. */
+  async alterTopicConfigs(topics: readonly { name: string; configs: Readonly<Record<string, string | null>> }[], options: { validateOnly?: boolean } = {}): Promise<void> {
+    const request = {
+      topics: topics.map((t) => ({ name: t.name, changes: Object.entries(t.configs).map(([key, value]) => ({ key, value: value ?? '', remove: value === null })) })),
+      validateOnly: options.validateOnly ?? false,
+    };
+    const response = await this.cluster.withAnyBroker((c) => c.alterTopicConfigs(request, this.requestTimeoutMs));
+    throwFailures('alterTopicConfigs', this.topicFailures(response.results));
+  }
+
   async deleteTopics(names: readonly string[]): Promise<void> {
     const response = await this.cluster.withAnyBroker((c) => c.deleteTopics({ names: [...names] }, this.requestTimeoutMs));
     throwFailures('deleteTopics', this.topicFailures(response.results));

@@ -204,6 +204,14 @@ class FakeTransport implements BrokerTransport {
   createTopics(): Promise<clientApi.CreateTopicsResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }
+  createPartitions(): Promise<clientApi.CreatePartitionsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'the fake cluster does not grow topics'));
+  }
+
+  alterTopicConfigs(): Promise<clientApi.AlterTopicConfigsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'the fake cluster has no topic configs'));
+  }
+
   deleteTopics(): Promise<clientApi.DeleteTopicsResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }

@@ -15,6 +15,8 @@ export interface BrokerTransport {
   getMetadata(request: clientApi.MetadataRequest, timeoutMs: number): Promise<clientApi.MetadataResponse>;
   createTopics(request: clientApi.CreateTopicsRequest, timeoutMs: number): Promise<clientApi.CreateTopicsResponse>;
   deleteTopics(request: clientApi.DeleteTopicsRequest, timeoutMs: number): Promise<clientApi.DeleteTopicsResponse>;
+  createPartitions(request: clientApi.CreatePartitionsRequest, timeoutMs: number): Promise<clientApi.CreatePartitionsResponse>;
+  alterTopicConfigs(request: clientApi.AlterTopicConfigsRequest, timeoutMs: number): Promise<clientApi.AlterTopicConfigsResponse>;
   describeTopics(request: clientApi.DescribeTopicsRequest, timeoutMs: number): Promise<clientApi.DescribeTopicsResponse>;
   produce(request: clientApi.ProduceRequest, timeoutMs: number): Promise<clientApi.ProduceResponse>;
   fetch(request: clientApi.FetchRequest, timeoutMs: number): Promise<clientApi.FetchResponse>;
@@ -69,6 +71,14 @@ export class GrpcBrokerTransport implements BrokerTransport {
   }
   deleteTopics(request: clientApi.DeleteTopicsRequest, timeoutMs: number): Promise<clientApi.DeleteTopicsResponse> {
     return this.unary('DeleteTopics', this.client.deleteTopics.bind(this.client), request, timeoutMs);
+  }
+
+  createPartitions(request: clientApi.CreatePartitionsRequest, timeoutMs: number): Promise<clientApi.CreatePartitionsResponse> {
+    return this.unary('CreatePartitions', this.client.createPartitions.bind(this.client), request, timeoutMs);
+  }
+
+  alterTopicConfigs(request: clientApi.AlterTopicConfigsRequest, timeoutMs: number): Promise<clientApi.AlterTopicConfigsResponse> {
+    return this.unary('AlterTopicConfigs', this.client.alterTopicConfigs.bind(this.client), request, timeoutMs);
   }
   describeTopics(request: clientApi.DescribeTopicsRequest, timeoutMs: number): Promise<clientApi.DescribeTopicsResponse> {
     return this.unary('DescribeTopics', this.client.describeTopics.bind(this.client), request, timeoutMs);

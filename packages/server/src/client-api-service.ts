@@ -23,6 +23,14 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, controll
     createTopics: (request) =>
       metrics.observe('create_topics', async () => ({ results: await broker.createTopics(request.topics, request.validateOnly) })),
     deleteTopics: (request) => metrics.observe('delete_topics', async () => ({ results: await broker.deleteTopics(request.names) })),
+    createPartitions: (request) => metrics.observe('create_partitions', async () => ({ results: await broker.createPartitions(request.topics, request.validateOnly) })),
+    alterTopicConfigs: (request) =>
+      metrics.observe('alter_topic_configs', async () => ({
+        results: await broker.alterTopicConfigs(
+          request.topics.map((t) => ({ name: t.name, changes: t.changes.map((c) => ({ key: c.key, value: c.remove ? null : c.value })) })),
+          request.validateOnly,
+        ),
+      })),
     describeTopics: (request) => metrics.observe('describe_topics', async () => ({ topics: broker.describeTopics(request.names) })),
     produce: (request) =>
       metrics.observe('produce', async () => {

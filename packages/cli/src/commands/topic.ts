@@ -26,7 +26,7 @@ function parseConfigs(pairs: readonly string[]): Record<string, string> {
 }
 
 export function topicCommand(io: CliIo): Command {
-  const topic = new Command('topic').description('create, list, describe and delete topics');
+  const topic = new Command('topic').description('create, list, describe, alter and delete topics');
 
   withBootstrap(topic.command('create').description('create a topic').argument('<name>'))
     .option('-p, --partitions <n>', 'number of partitions (default: the broker default)', parseInteger('--partitions', 1))
@@ -73,6 +73,24 @@ export function topicCommand(io: CliIo): Command {
         );
       }
       await writeOut(io.stdout, out.join('\n'));
+    });
+
+  withBootstrap(topic.command('alter-config').description('set or remove configs of a topic').argument('<name>'))
+    .option('-s, --set <key=value>', 'set a topic config, e.g. retention.ms=86400000 (repeatable)', collectConfig, [])
+    .option('-d, --delete <key>', 'remove a topic config: the broker default applies again (repeatable)', collectConfig, [])
+    .action(async (name: string, options: BootstrapOptions & { set: string[]; delete: string[] }) => {
+      const configs: Record<string, string | null> = { ...parseConfigs(options.set) };
+      for (const key of options.delete) configs[key] = null;
+      if (Object.keys(configs).length === 0) throw new RivuletError('INVALID_CONFIG', 'nothing to change: give --set KEY=VALUE or --delete KEY');
+      await withClient(options, io, (client) => client.admin().alterTopicConfigs([{ name, configs }]));
+      await writeOut(io.stdout, `altered configs of topic ${name}\n`);
+    });
+
+  withBootstrap(topic.command('add-partitions').description('grow a topic to a new number of partitions').argument('<name>'))
+    .requiredOption('-p, --partitions <n>', 'the new total number of partitions', parseInteger('--partitions', 1))
+    .action(async (name: string, options: BootstrapOptions & { partitions: number }) => {
+      await withClient(options, io, (client) => client.admin().createPartitions([{ name, count: options.partitions }]));
+      await writeOut(io.stdout, `topic ${name} has ${options.partitions} partitions\n`);
     });
 
   withBootstrap(topic.command('delete').description('delete topics').argument('<names...>'))

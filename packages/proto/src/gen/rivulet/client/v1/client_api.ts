@@ -105,6 +105,42 @@ export interface DeleteTopicsResponse {
   results: TopicResult[];
 }
 
+export interface PartitionCount {
+  name: string;
+  /** The new total number of partitions. */
+  count: number;
+}
+
+export interface CreatePartitionsRequest {
+  topics: PartitionCount[];
+  validateOnly: boolean;
+}
+
+export interface CreatePartitionsResponse {
+  results: TopicResult[];
+}
+
+export interface TopicConfigChange {
+  key: string;
+  value: string;
+  /** Removes the key (back to the broker default); value is ignored. */
+  remove: boolean;
+}
+
+export interface TopicConfigChanges {
+  name: string;
+  changes: TopicConfigChange[];
+}
+
+export interface AlterTopicConfigsRequest {
+  topics: TopicConfigChanges[];
+  validateOnly: boolean;
+}
+
+export interface AlterTopicConfigsResponse {
+  results: TopicResult[];
+}
+
 export interface DescribeTopicsRequest {
   /** Empty means every topic. */
   names: string[];
@@ -1232,6 +1268,387 @@ export const DeleteTopicsResponse = {
   },
   fromPartial(object: DeepPartial<DeleteTopicsResponse>): DeleteTopicsResponse {
     const message = createBaseDeleteTopicsResponse();
+    message.results = object.results?.map((e) => TopicResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePartitionCount(): PartitionCount {
+  return { name: "", count: 0 };
+}
+
+export const PartitionCount = {
+  encode(message: PartitionCount, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): PartitionCount {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePartitionCount();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.count = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<PartitionCount>): PartitionCount {
+    return PartitionCount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartitionCount>): PartitionCount {
+    const message = createBasePartitionCount();
+    message.name = object.name ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreatePartitionsRequest(): CreatePartitionsRequest {
+  return { topics: [], validateOnly: false };
+}
+
+export const CreatePartitionsRequest = {
+  encode(message: CreatePartitionsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.topics) {
+      PartitionCount.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.validateOnly !== false) {
+      writer.uint32(16).bool(message.validateOnly);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): CreatePartitionsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreatePartitionsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topics.push(PartitionCount.decode(reader, reader.uint32()));
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.validateOnly = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<CreatePartitionsRequest>): CreatePartitionsRequest {
+    return CreatePartitionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreatePartitionsRequest>): CreatePartitionsRequest {
+    const message = createBaseCreatePartitionsRequest();
+    message.topics = object.topics?.map((e) => PartitionCount.fromPartial(e)) || [];
+    message.validateOnly = object.validateOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseCreatePartitionsResponse(): CreatePartitionsResponse {
+  return { results: [] };
+}
+
+export const CreatePartitionsResponse = {
+  encode(message: CreatePartitionsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.results) {
+      TopicResult.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): CreatePartitionsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreatePartitionsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.results.push(TopicResult.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<CreatePartitionsResponse>): CreatePartitionsResponse {
+    return CreatePartitionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreatePartitionsResponse>): CreatePartitionsResponse {
+    const message = createBaseCreatePartitionsResponse();
+    message.results = object.results?.map((e) => TopicResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTopicConfigChange(): TopicConfigChange {
+  return { key: "", value: "", remove: false };
+}
+
+export const TopicConfigChange = {
+  encode(message: TopicConfigChange, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    if (message.remove !== false) {
+      writer.uint32(24).bool(message.remove);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): TopicConfigChange {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTopicConfigChange();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.value = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.remove = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<TopicConfigChange>): TopicConfigChange {
+    return TopicConfigChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopicConfigChange>): TopicConfigChange {
+    const message = createBaseTopicConfigChange();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    message.remove = object.remove ?? false;
+    return message;
+  },
+};
+
+function createBaseTopicConfigChanges(): TopicConfigChanges {
+  return { name: "", changes: [] };
+}
+
+export const TopicConfigChanges = {
+  encode(message: TopicConfigChanges, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.changes) {
+      TopicConfigChange.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): TopicConfigChanges {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTopicConfigChanges();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.changes.push(TopicConfigChange.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<TopicConfigChanges>): TopicConfigChanges {
+    return TopicConfigChanges.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TopicConfigChanges>): TopicConfigChanges {
+    const message = createBaseTopicConfigChanges();
+    message.name = object.name ?? "";
+    message.changes = object.changes?.map((e) => TopicConfigChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAlterTopicConfigsRequest(): AlterTopicConfigsRequest {
+  return { topics: [], validateOnly: false };
+}
+
+export const AlterTopicConfigsRequest = {
+  encode(message: AlterTopicConfigsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.topics) {
+      TopicConfigChanges.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.validateOnly !== false) {
+      writer.uint32(16).bool(message.validateOnly);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AlterTopicConfigsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAlterTopicConfigsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topics.push(TopicConfigChanges.decode(reader, reader.uint32()));
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.validateOnly = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AlterTopicConfigsRequest>): AlterTopicConfigsRequest {
+    return AlterTopicConfigsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlterTopicConfigsRequest>): AlterTopicConfigsRequest {
+    const message = createBaseAlterTopicConfigsRequest();
+    message.topics = object.topics?.map((e) => TopicConfigChanges.fromPartial(e)) || [];
+    message.validateOnly = object.validateOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseAlterTopicConfigsResponse(): AlterTopicConfigsResponse {
+  return { results: [] };
+}
+
+export const AlterTopicConfigsResponse = {
+  encode(message: AlterTopicConfigsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.results) {
+      TopicResult.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AlterTopicConfigsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAlterTopicConfigsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.results.push(TopicResult.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AlterTopicConfigsResponse>): AlterTopicConfigsResponse {
+    return AlterTopicConfigsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlterTopicConfigsResponse>): AlterTopicConfigsResponse {
+    const message = createBaseAlterTopicConfigsResponse();
     message.results = object.results?.map((e) => TopicResult.fromPartial(e)) || [];
     return message;
   },
@@ -4298,6 +4715,28 @@ export const ClientApiService = {
     responseSerialize: (value: DescribeTopicsResponse) => (DescribeTopicsResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => DescribeTopicsResponse.decode(value),
   },
+  /** Grows topics to new partition counts. */
+  createPartitions: {
+    path: "/rivulet.client.v1.ClientApi/CreatePartitions",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CreatePartitionsRequest) => (CreatePartitionsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => CreatePartitionsRequest.decode(value),
+    responseSerialize: (value: CreatePartitionsResponse) =>
+      (CreatePartitionsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => CreatePartitionsResponse.decode(value),
+  },
+  /** Sets or removes topic configs. */
+  alterTopicConfigs: {
+    path: "/rivulet.client.v1.ClientApi/AlterTopicConfigs",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: AlterTopicConfigsRequest) => (AlterTopicConfigsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => AlterTopicConfigsRequest.decode(value),
+    responseSerialize: (value: AlterTopicConfigsResponse) =>
+      (AlterTopicConfigsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => AlterTopicConfigsResponse.decode(value),
+  },
   produce: {
     path: "/rivulet.client.v1.ClientApi/Produce",
     requestStream: false,
@@ -4394,6 +4833,10 @@ export interface ClientApiServer extends UntypedServiceImplementation {
   createTopics: handleUnaryCall<CreateTopicsRequest, CreateTopicsResponse>;
   deleteTopics: handleUnaryCall<DeleteTopicsRequest, DeleteTopicsResponse>;
   describeTopics: handleUnaryCall<DescribeTopicsRequest, DescribeTopicsResponse>;
+  /** Grows topics to new partition counts. */
+  createPartitions: handleUnaryCall<CreatePartitionsRequest, CreatePartitionsResponse>;
+  /** Sets or removes topic configs. */
+  alterTopicConfigs: handleUnaryCall<AlterTopicConfigsRequest, AlterTopicConfigsResponse>;
   produce: handleUnaryCall<ProduceRequest, ProduceResponse>;
   /** Long poll: answers once min_bytes are available or max_wait_ms passed. */
   fetch: handleUnaryCall<FetchRequest, FetchResponse>;
@@ -4469,6 +4912,38 @@ export interface ClientApiClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DescribeTopicsResponse) => void,
+  ): ClientUnaryCall;
+  /** Grows topics to new partition counts. */
+  createPartitions(
+    request: CreatePartitionsRequest,
+    callback: (error: ServiceError | null, response: CreatePartitionsResponse) => void,
+  ): ClientUnaryCall;
+  createPartitions(
+    request: CreatePartitionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreatePartitionsResponse) => void,
+  ): ClientUnaryCall;
+  createPartitions(
+    request: CreatePartitionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreatePartitionsResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets or removes topic configs. */
+  alterTopicConfigs(
+    request: AlterTopicConfigsRequest,
+    callback: (error: ServiceError | null, response: AlterTopicConfigsResponse) => void,
+  ): ClientUnaryCall;
+  alterTopicConfigs(
+    request: AlterTopicConfigsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AlterTopicConfigsResponse) => void,
+  ): ClientUnaryCall;
+  alterTopicConfigs(
+    request: AlterTopicConfigsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AlterTopicConfigsResponse) => void,
   ): ClientUnaryCall;
   produce(
     request: ProduceRequest,
