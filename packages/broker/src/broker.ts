@@ -511,7 +511,7 @@ export class Broker {
         await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
         forwarded.forEach((f, i) => {
           const r = response.results[i];
-          results.set(f.index, { name: f.topic.name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '' });
+          results.set(f.index, { name: f.topic.name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '', ...(r?.topicId ? { topicId: r.topicId } : {}) });
           if (r !== undefined && r.errorCode === 0 && !validateOnly) this.logger.info({ topic: f.topic.name, partitions: f.topic.partitions, topicId: r.topicId }, 'topic created');
         });
       } catch (err) {
@@ -705,6 +705,16 @@ export class Broker {
     return { clusterId: this.options.clusterId, controllerId: this.options.nodeId, brokers: this.liveBrokers(), topics };
   }
 
+  /** The id (a UUID) of the topic with this name, if it exists. */
+  topicIdOf(name: string): string | undefined {
+    return this.image.topicsByName.get(name)?.topicId;
+  }
+
+  /** The name of the topic with this id (a UUID), if it exists. */
+  topicNameById(topicId: string): string | undefined {
+    return this.image.topicNamesById.get(topicId);
+  }
+
   private topicOrThrow(name: string): TopicImage {
     const topic = this.image.topicsByName.get(name);
     if (!topic) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`, { topic: name });
@@ -723,7 +733,7 @@ export class Broker {
         replicas: [...p.replicas],
         isr: [...p.isr],
       }));
-    return { name, errorCode: 0, errorMessage: '', isInternal: false, partitions };
+    return { name, topicId: topic.topicId, errorCode: 0, errorMessage: '', isInternal: false, partitions };
   }
 
   describeTopics(names: string[]): TopicDescription[] {

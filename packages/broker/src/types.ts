@@ -22,6 +22,8 @@ export interface PartitionMetadata {
 
 export interface TopicMetadata {
   name: string;
+  /** The topic's id (a UUID) when it exists. */
+  topicId?: string;
   errorCode: number;
   errorMessage: string;
   isInternal: boolean;
@@ -52,6 +54,8 @@ export interface TopicResult {
   name: string;
   errorCode: number;
   errorMessage: string;
+  /** A created topic's id (a UUID). */
+  topicId?: string;
 }
 
 export interface PartitionDescription {

@@ -201,6 +201,7 @@ describe('@platformatic/kafka (flexible versions only)', () => {
       await admin.createTopics({ topics: ['pf-topic'], partitions: 2, replicas: 1 });
       const metadata = await admin.metadata({ topics: ['pf-topic'] });
       expect(metadata.topics.get('pf-topic')?.partitionsCount).toBe(2);
+      expect(metadata.topics.get('pf-topic')?.id).toBe(node.broker.topicIdOf('pf-topic'));
       const result = await producer.send({ messages: [{ topic: 'pf-topic', partition: 1, key: Buffer.from('k'), value: Buffer.from('hello flexible') }] });
       expect(result.offsets?.[0]?.offset).toBe(0n);
       const stored = await readAll('pf-topic', 1);

@@ -45,6 +45,25 @@ describe('KafkaListener framing and ordering', () => {
     expect(fetched.sessionId).toBe(0);
   });
 
+  it('carries topic ids: Metadata v12 names them and finds a topic by id alone; DeleteTopics v6 deletes by id', async () => {
+    const c = await client();
+    const topicId = node.broker.topicIdOf('events')!;
+    const idBytes = Buffer.from(topicId.replace(/-/g, ''), 'hex');
+    c.send(encodeRequestFrame(ApiKey.Metadata, 12, 1, { topics: [{ topicId: Buffer.alloc(16), name: 'events' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }));
+    c.send(encodeRequestFrame(ApiKey.Metadata, 12, 2, { topics: [{ topicId: idBytes, name: null }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }));
+    const unknownId = Buffer.alloc(16, 7);
+    c.send(encodeRequestFrame(ApiKey.Metadata, 12, 3, { topics: [{ topicId: unknownId, name: null }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }));
+    const [byName, byId, unknown] = (await c.waitForFrames(3)).map((f) => decodeResponseFrame(ApiKey.Metadata, 12, f).body as { topics: { name: string | null; topicId: Buffer; errorCode: number }[] });
+    expect(byName!.topics.map((t) => [t.name, t.topicId.equals(idBytes)])).toEqual([['events', true]]);
+    expect(byId!.topics.map((t) => [t.name, t.errorCode])).toEqual([['events', 0]]);
+    expect(unknown!.topics.map((t) => [t.name, t.errorCode])).toEqual([[null, 100 /* UNKNOWN_TOPIC_ID */]]);
+
+    c.send(encodeRequestFrame(ApiKey.DeleteTopics, 6, 4, { topics: [{ name: null, topicId: idBytes }, { name: null, topicId: unknownId }], timeoutMs: 5000 }));
+    const deleted = decodeResponseFrame(ApiKey.DeleteTopics, 6, (await c.waitForFrames(4))[3]!).body as { responses: { name: string | null; errorCode: number }[] };
+    expect(deleted.responses.map((r) => [r.name, r.errorCode])).toEqual([['events', 0], [null, 100]]);
+    expect(node.broker.topicIdOf('events')).toBeUndefined();
+  });
+
   it('wakes a parked Fetch when a produce arrives on another connection', async () => {
     const consumer = await client();
     consumer.send(encodeRequestFrame(ApiKey.Fetch, 12, 7, fetchBody('events', 0, 10_000)));

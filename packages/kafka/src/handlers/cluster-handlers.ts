@@ -1,46 +1,50 @@
 import { ErrorCode } from '@rivulet/common';
 import type { MessageValue } from '../schema/field.js';
 import { advertisedBrokers, messageOrNull, type HandlerContext } from './handler-context.js';
+import { ZERO_UUID, topicIdBytes, topicIdText } from './topic-ids.js';
 
 interface MetadataRequestBody {
-  topics: { name: string | null }[] | null;
+  topics: { name: string | null; topicId?: Buffer }[] | null;
   allowAutoTopicCreation: boolean;
 }
-
-const ZERO_UUID = Buffer.alloc(16);
 
 /**
  * Metadata: brokers, cluster id, controller and the partitions of the asked topics. A null
  * topic list (v1+) or an empty one in v0 means every topic; an empty list in v1+ means none.
- * Topic ids are not exposed by the broker yet, so v10+ carries the zero UUID.
+ * v10+ carries topic ids, and a v12 request may name a topic by id alone.
  */
 export async function handleMetadata(request: MessageValue, version: number, context: HandlerContext): Promise<MessageValue> {
   const body = request as unknown as MetadataRequestBody;
   const wantsAll = body.topics === null || (version === 0 && body.topics.length === 0);
   const wantsNone = !wantsAll && body.topics!.length === 0;
-  const names = wantsAll ? [] : body.topics!.map((t) => t.name ?? '');
+  const requested = wantsAll ? [] : body.topics!.map((t) => ({ name: t.name ?? (t.topicId ? context.broker.topicNameById(topicIdText(t.topicId) ?? '') : undefined), topicId: t.topicId }));
+  const unknownIds = requested.filter((t) => t.name === undefined);
+  const names = requested.flatMap((t) => (t.name === undefined ? [] : [t.name]));
   const response = await context.broker.metadata({ topics: names, allowAutoTopicCreation: body.allowAutoTopicCreation });
-  const topics = wantsNone ? [] : response.topics;
+  const topics = wantsNone || (!wantsAll && names.length === 0) ? [] : response.topics;
   return {
     throttleTimeMs: 0,
     brokers: advertisedBrokers(response.brokers, context),
     clusterId: response.clusterId,
     controllerId: response.controllerId,
-    topics: topics.map((t) => ({
-      errorCode: t.errorCode,
-      name: t.name,
-      topicId: ZERO_UUID,
-      isInternal: t.isInternal,
-      partitions: t.partitions.map((p) => ({
-        errorCode: p.errorCode,
-        partitionIndex: p.partition,
-        leaderId: p.leaderId,
-        leaderEpoch: p.leaderEpoch,
-        replicaNodes: p.replicas,
-        isrNodes: p.isr,
-        offlineReplicas: [],
+    topics: [
+      ...unknownIds.map((t) => ({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: t.topicId ?? ZERO_UUID, isInternal: false, partitions: [] })),
+      ...topics.map((t) => ({
+        errorCode: t.errorCode,
+        name: t.name,
+        topicId: topicIdBytes(t.topicId),
+        isInternal: t.isInternal,
+        partitions: t.partitions.map((p) => ({
+          errorCode: p.errorCode,
+          partitionIndex: p.partition,
+          leaderId: p.leaderId,
+          leaderEpoch: p.leaderEpoch,
+          replicaNodes: p.replicas,
+          isrNodes: p.isr,
+          offlineReplicas: [],
+        })),
       })),
-    })),
+    ],
   };
 }
 

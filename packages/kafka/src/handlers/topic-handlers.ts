@@ -2,6 +2,7 @@ import { ErrorCode, RivuletError } from '@rivulet/common';
 import type { TopicDescription, TopicSpec } from '@rivulet/broker';
 import type { MessageValue } from '../schema/field.js';
 import { messageOrNull, type HandlerContext } from './handler-context.js';
+import { ZERO_UUID, topicIdBytes, topicIdText } from './topic-ids.js';
 
 interface CreateTopicsRequestBody {
   topics: {
@@ -14,7 +15,6 @@ interface CreateTopicsRequestBody {
   validateOnly: boolean;
 }
 
-const ZERO_UUID = Buffer.alloc(16);
 /** Kafka's ConfigSource values (DescribeConfigs and CreateTopics v5+). */
 const ConfigSource = { TOPIC_CONFIG: 1, DEFAULT_CONFIG: 5 } as const;
 const ResourceType = { TOPIC: 2, BROKER: 4 } as const;
@@ -44,7 +44,7 @@ export async function handleCreateTopics(request: MessageValue, _version: number
       const description = created.get(r.name);
       return {
         name: r.name,
-        topicId: ZERO_UUID,
+        topicId: topicIdBytes(r.topicId),
         errorCode: r.errorCode,
         errorMessage: messageOrNull(r.errorMessage),
         numPartitions: description?.partitions.length ?? -1,
@@ -70,18 +70,22 @@ interface DeleteTopicsRequestBody {
   topicNames: string[];
 }
 
-/** DeleteTopics: by name (v0-5 list, v6 entries); deleting by topic id is not supported yet. */
+/** DeleteTopics: by name (v0-5 list, v6 entries), or in v6 by topic id. */
 export async function handleDeleteTopics(request: MessageValue, version: number, context: HandlerContext): Promise<MessageValue> {
   const body = request as unknown as DeleteTopicsRequestBody;
-  const entries = version >= 6 ? body.topics : body.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
-  const names = entries.flatMap((e) => (e.name === null ? [] : [e.name]));
+  const entries = (version >= 6 ? body.topics : body.topicNames.map((name) => ({ name, topicId: ZERO_UUID }))).map((e) => {
+    const id = topicIdText(e.topicId);
+    return { ...e, resolved: e.name ?? (id === undefined ? undefined : context.broker.topicNameById(id)) };
+  });
+  const names = entries.flatMap((e) => (e.resolved === undefined ? [] : [e.resolved]));
+  const idsBefore = new Map(names.map((name) => [name, context.broker.topicIdOf(name)]));
   const results = new Map((await context.broker.deleteTopics(names)).map((r) => [r.name, r]));
   return {
     throttleTimeMs: 0,
     responses: entries.map((e) => {
-      if (e.name === null) return { name: null, topicId: e.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'deleting topics by id is not supported' };
-      const result = results.get(e.name)!;
-      return { name: e.name, topicId: ZERO_UUID, errorCode: result.errorCode, errorMessage: messageOrNull(result.errorMessage) };
+      if (e.resolved === undefined) return { name: null, topicId: e.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'no topic has this id' };
+      const result = results.get(e.resolved)!;
+      return { name: e.resolved, topicId: topicIdBytes(idsBefore.get(e.resolved)), errorCode: result.errorCode, errorMessage: messageOrNull(result.errorMessage) };
     }),
   };
 }
