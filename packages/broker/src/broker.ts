@@ -496,29 +496,50 @@ export class Broker {
    * metadata includes the outcome, so a Metadata request that follows sees the topics.
    */
   async createTopics(specs: TopicSpec[], validateOnly: boolean): Promise<TopicResult[]> {
+    return this.forwardTopicChanges(
+      specs,
+      (spec) => this.checkTopicSpec(spec),
+      (topics) => this.options.controller.createTopics({ topics, validateOnly }, this.adminTimeoutMs),
+      (topic, result) => {
+        if (!validateOnly) this.logger.info({ topic: topic.name, partitions: topic.partitions, topicId: result.topicId }, 'topic created');
+      },
+    );
+  }
+
+  /**
+   * The shape of every per-topic admin request: each item is checked here (a refusal answers
+   * that item alone), the valid ones go to the controller in one request, and the answer
+   * comes once this broker's metadata includes the outcome, so a request that follows sees it.
+   */
+  private async forwardTopicChanges<I extends { name: string }, T extends { name: string }>(
+    items: readonly I[],
+    check: (item: I) => T,
+    send: (topics: T[]) => Promise<{ results: controllerApi.TopicResult[]; metadataOffset: number }>,
+    onApplied: (topic: T, result: controllerApi.TopicResult) => void,
+  ): Promise<TopicResult[]> {
     const results = new Map<number, TopicResult>();
-    const forwarded: { index: number; topic: controllerApi.CreatableTopic }[] = [];
-    specs.forEach((spec, index) => {
+    const forwarded: { index: number; topic: T }[] = [];
+    items.forEach((item, index) => {
       try {
-        forwarded.push({ index, topic: this.checkTopicSpec(spec) });
+        forwarded.push({ index, topic: check(item) });
       } catch (err) {
-        results.set(index, { name: spec.name, ...errorFields(err) });
+        results.set(index, { name: item.name, ...errorFields(err) });
       }
     });
     if (forwarded.length > 0) {
       try {
-        const response = await this.options.controller.createTopics({ topics: forwarded.map((f) => f.topic), validateOnly }, this.adminTimeoutMs);
+        const response = await send(forwarded.map((f) => f.topic));
         await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
         forwarded.forEach((f, i) => {
           const r = response.results[i];
           results.set(f.index, { name: f.topic.name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '', ...(r?.topicId ? { topicId: r.topicId } : {}) });
-          if (r !== undefined && r.errorCode === 0 && !validateOnly) this.logger.info({ topic: f.topic.name, partitions: f.topic.partitions, topicId: r.topicId }, 'topic created');
+          if (r !== undefined && r.errorCode === 0) onApplied(f.topic, r);
         });
       } catch (err) {
         for (const f of forwarded) results.set(f.index, { name: f.topic.name, ...errorFields(err) });
       }
     }
-    return specs.map((_, index) => results.get(index)!);
+    return items.map((_, index) => results.get(index)!);
   }
 
   private checkTopicSpec(spec: TopicSpec): controllerApi.CreatableTopic {
@@ -584,63 +605,58 @@ export class Broker {
     validateOnly: boolean,
     replace = false,
   ): Promise<TopicResult[]> {
-    const results = new Map<number, TopicResult>();
-    const forwarded: { index: number; topic: controllerApi.TopicConfigChanges }[] = [];
-    topics.forEach((t, index) => {
-      try {
-        const topic = this.image.topicsByName.get(t.name);
-        if (topic === undefined) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${t.name} does not exist`, { topic: t.name });
-        const next = new Map(replace ? [] : topic.configs);
-        for (const change of t.changes) {
-          if (change.value === null) next.delete(change.key);
-          else next.set(change.key, change.value);
-        }
-        const sets = Object.fromEntries(t.changes.filter((c) => c.value !== null).map((c) => [c.key, c.value!]));
-        validateTopicConfigs(sets);
-        for (const c of t.changes) if (c.value === null) validateTopicConfigKey(c.key);
-        const effective = resolveTopicConfig(Object.fromEntries(next), this.options.topicDefaults, this.replicationFactorOf(topic));
-        if (effective.minInsyncReplicas > this.replicationFactorOf(topic)) {
-          throw new RivuletError('INVALID_CONFIG', `min.insync.replicas ${effective.minInsyncReplicas} is larger than the replication factor ${this.replicationFactorOf(topic)}`, { topic: t.name });
-        }
-        const removed = [...topic.configs.keys()].filter((key) => !next.has(key));
-        const changes = [
-          ...[...next].filter(([key, value]) => topic.configs.get(key) !== value).map(([key, value]) => ({ key, value, remove: false })),
-          ...removed.map((key) => ({ key, value: '', remove: true })),
-        ];
-        forwarded.push({ index, topic: { name: t.name, changes } });
-      } catch (err) {
-        results.set(index, { name: t.name, ...errorFields(err) });
-      }
-    });
-    if (forwarded.length > 0) {
-      try {
-        const response = await this.options.controller.alterTopicConfigs({ topics: forwarded.map((f) => f.topic), validateOnly }, this.adminTimeoutMs);
-        await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
-        forwarded.forEach((f, i) => {
-          const r = response.results[i];
-          results.set(f.index, { name: f.topic.name, errorCode: r?.errorCode ?? 0, errorMessage: r?.errorMessage ?? '' });
-          if (r !== undefined && r.errorCode === 0 && !validateOnly && f.topic.changes.length > 0) {
-            this.logger.info({ topic: f.topic.name, changes: f.topic.changes.map((c) => (c.remove ? `-${c.key}` : `${c.key}=${c.value}`)) }, 'topic configs changed');
-          }
-        });
-      } catch (err) {
-        for (const f of forwarded) results.set(f.index, { name: f.topic.name, ...errorFields(err) });
+    return this.forwardTopicChanges(
+      topics,
+      (t) => this.checkConfigChanges(t.name, t.changes, replace),
+      (checked) => this.options.controller.alterTopicConfigs({ topics: checked, validateOnly }, this.adminTimeoutMs),
+      (topic) => {
+        if (validateOnly || topic.changes.length === 0) return;
+        this.logger.info({ topic: topic.name, changes: topic.changes.map((c) => (c.remove ? `-${c.key}` : `${c.key}=${c.value}`)) }, 'topic configs changed');
+      },
+    );
+  }
+
+  /** The controller's form of one topic's config changes, once they are known to be valid. */
+  private checkConfigChanges(name: string, changes: readonly { key: string; value: string | null }[], replace: boolean): controllerApi.TopicConfigChanges {
+    const topic = this.image.topicsByName.get(name);
+    if (topic === undefined) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`, { topic: name });
+    const next = new Map(replace ? [] : topic.configs);
+    for (const change of changes) {
+      if (change.value === null) {
+        validateTopicConfigKey(change.key);
+        next.delete(change.key);
+      } else {
+        validateTopicConfigs({ [change.key]: change.value });
+        next.set(change.key, change.value);
       }
     }
-    return topics.map((_, index) => results.get(index)!);
+    const replicationFactor = this.replicationFactorOf(topic);
+    const effective = resolveTopicConfig(Object.fromEntries(next), this.options.topicDefaults, replicationFactor);
+    if (effective.minInsyncReplicas > replicationFactor) {
+      throw new RivuletError('INVALID_CONFIG', `min.insync.replicas ${effective.minInsyncReplicas} is larger than the replication factor ${replicationFactor}`, { topic: name });
+    }
+    const removed = [...topic.configs.keys()].filter((key) => !next.has(key));
+    return {
+      name,
+      changes: [
+        ...[...next].filter(([key, value]) => topic.configs.get(key) !== value).map(([key, value]) => ({ key, value, remove: false })),
+        ...removed.map((key) => ({ key, value: '', remove: true })),
+      ],
+    };
   }
 
   /** Grows topics to the given partition counts (Kafka's CreatePartitions). */
   async createPartitions(updates: { name: string; count: number }[], validateOnly: boolean): Promise<TopicResult[]> {
-    try {
-      const response = await this.options.controller.createPartitions({ topics: updates, validateOnly }, this.adminTimeoutMs);
-      await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
-      return updates.map((u, i) => ({ name: u.name, errorCode: response.results[i]?.errorCode ?? 0, errorMessage: response.results[i]?.errorMessage ?? '' }));
-    } catch (err) {
-      const fields = errorFields(err);
-      return updates.map((u) => ({ name: u.name, ...fields }));
-    }
+    return this.forwardTopicChanges(
+      updates,
+      (u) => ({ name: u.name, count: u.count }),
+      (topics) => this.options.controller.createPartitions({ topics, validateOnly }, this.adminTimeoutMs),
+      (topic) => {
+        if (!validateOnly) this.logger.info({ topic: topic.name, partitions: topic.count }, 'partitions added');
+      },
+    );
   }
+
 
   // ---- reassignments -------------------------------------------------------------------
 
