@@ -13,6 +13,7 @@ describe('simulation sweep, seeds 1..', () => {
     expect(report.failures.join('\n\n')).toBe('');
   }, 240_000);
 
+  // Runs only when SIM_SEED names a seed to replay; the sweep above covers every seed otherwise.
   it.runIf(replaySeed !== null)(`replays SIM_SEED=${replaySeed}`, () => {
     const report = sweepSeeds(replaySeed ?? 0, 1, { faultPhaseEvents: SWEEP_EVENTS, nowMs: () => performance.now() });
     console.log(`sim replay of seed ${replaySeed}: ${report.events} events, ${report.failures.length === 0 ? 'ok' : 'FAILED'}`);
