@@ -16,6 +16,9 @@ fi
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
+# The network-namespace fault scenarios (test/fault) need ip and iptables; they skip without them.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 # The container tests (test/container) need a Docker engine and docker-compose.
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)

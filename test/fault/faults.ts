@@ -47,7 +47,7 @@ export async function waitHealthy(ctx: Pick<FaultContext, 'admin' | 'topic' | 'c
 }
 
 /** A seeded choice of a partition, and its leader's node (waiting for it to have one). */
-async function pickLeader(ctx: FaultContext): Promise<{ partition: number; node: ClusterNode; info: PartitionInfo }> {
+export async function pickLeader(ctx: FaultContext): Promise<{ partition: number; node: ClusterNode; info: PartitionInfo }> {
   const partition = ctx.random.nextInt(ctx.partitions);
   const info = await waitFor(`a leader of partition ${partition}`, async () => (await partitionInfos(ctx)).find((p) => p.partition === partition && p.leaderId >= 0), HEAL_DEADLINE_MS, 200);
   return { partition, node: ctx.cluster.node(info.leaderId), info };
@@ -102,7 +102,7 @@ export const cutLeaderFromControllers: Fault = {
 };
 
 /** The active controller, as the running controllers answer DescribeQuorum. */
-async function activeController(ctx: FaultContext): Promise<ClusterNode> {
+export async function activeController(ctx: FaultContext): Promise<ClusterNode> {
   const controllers = ctx.cluster.controllers().filter((n) => n.pid !== undefined);
   const id = await waitFor(
     'an active controller',

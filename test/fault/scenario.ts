@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '@rivulet/common';
 import { RivuletClient } from '@rivulet/client';
-import { History, LocalCluster, checkHistory, formatCheckResult, type CheckResult } from '@rivulet/testkit';
+import { History, LocalCluster, checkHistory, formatCheckResult, netnsSupport, type CheckResult } from '@rivulet/testkit';
 import { sleep, waitHealthy, type Fault, type FaultContext } from './faults.js';
 import { Workload } from './workload.js';
 
@@ -25,6 +25,10 @@ export interface Scenario {
   readonly faultMs?: number;
   /** Brokers reach the controllers through TcpProxies (for cuts). */
   readonly controllerProxies?: boolean;
+  /** 'netns': every node in its own network namespace, links cut with iptables (`cluster.net`); needs root. */
+  readonly network?: 'loopback' | 'netns';
+  /** Extra `rivulet start` flags for every node (e.g. a shorter replica.lag.time.max.ms). */
+  readonly args?: readonly string[];
 }
 
 export interface ScenarioOutcome {
@@ -61,7 +65,16 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioOutcome> 
   let admin: RivuletClient | undefined;
   let workload: Workload | undefined;
   try {
-    cluster = await LocalCluster.start({ baseDir, controllers: 3, brokers: 3, controllerProxies: scenario.controllerProxies ?? false, startTimeoutMs: 45_000 });
+    cluster = await LocalCluster.start({
+      baseDir,
+      controllers: 3,
+      brokers: 3,
+      controllerProxies: scenario.controllerProxies ?? false,
+      startTimeoutMs: 45_000,
+      ...(scenario.network !== undefined ? { network: scenario.network } : {}),
+      ...(scenario.args !== undefined ? { args: scenario.args } : {}),
+    });
+    if (cluster.network !== undefined) log(`netns mode: host ${cluster.network.hostAddress}, ${[...cluster.nodes.values()].map((n) => `${n.id}=${n.netns?.address}`).join(' ')}`);
     admin = new RivuletClient({ bootstrap: cluster.bootstrap(), requestTimeoutMs: 5000 });
     await admin.admin().createTopics([{ name: TOPIC, partitions: PARTITIONS, replicationFactor: 3 }]);
     const ctx: FaultContext = {
@@ -143,4 +156,14 @@ export function faultTest(scenario: Scenario): void {
     },
     timeoutMs,
   );
+}
+
+/**
+ * A describe block for scenarios that need `network: 'netns'`: skipped, with the reason in its
+ * name and on the console, where namespaces cannot be made (not root, no `ip netns`, no iptables).
+ */
+export function describeNetns(name: string, body: () => void): void {
+  const support = netnsSupport();
+  if (!support.ok) console.warn(`[fault ${name}] skipped: ${support.reason}`);
+  describe.skipIf(!support.ok)(support.ok ? `${name} (netns)` : `${name} (netns; skipped: ${support.reason})`, body);
 }

@@ -11,12 +11,23 @@ export interface ReadyChild {
 }
 
 /**
- * Starts `node ...nodeArgs script ...args` and resolves once it writes a JSON log line to stderr whose
+ * Starts `[...commandPrefix] node ...nodeArgs script ...args` and resolves once it writes a JSON log line to stderr whose
  * `msg` is `readyMessage`; rejects with its recent log lines if it exits or times out first.
  * `recentLogLines` keeps the last 50 lines for failure messages.
  */
-export function spawnUntilReady(script: string, args: string[], readyMessage: string, timeoutMs: number, recentLogLines: string[], nodeArgs: string[] = []): Promise<ReadyChild> {
-  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+export function spawnUntilReady(
+  script: string,
+  args: string[],
+  readyMessage: string,
+  timeoutMs: number,
+  recentLogLines: string[],
+  nodeArgs: string[] = [],
+  commandPrefix: readonly string[] = [],
+): Promise<ReadyChild> {
+  // A command prefix (e.g. `ip netns exec NS`) must exec the node binary in place, so that the
+  // child's pid is node's own and signals (SIGSTOP, SIGKILL) reach it.
+  const [command, ...prefixArgs] = commandPrefix.length > 0 ? [...commandPrefix, process.execPath] : [process.execPath];
+  const child = spawn(command!, [...prefixArgs, ...nodeArgs, script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stderr! });
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './child.js';
+import { NetnsNetwork } from './netns.js';
 import { NodeProcess } from './node-process.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -25,7 +26,18 @@ export interface LocalClusterOptions {
   readonly startTimeoutMs?: number;
   /** Flags for the node runtime of every process (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * 'loopback' (default): every node on 127.0.0.1 with free ports. 'netns': every node in its
+   * own network namespace with its own 198.18.S.i address (fixed ports: gRPC 9093, Kafka 9092),
+   * all bridged together with the host (198.18.S.254), so `cluster.net` can cut any link, both
+   * ways or one way. Needs root (see `netnsSupport()`); not combinable with controllerProxies.
+   */
+  readonly network?: 'loopback' | 'netns';
 }
+
+/** Ports every node uses in netns mode (each node has its own address). */
+const NETNS_GRPC_PORT = 9093;
+const NETNS_KAFKA_PORT = 9092;
 
 /** One node of a LocalCluster: its process, id, role and (for brokers) its controller proxies. */
 export class ClusterNode extends NodeProcess {
@@ -37,8 +49,10 @@ export class ClusterNode extends NodeProcess {
     startTimeoutMs: number,
     readonly proxies: readonly TcpProxy[],
     nodeArgs: readonly string[] = [],
+    /** In netns mode: the node's namespace and address. */
+    readonly netns?: { readonly namespace: string; readonly address: string; readonly commandPrefix: readonly string[] },
   ) {
-    super({ dataDir, args, startTimeoutMs, nodeArgs: [...nodeArgs] });
+    super({ dataDir, args, startTimeoutMs, nodeArgs: [...nodeArgs], ...(netns ? { commandPrefix: [...netns.commandPrefix] } : {}) });
   }
 
   /** Cuts this broker off from every controller (silently), or heals the cut. */
@@ -61,9 +75,20 @@ export class LocalCluster {
   readonly nodes = new Map<number, ClusterNode>();
   private readonly proxies: TcpProxy[] = [];
 
-  private constructor(readonly quorum: string) {}
+  private constructor(
+    readonly quorum: string,
+    /** The namespaces in netns mode (for faults: isolate, blockInbound, blockOutbound, cut, heal); undefined on loopback. */
+    readonly network: NetnsNetwork | undefined = undefined,
+  ) {}
+
+  /** The namespaces of a netns-mode cluster; throws on loopback. */
+  get net(): NetnsNetwork {
+    if (this.network === undefined) throw new Error("this cluster runs on loopback; start it with network: 'netns' to cut links");
+    return this.network;
+  }
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    if (options.network === 'netns') return LocalCluster.startNetns(options);
     const controllerIds = Array.from({ length: options.controllers }, (_, i) => 1001 + i);
     const ports = new Map<number, number>();
     for (const id of controllerIds) ports.set(id, await freePort());
@@ -103,6 +128,38 @@ export class LocalCluster {
     return cluster;
   }
 
+  private static async startNetns(options: LocalClusterOptions): Promise<LocalCluster> {
+    if (options.controllerProxies) throw new Error("controllerProxies run on loopback; in network: 'netns' mode cut links with cluster.net instead");
+    const controllerIds = Array.from({ length: options.controllers }, (_, i) => 1001 + i);
+    const brokerIds = Array.from({ length: options.brokers }, (_, i) => 1 + i);
+    const network = await NetnsNetwork.create([...controllerIds, ...brokerIds]);
+    let cluster: LocalCluster | undefined;
+    try {
+      const quorum = controllerIds.map((id) => `${id}@${network.address(id)}:${NETNS_GRPC_PORT}`).join(',');
+      cluster = new LocalCluster(quorum, network);
+      const common = ['--cluster-id', 'local-cluster', ...(options.args ?? [])];
+      const timeoutMs = options.startTimeoutMs ?? 30_000;
+      for (const [role, ids] of [['controller', controllerIds], ['broker', brokerIds]] as const) {
+        for (const id of ids) {
+          const dataDir = join(options.baseDir, `node-${id}`);
+          await mkdir(dataDir, { recursive: true });
+          const address = network.address(id);
+          const listeners = ['--host', address, '--advertised-host', address, '--grpc-port', String(NETNS_GRPC_PORT), ...(role === 'broker' && options.kafka ? ['--kafka-port', String(NETNS_KAFKA_PORT)] : [])];
+          const args = ['--roles', role, '--node-id', String(id), '--controller-quorum', quorum, ...listeners, ...common];
+          const netns = { namespace: network.endpoint(id).namespace, address, commandPrefix: network.execPrefix(id) };
+          cluster.nodes.set(id, new ClusterNode(id, role, dataDir, args, timeoutMs, [], options.nodeArgs, netns));
+        }
+      }
+      await Promise.all(cluster.controllers().map((n) => n.start()));
+      await Promise.all(cluster.brokers().map((n) => n.start()));
+      return cluster;
+    } catch (error) {
+      if (cluster !== undefined) await cluster.stop();
+      else await network.destroy();
+      throw error;
+    }
+  }
+
   node(id: number): ClusterNode {
     const node = this.nodes.get(id);
     if (node === undefined) throw new Error(`no node ${id} in this cluster`);
@@ -124,10 +181,19 @@ export class LocalCluster {
       .map((n) => n.grpcAddress);
   }
 
-  /** Stops every node still running (brokers first, gracefully) and the proxies. */
+  /** Stops every node still running (brokers first, gracefully) and the proxies; in netns mode then deletes the namespaces. */
   async stop(): Promise<void> {
-    await Promise.all(this.brokers().map((n) => n.stop()));
-    await Promise.all(this.controllers().map((n) => n.stop()));
-    await Promise.all(this.proxies.map((p) => p.stop()));
+    try {
+      if (this.network !== undefined) {
+        // Cut links would make a graceful stop wait for peers that cannot answer; paused nodes never stop.
+        await this.network.heal().catch(() => undefined);
+        for (const n of this.nodes.values()) n.resume();
+      }
+      await Promise.all(this.brokers().map((n) => n.stop()));
+      await Promise.all(this.controllers().map((n) => n.stop()));
+      await Promise.all(this.proxies.map((p) => p.stop()));
+    } finally {
+      await this.network?.destroy();
+    }
   }
 }

@@ -13,6 +13,11 @@ export interface NodeProcessOptions {
   startTimeoutMs?: number;
   /** Flags for node itself, e.g. ['--cpu-prof'] in benchmarks. */
   nodeArgs?: string[];
+  /**
+   * A command that runs node, e.g. ['ip', 'netns', 'exec', 'NS'] (it must exec node in place,
+   * so the pid stays node's). Default: node is spawned directly.
+   */
+  commandPrefix?: string[];
 }
 
 /**
@@ -36,7 +41,7 @@ export class NodeProcess {
   async start(): Promise<void> {
     assert(this.running === undefined, 'node process already running');
     const args = ['start', '--data-dir', this.options.dataDir, '--grpc-port', '0', '--http-port', '0', '--kafka-port', '-1', '--log-format', 'json', '--log-level', 'info', ...(this.options.args ?? [])];
-    this.running = await spawnUntilReady(CLI_BIN, args, 'node ready', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, this.options.nodeArgs);
+    this.running = await spawnUntilReady(CLI_BIN, args, 'node ready', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, this.options.nodeArgs, this.options.commandPrefix);
     this.grpcAddress = String(this.running.readyEntry.grpc);
     this.httpAddress = typeof this.running.readyEntry.http === 'string' ? this.running.readyEntry.http : null;
     this.kafkaAddress = typeof this.running.readyEntry.kafka === 'string' ? this.running.readyEntry.kafka : null;
