@@ -45,6 +45,37 @@ describe('Cluster', () => {
     c.close();
   });
 
+  it('asks the broker that answered last first, not again the one that failed', async () => {
+    const fake = new FakeCluster(2);
+    fake.createTopic('t', 2);
+    const real = fake.transportFactory();
+    let firstDown = false;
+    const asked: string[] = [];
+    const factory: TransportFactory = (address) => {
+      const transport = real(address);
+      return {
+        ...transport,
+        address,
+        getMetadata: (request: never, timeoutMs: number) => {
+          asked.push(address);
+          if (firstDown && address === fake.addressOf(1)) return Promise.reject(new RivuletError('NETWORK_EXCEPTION', 'timed out'));
+          return transport.getMetadata(request, timeoutMs);
+        },
+        close: () => transport.close(),
+      } as unknown as BrokerTransport;
+    };
+    const c = cluster(factory, [fake.addressOf(1), fake.addressOf(2)]);
+    await c.refreshMetadata(['t']);
+    firstDown = true;
+    await c.refreshMetadata(['t']);
+    await c.refreshMetadata(['t']);
+    await c.refreshMetadata(['t']);
+    // Broker 1 is asked once after it went down; the refreshes after that start at broker 2.
+    expect(asked.filter((a) => a === fake.addressOf(1))).toHaveLength(2);
+    expect(asked.slice(-2)).toEqual([fake.addressOf(2), fake.addressOf(2)]);
+    c.close();
+  });
+
   it('coalesces refreshes asked for while one is in flight into a single follow-up', async () => {
     const fake = new FakeCluster(1);
     fake.createTopic('a', 1);

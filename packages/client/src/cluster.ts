@@ -58,6 +58,8 @@ export class Cluster {
   private refreshQueued: Promise<void> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
   private nextBrokerIndex = 0;
+  /** The broker that answered the last metadata request, asked first next time. */
+  private metadataAddress: string | undefined;
   private closed = false;
 
   constructor(private readonly options: ClusterOptions) {
@@ -183,26 +185,35 @@ export class Cluster {
     return connection;
   }
 
-  /** Asks brokers in turn (then the bootstrap list) until one answers. */
+  /**
+   * Asks brokers in turn (then the bootstrap list) until one answers: first the one that
+   * answered last, so a broker that failed (dead, or cut off and eating requests until their
+   * timeout) is not asked first again on the next refresh.
+   */
   private async fetchMetadata(): Promise<void> {
     const request: clientApi.MetadataRequest = {
       topics: [...this.interestingTopics],
       allowAutoTopicCreation: this.options.allowAutoTopicCreation,
     };
-    const addresses = [...new Set([...this.candidateAddresses(), ...this.options.bootstrap])];
+    const known = [...new Set([...this.candidateAddresses(), ...this.options.bootstrap])];
+    const start = this.nextBrokerIndex % known.length;
+    const rotated = [...known.slice(start), ...known.slice(0, start)];
+    const preferred = this.metadataAddress;
+    const addresses = preferred !== undefined && rotated.includes(preferred) ? [preferred, ...rotated.filter((a) => a !== preferred)] : rotated;
     let lastError: unknown;
-    for (let i = 0; i < addresses.length; i++) {
-      const address = addresses[(this.nextBrokerIndex + i) % addresses.length]!;
+    for (const address of addresses) {
       try {
         const response = await this.connectionTo(address).getMetadata(request, this.options.requestTimeoutMs);
+        this.metadataAddress = address;
         this.apply(response, request.topics);
         return;
       } catch (err) {
         lastError = err;
+        if (this.metadataAddress === address) this.metadataAddress = undefined;
+        this.nextBrokerIndex++;
         this.options.logger.debug({ address, err }, 'metadata request failed, trying the next broker');
       }
     }
-    this.nextBrokerIndex++;
     throw lastError instanceof RivuletError ? lastError : new RivuletError('NETWORK_EXCEPTION', `no broker answered a metadata request: ${String(lastError)}`);
   }
 
