@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RivuletClient } from '@rivulet/client';
-import { LocalCluster } from '@rivulet/testkit';
+import { LocalCluster, waitFor } from '@rivulet/testkit';
 
 // An unmodified KafkaJS client against 3 controllers and 3 brokers speaking the Kafka
 // protocol, a topic with replication factor 3: its producer (acks=-1) keeps writing while the
 // broker leading the partition is killed with SIGKILL. It must find the new leader by itself,
 // and every record it was told was written must be there, at the offset it was told.
 
-describe('KafkaJS producer through a leader failover', () => {
+describe('KafkaJS against 3 controllers and 3 brokers with replication', () => {
   let baseDir = '';
   let cluster: LocalCluster;
 
@@ -68,4 +68,30 @@ describe('KafkaJS producer through a leader failover', () => {
     await admin.disconnect();
     await cluster.node(before).start();
   }, 90_000);
+
+  it('reassigns partitions through KafkaJS admin: a removal completes, an addition completes once in sync, bad targets are refused', async () => {
+    const kafka = new Kafka({ clientId: 'reassign-test', brokers: cluster.brokers().map((b) => b.kafkaAddress!), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: 'kafka-moved', numPartitions: 1, replicationFactor: 3 }] });
+      const replicasOf = async (): Promise<number[]> => (await admin.fetchTopicMetadata({ topics: ['kafka-moved'] })).topics[0]!.partitions[0]!.replicas;
+      const [first, second, third] = await replicasOf();
+      await admin.alterPartitionReassignments({ topics: [{ topic: 'kafka-moved', partitionAssignment: [{ partition: 0, replicas: [second!, third!] }] }] });
+      await waitFor('the removal applied', async () => ((await replicasOf()).join() === [second, third].join() ? true : undefined));
+      await admin.alterPartitionReassignments({ topics: [{ topic: 'kafka-moved', partitionAssignment: [{ partition: 0, replicas: [second!, third!, first!] }] }] });
+      await waitFor('the addition completed', async () => {
+        const listed = await admin.listPartitionReassignments({});
+        return listed.topics.length === 0 && (await replicasOf()).join() === [second, third, first].join() ? true : undefined;
+      });
+      const refused = (await admin
+        .alterPartitionReassignments({ topics: [{ topic: 'kafka-moved', partitionAssignment: [{ partition: 0, replicas: [first!, 77] }] }] })
+        .then(() => undefined, (err: unknown) => err)) as { errors?: { type?: string; message?: string }[] } | undefined;
+      // KafkaJS reports the error type (its own text, not the broker's message).
+      expect(refused?.errors?.map((e) => e.type)).toEqual(['INVALID_REPLICA_ASSIGNMENT']);
+      expect(await replicasOf()).toEqual([second, third, first]);
+    } finally {
+      await admin.disconnect();
+    }
+  }, 60_000);
 });

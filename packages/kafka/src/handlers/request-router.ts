@@ -8,6 +8,7 @@ import { handleFindCoordinator } from './find-coordinator-handler.js';
 import type { Handler, HandlerContext } from './handler-context.js';
 import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
 import { handleProduce, produceErrorResponse } from './produce-handler.js';
+import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignment-handlers.js';
 import { handleAlterConfigs, handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topic-handlers.js';
 
 const handlers = new Map<number, Handler>([
@@ -25,6 +26,8 @@ const handlers = new Map<number, Handler>([
   [ApiKey.CreatePartitions, handleCreatePartitions],
   [ApiKey.AlterConfigs, handleAlterConfigs],
   [ApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
+  [ApiKey.AlterPartitionReassignments, handleAlterPartitionReassignments],
+  [ApiKey.ListPartitionReassignments, handleListPartitionReassignments],
   [ApiKey.DescribeCluster, handleDescribeCluster],
 ]);
 

@@ -35,6 +35,8 @@ export const ApiKey = {
   AlterConfigs: 33,
   CreatePartitions: 37,
   IncrementalAlterConfigs: 44,
+  AlterPartitionReassignments: 45,
+  ListPartitionReassignments: 46,
   DescribeCluster: 60,
 } as const;
 
@@ -298,6 +300,50 @@ const incrementalAlterConfigs = api(ApiKey.IncrementalAlterConfigs, 'Incremental
   alterConfigsResponse,
 );
 
+const alterPartitionReassignments = api(ApiKey.AlterPartitionReassignments, 'AlterPartitionReassignments', '0', '0', '0+',
+  [
+    field('TimeoutMs', 'int32', '0+', { default: 60_000 }),
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [field('PartitionIndex', 'int32'), field('Replicas', '[]int32', '0+', { nullable: '0+', default: null })]),
+    ]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32'),
+    field('ErrorCode', 'int16'),
+    field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null }),
+    group('Responses', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [
+        field('PartitionIndex', 'int32'),
+        field('ErrorCode', 'int16'),
+        field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null }),
+      ]),
+    ]),
+  ],
+);
+
+const listPartitionReassignments = api(ApiKey.ListPartitionReassignments, 'ListPartitionReassignments', '0', '0', '0+',
+  [
+    field('TimeoutMs', 'int32', '0+', { default: 60_000 }),
+    group('Topics', '[]struct', '0+', [field('Name', 'string'), field('PartitionIndexes', '[]int32')], { nullable: '0+' }),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32'),
+    field('ErrorCode', 'int16'),
+    field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null }),
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [
+        field('PartitionIndex', 'int32'),
+        field('Replicas', '[]int32'),
+        field('AddingReplicas', '[]int32'),
+        field('RemovingReplicas', '[]int32'),
+      ]),
+    ]),
+  ],
+);
+
 const createPartitions = api(ApiKey.CreatePartitions, 'CreatePartitions', '0-3', '0-3', '2+',
   [
     group('Topics', '[]struct', '0+', [
@@ -393,5 +439,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, describeCluster,
+  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
 ];
