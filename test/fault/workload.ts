@@ -107,8 +107,7 @@ export class Workload {
   /**
    * Reads one partition continuously from offset 0 with autoOffsetReset 'none': the consumer
    * never jumps. A fetch error ends the consumer; a new one resumes where it was. One
-   * consumer per partition: a Consumer assigned partitions on several leaders fetches only
-   * from the first leader (its first fetch reserves all of maxPrefetchBytes), see README.
+   * consumer per partition keeps each reader's history independent.
    */
   private async readLive(client: RivuletClient, partition: number): Promise<void> {
     const { topic, history } = this.options;
