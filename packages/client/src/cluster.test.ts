@@ -76,6 +76,28 @@ describe('Cluster', () => {
     c.close();
   });
 
+  it('sends requests to the broker that answered the last one while it answers (read-your-writes), then moves on', async () => {
+    const fake = new FakeCluster(3);
+    fake.createTopic('t', 3);
+    const c = cluster(fake.transportFactory(), [fake.addressOf(1)]);
+    await c.refreshMetadata(['t']);
+    const used: string[] = [];
+    const ask = (fail = false) =>
+      c.withAnyBroker((connection) => {
+        used.push(connection.address);
+        return fail ? Promise.reject(new RivuletError('NETWORK_EXCEPTION', 'cut')) : Promise.resolve(connection.address);
+      }, 1);
+    const first = await ask();
+    expect(await ask()).toBe(first);
+    expect(await ask()).toBe(first);
+    await expect(ask(true)).rejects.toMatchObject({ errorName: 'NETWORK_EXCEPTION' });
+    const next = await ask();
+    expect(next).not.toBe(first);
+    expect(await ask()).toBe(next);
+    expect(used).toHaveLength(6);
+    c.close();
+  });
+
   it('coalesces refreshes asked for while one is in flight into a single follow-up', async () => {
     const fake = new FakeCluster(1);
     fake.createTopic('a', 1);

@@ -58,8 +58,12 @@ export class Cluster {
   private refreshQueued: Promise<void> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
   private nextBrokerIndex = 0;
-  /** The broker that answered the last metadata request, asked first next time. */
-  private metadataAddress: string | undefined;
+  /**
+   * The broker that answered the last request made through this client (metadata, admin),
+   * asked first next time: a failed broker is not asked first again, and a read that follows
+   * a write goes where the write was answered, which has applied it (read-your-writes).
+   */
+  private stickyAddress: string | undefined;
   private closed = false;
 
   constructor(private readonly options: ClusterOptions) {
@@ -141,14 +145,24 @@ export class Cluster {
   }
 
   /**
-   * Runs a request on any broker, moving to the next one after a retriable failure (an
-   * unreachable broker, a timeout) with backoff, up to `attempts` tries.
+   * Runs a request on a broker — the one that answered last while it keeps answering, else the
+   * next in rotation — moving to the next one after a retriable failure (an unreachable
+   * broker, a timeout) with backoff, up to `attempts` tries.
    */
   async withAnyBroker<T>(request: (connection: BrokerTransport) => Promise<T>, attempts = 3): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const sticky = this.stickyAddress;
+      const address = sticky !== undefined && this.candidateAddresses().includes(sticky) ? sticky : undefined;
+      const connection = address !== undefined ? this.connectionTo(address) : this.anyConnection();
       try {
-        return await request(this.anyConnection());
+        const response = await request(connection);
+        this.stickyAddress = connection.address;
+        return response;
       } catch (err) {
+        if (this.stickyAddress === connection.address) this.stickyAddress = undefined;
+        // The next try (now or in a later request) starts after the broker that failed.
+        const failedAt = this.candidateAddresses().indexOf(connection.address);
+        if (failedAt >= 0) this.nextBrokerIndex = failedAt + 1;
         if (!(err instanceof RivuletError) || !err.retriable || attempt >= attempts) throw err;
         this.options.logger.debug({ err, attempt }, 'request failed, retrying on another broker');
         await sleep(backoffDelayMs(this.options.retryBackoff, attempt));
@@ -198,18 +212,18 @@ export class Cluster {
     const known = [...new Set([...this.candidateAddresses(), ...this.options.bootstrap])];
     const start = this.nextBrokerIndex % known.length;
     const rotated = [...known.slice(start), ...known.slice(0, start)];
-    const preferred = this.metadataAddress;
+    const preferred = this.stickyAddress;
     const addresses = preferred !== undefined && rotated.includes(preferred) ? [preferred, ...rotated.filter((a) => a !== preferred)] : rotated;
     let lastError: unknown;
     for (const address of addresses) {
       try {
         const response = await this.connectionTo(address).getMetadata(request, this.options.requestTimeoutMs);
-        this.metadataAddress = address;
+        this.stickyAddress = address;
         this.apply(response, request.topics);
         return;
       } catch (err) {
         lastError = err;
-        if (this.metadataAddress === address) this.metadataAddress = undefined;
+        if (this.stickyAddress === address) this.stickyAddress = undefined;
         this.nextBrokerIndex++;
         this.options.logger.debug({ address, err }, 'metadata request failed, trying the next broker');
       }
