@@ -260,7 +260,8 @@ export class Broker {
       const r = want.registration;
       const followsOther = r.leader !== nodeId && r.leader >= 0;
       // A replica changes role only once no fetcher writes its log any more.
-      if (!followsOther || !this.fetchers.isFollowing(key, r.leader, r.leaderEpoch)) await this.fetchers.unfollow(key);
+      const stopping = followsOther && this.fetchers.isFollowing(key, r.leader, r.leaderEpoch) ? undefined : this.fetchers.unfollow(key);
+      if (stopping !== undefined) await stopping;
       replica.applyAssignment({ leaderId: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, replicas: r.replicas, isr: r.isr });
       if (followsOther) {
         const leader = endpointOf(image, r.leader);

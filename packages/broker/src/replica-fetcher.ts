@@ -38,7 +38,7 @@ export interface ReplicaFetcherOptions {
  * A token bucket of bytes: refills at `bytesPerSec` up to one second's worth; a fetch may
  * overdraw it by one answer (a batch is never split), and the next waits until it is positive.
  */
-export class ByteThrottle {
+class ByteThrottle {
   private tokens: number;
   private refilledAtMs: number;
 
@@ -128,11 +128,6 @@ export class ReplicaFetcherManager {
     this.throttle = rate > 0 ? new ByteThrottle(rate, options.clock) : undefined;
   }
 
-  /** How many partitions this broker follows, and from how many leaders. */
-  stats(): { partitions: number; leaders: number } {
-    return { partitions: this.followed.size, leaders: this.fetchers.size };
-  }
-
   /**
    * Follows `replica` from broker `leaderId` at `address` in `leaderEpoch`. The same leader and
    * epoch again changes nothing; a new one starts over with truncation.
@@ -168,10 +163,13 @@ export class ReplicaFetcherManager {
     fetcher.add(entry);
   }
 
-  /** Stops following the partition; resolves once no fetcher touches its log any more. */
-  unfollow(key: string): Promise<void> {
+  /**
+   * Stops following the partition; the promise resolves once no fetcher touches its log any
+   * more. Undefined when it was not followed (nothing to wait for).
+   */
+  unfollow(key: string): Promise<void> | undefined {
     const current = this.followed.get(key);
-    if (current === undefined) return Promise.resolve();
+    if (current === undefined) return undefined;
     this.detach(current);
     return current.inFlight;
   }

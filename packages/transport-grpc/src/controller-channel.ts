@@ -1,8 +1,9 @@
-import { credentials, Metadata, type CallOptions, type ClientReadableStream, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ClientReadableStream } from '@grpc/grpc-js';
 import { RivuletError, noopLogger, type Logger } from '@rivulet/common';
 import { controllerApi } from '@rivulet/proto';
 import { CLIENT_CHANNEL_OPTIONS } from './server.js';
 import { fromServiceError, isServiceError } from './status.js';
+import { callUnary, type UnaryMethod } from './unary-call.js';
 
 type Api = typeof controllerApi;
 type Client = InstanceType<Api['ControllerServiceClient']>;
@@ -24,7 +25,6 @@ export interface ControllerChannelOptions {
   readonly maxReceiveMessageBytes?: number;
 }
 
-type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
 
 /**
  * A broker's (or a tool's) connection to the controller quorum: one gRPC channel per
@@ -78,12 +78,7 @@ export class ControllerChannel {
 
   private unary<Req, Res>(id: number, pick: (client: Client) => UnaryMethod<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
     const client = this.client(id);
-    return new Promise<Res>((resolve, reject) => {
-      pick(client).call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
-        if (error) reject(isServiceError(error) ? fromServiceError(error) : error);
-        else resolve(response);
-      });
-    });
+    return callUnary(client, pick(client), request, timeoutMs);
   }
 
   /** Calls the active controller, following NOT_CONTROLLER hints and skipping unreachable members. */
