@@ -51,6 +51,8 @@ export interface BrokerOptions {
   clusterId: string;
   dataDir: string;
   flushPolicy: FlushPolicy;
+  /** Memory for recently committed batches read without LevelDB (LogStore's tailCacheBytes). */
+  logTailCacheBytes?: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   defaultReplicationFactor: number;
@@ -182,7 +184,7 @@ export class Broker {
   }
 
   static async start(options: BrokerOptions): Promise<Broker> {
-    const store = await LogStore.open({ dataDir: options.dataDir, flushPolicy: options.flushPolicy, logger: options.logger, clock: options.clock });
+    const store = await LogStore.open({ dataDir: options.dataDir, flushPolicy: options.flushPolicy, tailCacheBytes: options.logTailCacheBytes, logger: options.logger, clock: options.clock });
     const broker = new Broker(options, store);
     broker.scheduleRetention();
     broker.scheduleReplicationTimers();

@@ -43,6 +43,7 @@ export interface NodeConfig {
   advertisedGrpcPort: number;
   advertisedKafkaPort: number;
   flushPolicy: 'os' | 'always';
+  logTailCacheBytes: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   defaultReplicationFactor: number;
@@ -76,6 +77,7 @@ export const defaultConfig: NodeConfig = {
   advertisedGrpcPort: 0,
   advertisedKafkaPort: 0,
   flushPolicy: 'os',
+  logTailCacheBytes: 64 * 1024 * 1024,
   autoCreateTopics: true,
   defaultPartitions: 1,
   defaultReplicationFactor: 1,
@@ -144,6 +146,11 @@ export const configOptions: readonly OptionSpec[] = [
   { name: 'advertisedGrpcPort', type: 'int', description: 'gRPC port clients should connect to (default: the bound port)' },
   { name: 'advertisedKafkaPort', type: 'int', description: 'Kafka port clients should connect to (default: the bound port)' },
   { name: 'flushPolicy', type: 'enum', choices: ['os', 'always'], description: '"always": fsync every group-committed write before acknowledging; "os": let the OS flush (Kafka\'s default)' },
+  {
+    name: 'logTailCacheBytes',
+    type: 'int',
+    description: 'Memory for the newest batches of every partition, so in-sync followers and consumers at the log end read without LevelDB (0: off)',
+  },
   { name: 'autoCreateTopics', type: 'bool', description: 'Create a topic on first produce or metadata request', kafkaName: 'auto.create.topics.enable' },
   { name: 'defaultPartitions', type: 'int', description: 'Partitions of auto-created topics', kafkaName: 'num.partitions' },
   { name: 'defaultReplicationFactor', type: 'int', description: 'Replication factor of auto-created topics', kafkaName: 'default.replication.factor' },
@@ -277,6 +284,7 @@ export function validateConfig(config: NodeConfig): void {
   }
   if (config.leaderImbalanceCheckIntervalMs < 100) throw invalid('leaderImbalanceCheckIntervalMs must be >= 100');
   if (config.replicaLagTimeMaxMs < 100) throw invalid('replicaLagTimeMaxMs must be >= 100');
+  if (config.logTailCacheBytes < 0) throw invalid('logTailCacheBytes must be >= 0');
   if (config.reassignmentThrottleBytesPerSec !== -1 && config.reassignmentThrottleBytesPerSec < 1024) {
     throw invalid('reassignmentThrottleBytesPerSec must be -1 (no limit) or at least 1024');
   }

@@ -129,6 +129,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         clusterId: config.clusterId,
         dataDir,
         flushPolicy: config.flushPolicy,
+        logTailCacheBytes: config.logTailCacheBytes,
         autoCreateTopics: config.autoCreateTopics,
         defaultPartitions: config.defaultPartitions,
         defaultReplicationFactor: config.defaultReplicationFactor,

@@ -21,6 +21,8 @@ import {
 } from './keys.js';
 import { PartitionLog } from './partition-log.js';
 import type { LevelDb, LogStoreContext, PartitionLogConfig } from './partition-log.js';
+import { TailCacheBudget } from './tail-cache.js';
+import type { TailCacheStats } from './tail-cache.js';
 import { WritePipeline } from './write-pipeline.js';
 import type { BatchOp, WritePipelineStats } from './write-pipeline.js';
 
@@ -36,6 +38,8 @@ export interface LogStoreOptions {
   writeBatchBytesMax?: number;
   /** Bound on appended bytes not yet written; beyond it appends reject with a retriable error. Default 64 MiB. */
   pendingWriteBytesMax?: number;
+  /** Memory for recently committed batches of all partitions, read without LevelDB (0: none). Default 64 MiB. */
+  tailCacheBytes?: number;
 }
 
 /** Directory under dataDir holding the LevelDB database of every partition replica. */
@@ -43,6 +47,7 @@ export const LOG_STORE_DIRECTORY = 'partition-logs';
 const FORMAT_VERSION = 1;
 const DEFAULT_WRITE_BATCH_BYTES_MAX = 8 * 1024 * 1024;
 const DEFAULT_PENDING_WRITE_BYTES_MAX = 64 * 1024 * 1024;
+export const DEFAULT_TAIL_CACHE_BYTES = 64 * 1024 * 1024;
 
 interface RegistryEntry {
   readonly topicPartition: TopicPartition;
@@ -80,6 +85,7 @@ export class LogStore {
       clock: options.clock ?? systemClock,
       logger: this.logger,
       writeBatch,
+      tailCache: new TailCacheBudget(options.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES),
       checkOpen: () => {
         if (this.closing) throw new StorageError('the log store is closed');
       },
@@ -247,8 +253,8 @@ export class LogStore {
   }
 
   /** Counters for tests and metrics. */
-  stats(): Readonly<WritePipelineStats> {
-    return { ...this.pipeline.stats };
+  stats(): Readonly<WritePipelineStats & TailCacheStats> {
+    return { ...this.pipeline.stats, ...this.context.tailCache.stats };
   }
 
   /** Waits for every pending write, then closes the database; later calls fail with StorageError. */

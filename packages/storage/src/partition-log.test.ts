@@ -8,17 +8,19 @@ import type { LogStoreOptions } from './log-store.js';
 import { partitionLogContract } from './testing/partition-log-contract.js';
 import { buildTestBatch } from './testing/record-batch.js';
 
-async function levelHarness(flushPolicy: LogStoreOptions['flushPolicy']) {
+async function levelHarness(flushPolicy: LogStoreOptions['flushPolicy'], defaults: Partial<LogStoreOptions> = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-storage-'));
   return {
     dataDir,
-    open: (options?: Partial<LogStoreOptions>) => LogStore.open({ dataDir, flushPolicy, ...options }),
+    open: (options?: Partial<LogStoreOptions>) => LogStore.open({ dataDir, flushPolicy, ...defaults, ...options }),
     cleanup: () => rm(dataDir, { recursive: true, force: true }),
   };
 }
 
 partitionLogContract('LevelDB, flush policy os', () => levelHarness('os'));
 partitionLogContract('LevelDB, flush policy always', () => levelHarness('always'));
+// Every read from LevelDB itself (the cases above mostly read recent batches from the tail cache).
+partitionLogContract('LevelDB, no tail cache', () => levelHarness('os', { tailCacheBytes: 0 }));
 
 describe('LogStore on LevelDB', () => {
   it('fails the replica, not the process, when a write batch fails', async () => {

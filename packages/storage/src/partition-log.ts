@@ -23,6 +23,8 @@ import {
 import type { DataKey, TimeIndexEntry } from './keys.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import type { EpochCacheChange, EpochEntry } from './leader-epoch-cache.js';
+import { TailCache } from './tail-cache.js';
+import type { TailCacheBudget } from './tail-cache.js';
 import type { BatchOp, WriteParticipant, WritePipeline } from './write-pipeline.js';
 
 export type LevelDb = ClassicLevel<Buffer, Buffer>;
@@ -57,6 +59,8 @@ export interface LogStoreContext {
   writeBatch(ops: BatchOp[]): Promise<void>;
   /** Throws if the store is closing or closed. */
   checkOpen(): void;
+  /** Memory shared by the partitions' tail caches. */
+  readonly tailCache: TailCacheBudget;
 }
 
 /** A follower append whose base offset is not the log-end offset; the fetcher must truncate or re-fetch. */
@@ -124,6 +128,8 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   private config: PartitionLogConfig;
   private readonly errorContext: ErrorContext;
   private readonly epochCache: LeaderEpochCache;
+  /** Recently committed batches, so reads at the log end skip LevelDB. */
+  private readonly tail: TailCache;
 
   /** Visible log start: reads below it fail. */
   private logStart: number;
@@ -168,6 +174,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     this.committedHighWatermark = loaded.highWatermarkCheckpoint;
     this.indexMaxTimestampMs = loaded.indexMaxTimestampMs;
     this.epochCache = new LeaderEpochCache(loaded.epochs);
+    this.tail = new TailCache(ctx.tailCache);
   }
 
   /** Reads a partition's persisted state with a handful of seeks; no scan of batch data. */
@@ -306,6 +313,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       if (append.generation === this.generation) {
         assert(append.baseOffset === this.committedEnd, `commit out of order: batch at ${append.baseOffset}, log end ${this.committedEnd}`);
         this.committedEnd = append.lastOffset + 1;
+        this.tail.add(append.baseOffset, append.lastOffset, append.batch);
         append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, logAppendTimeMs: append.logAppendTimeMs });
       } else {
         append.reject(new RivuletError('NOT_LEADER_OR_FOLLOWER', 'the log was truncated before this append committed', { ...this.errorContext, offset: append.baseOffset }));
@@ -331,6 +339,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     if (this.failure !== undefined) return this.failure;
     if (this.deleted) return this.deletedError();
     this.failure = error instanceof RivuletError ? error : new StorageError(`${what}: ${error.message}`, this.errorContext, { cause: error });
+    this.tail.clear();
     this.ctx.logger.error({ ...this.errorContext, err: error }, 'partition log failed; the replica is unusable until the broker reopens it');
     return this.failure;
   }
@@ -353,6 +362,8 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const upperExclusive = maxOffsetExclusive === undefined ? this.committedEnd : Math.min(this.committedEnd, maxOffsetExclusive);
     const empty: ReadResult = { records: Buffer.alloc(0), batchCount: 0, nextOffset: fromOffset };
     if (fromOffset >= upperExclusive) return empty;
+    const cached = this.tail.read(fromOffset, upperExclusive, maxBytes);
+    if (cached !== undefined) return readResult(cached.batches, cached.totalBytes, cached.nextOffset, empty);
     // The upper bound excludes every batch whose last offset is >= upperExclusive.
     const iterator = this.ctx.db.iterator({
       gte: dataSeekKey(this.partitionId, fromOffset),
@@ -379,8 +390,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     } finally {
       await iterator.close();
     }
-    if (batches.length === 0) return empty;
-    return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
+    return readResult(batches, totalBytes, nextOffset, empty);
   }
 
   /**
@@ -453,6 +463,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       for (const append of pending) if (append.lastOffset < offset) append.generation = this.generation;
       this.nextOffset = offset;
       this.committedEnd = Math.min(this.committedEnd, offset);
+      this.tail.clear();
       const epochChange = this.epochCache.truncateFromEnd(offset);
       return this.ctx.pipeline.runExclusive(() => this.truncateTask(offset, epochChange, undefined));
     } catch (error) {
@@ -470,6 +481,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       this.nextOffset = offset;
       this.committedEnd = offset;
       this.logStart = offset;
+      this.tail.clear();
       const epochChange = this.epochCache.clear();
       return this.ctx.pipeline.runExclusive(() => this.truncateTask(0, epochChange, offset));
     } catch (error) {
@@ -705,6 +717,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   /** Called by LogStore.deletePartition: every later call fails and pending writes are dropped. */
   markDeleted(): void {
     this.deleted = true;
+    this.tail.clear();
   }
 
   private checkUsable(): void {
@@ -735,6 +748,11 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
 function appendEpochOps(ops: BatchOp[], pid: number, change: EpochCacheChange): void {
   for (const entry of change.removed) ops.push({ type: 'del', key: epochKey(pid, entry.leaderEpoch) });
   for (const entry of change.put) ops.push({ type: 'put', key: epochKey(pid, entry.leaderEpoch), value: encodeOffset(entry.startOffset) });
+}
+
+function readResult(batches: Buffer[], totalBytes: number, nextOffset: number, empty: ReadResult): ReadResult {
+  if (batches.length === 0) return empty;
+  return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
 }
 
 function asError(error: unknown): Error {
