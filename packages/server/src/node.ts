@@ -150,7 +150,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const replicaBroker = broker;
       grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics, () => clientControllers));
       grpc.addService(replicationApi.ReplicaServiceService, {
-        replicaFetch: (request, signal) => replicaBroker.replicaFetch(request, signal),
+        replicaFetch: async (requests, write, signal) => {
+          for await (const request of requests) await write(await replicaBroker.replicaFetch(request, signal));
+        },
         offsetForLeaderEpoch: (request) => Promise.resolve(replicaBroker.offsetForLeaderEpochAsLeader(request)),
       });
       if (config.kafkaPort !== -1) {

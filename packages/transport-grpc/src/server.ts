@@ -2,6 +2,7 @@ import {
   Server,
   ServerCredentials,
   type sendUnaryData,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -32,13 +33,21 @@ class MalformedRequest {
 export type UnaryHandler<Req, Res> = (request: Req, signal: AbortSignal) => Promise<Res>;
 /** Writes responses with `write`, which waits while the client is slow (back-pressure). */
 export type StreamHandler<Req, Res> = (request: Req, write: (response: Res) => Promise<void>, signal: AbortSignal) => Promise<void>;
+/**
+ * Reads the client's messages from `requests` (back-pressure: the next is read when the
+ * handler asks) and writes responses with `write`. A malformed message ends the call with
+ * INVALID_REQUEST.
+ */
+export type BidiHandler<Req, Res> = (requests: AsyncIterable<Req>, write: (response: Res) => Promise<void>, signal: AbortSignal) => Promise<void>;
 
 export type ServiceHandlers<S extends ServiceDefinition> = {
   [K in keyof S]: S[K] extends { requestStream: false; responseStream: false; requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (r: infer Res) => Buffer }
     ? UnaryHandler<Req, Res>
     : S[K] extends { requestStream: false; responseStream: true; requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (r: infer Res) => Buffer }
       ? StreamHandler<Req, Res>
-      : never;
+      : S[K] extends { requestStream: true; responseStream: true; requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (r: infer Res) => Buffer }
+        ? BidiHandler<Req, Res>
+        : never;
 };
 
 function tolerantDefinition(definition: ServiceDefinition): ServiceDefinition {
@@ -86,23 +95,79 @@ function adaptUnary(name: string, handler: UnaryHandler<unknown, unknown>, logge
   };
 }
 
+/** Runs a handler that writes to `call`: ends the call when it returns, or with its error's status. */
+function serveWrites(
+  name: string,
+  call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+  logger: Logger,
+  run: (write: (response: unknown) => Promise<void>, signal: AbortSignal) => Promise<void>,
+): void {
+  const signal = abortOnCancel(call);
+  const write = (response: unknown): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal.aborted || call.write(response)) resolve();
+      else call.once('drain', () => resolve());
+    });
+  Promise.resolve()
+    .then(() => run(write, signal))
+    .then(
+      () => call.end(),
+      (err: unknown) => {
+        if (!(err instanceof RivuletError)) logger.error({ err, method: name }, 'grpc stream handler failed');
+        // grpc-js turns an 'error' event on a server stream into the call's status (destroy() would not send one).
+        if (!signal.aborted) call.emit('error', Object.assign(new Error(toStatus(err).details), toStatus(err)));
+      },
+    );
+}
+
 function adaptStream(name: string, handler: StreamHandler<unknown, unknown>, logger: Logger) {
   return (call: ServerWritableStream<unknown, unknown>): void => {
-    const signal = abortOnCancel(call);
-    const write = (response: unknown): Promise<void> =>
-      new Promise((resolve) => {
-        if (signal.aborted || call.write(response)) resolve();
-        else call.once('drain', () => resolve());
-      });
-    Promise.resolve()
-      .then(() => handler(checkedRequest(call.request, name), write, signal))
-      .then(
-        () => call.end(),
-        (err: unknown) => {
-          if (!(err instanceof RivuletError)) logger.error({ err, method: name }, 'grpc stream handler failed');
-          if (!signal.aborted) call.destroy(Object.assign(new Error(toStatus(err).details), toStatus(err)));
-        },
-      );
+    serveWrites(name, call, logger, (write, signal) => handler(checkedRequest(call.request, name), write, signal));
+  };
+}
+
+/**
+ * The client's messages, one at a time: the call is paused while a message waits to be taken,
+ * so HTTP/2 flow control holds the client back. Unlike a Readable's own async iterator,
+ * leaving the loop does not destroy the call, so a handler's error still reaches the client
+ * as its status.
+ */
+function messagesOf(call: ServerDuplexStream<unknown, unknown>, name: string): AsyncIterable<unknown> {
+  const buffered: unknown[] = [];
+  let isEnded = false;
+  let wake: (() => void) | undefined;
+  const onWake = (): void => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  call.on('data', (message: unknown) => {
+    buffered.push(message);
+    call.pause();
+    onWake();
+  });
+  for (const event of ['end', 'cancelled', 'error'] as const) {
+    call.on(event, () => {
+      isEnded = true;
+      onWake();
+    });
+  }
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next(): Promise<IteratorResult<unknown>> {
+        while (buffered.length === 0 && !isEnded) await new Promise<void>((resolve) => (wake = resolve));
+        if (buffered.length === 0) return { value: undefined, done: true };
+        const message = buffered.shift();
+        if (buffered.length === 0) call.resume();
+        return { value: checkedRequest(message, name), done: false };
+      },
+    }),
+  };
+}
+
+function adaptBidi(name: string, handler: BidiHandler<unknown, unknown>, logger: Logger) {
+  return (call: ServerDuplexStream<unknown, unknown>): void => {
+    serveWrites(name, call, logger, (write, signal) => handler(messagesOf(call, name), write, signal));
   };
 }
 
@@ -162,9 +227,12 @@ export class GrpcServer {
     for (const [name, method] of Object.entries(definition)) {
       const handler = (handlers as Record<string, unknown>)[name];
       if (typeof handler !== 'function') throw new Error(`no handler for gRPC method ${name}`);
-      implementation[name] = method.responseStream
-        ? adaptStream(name, handler as StreamHandler<unknown, unknown>, this.logger)
-        : adaptUnary(name, handler as UnaryHandler<unknown, unknown>, this.logger);
+      assert(!method.requestStream || method.responseStream, `gRPC method ${name}: client-streaming calls are not supported`);
+      implementation[name] = method.requestStream
+        ? adaptBidi(name, handler as BidiHandler<unknown, unknown>, this.logger)
+        : method.responseStream
+          ? adaptStream(name, handler as StreamHandler<unknown, unknown>, this.logger)
+          : adaptUnary(name, handler as UnaryHandler<unknown, unknown>, this.logger);
     }
     this.server.addService(tolerantDefinition(definition), implementation);
   }

@@ -9,8 +9,10 @@ import {
   type CallOptions,
   ChannelCredentials,
   Client,
+  ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   Metadata,
@@ -22,7 +24,7 @@ import _m0 from "protobufjs/minimal.js";
 
 /**
  * Broker-to-broker replication: followers pull from partition leaders, as Kafka's replica
- * fetchers do. A follower broker keeps one fetch session per leader broker and asks, in one
+ * fetchers do. A follower broker keeps one fetch stream per leader broker and asks, in one
  * request, for every partition it follows there; the leader answers with the records after
  * each fetch offset, its high watermark and log start offset. A fetch offset tells the leader
  * the follower's log end offset, which is how the leader tracks ISR and the high watermark.
@@ -778,13 +780,20 @@ export const OffsetForLeaderEpochResponse = {
 export type ReplicaServiceService = typeof ReplicaServiceService;
 export const ReplicaServiceService = {
   /**
-   * Long-polls up to max_wait_ms until min_bytes of records are there, or a partition's high
-   * watermark or leadership changes.
+   * A follower broker's fetch session with one leader broker, open for as long as it follows
+   * partitions there. Each request is answered by one response, in order; the follower sends
+   * its next request once it has the answer to the last (one in flight). The leader
+   * long-polls each request up to max_wait_ms until min_bytes of records are there, or a
+   * partition's high watermark or leadership changes. A stream rather than a call per fetch:
+   * a grpc-js unary call costs about ten times the CPU of a message on an open stream
+   * (scripts/bench/grpc-calls.ts), and followers fetch continuously. A request the leader
+   * refuses as a whole (unknown or stale broker epoch, malformed) ends the stream with its
+   * status; the follower opens a new one.
    */
   replicaFetch: {
     path: "/rivulet.replication.v1.ReplicaService/ReplicaFetch",
-    requestStream: false,
-    responseStream: false,
+    requestStream: true,
+    responseStream: true,
     requestSerialize: (value: ReplicaFetchRequest) => (ReplicaFetchRequest.encode(value).finish() as Buffer),
     requestDeserialize: (value: Buffer) => ReplicaFetchRequest.decode(value),
     responseSerialize: (value: ReplicaFetchResponse) => (ReplicaFetchResponse.encode(value).finish() as Buffer),
@@ -809,10 +818,17 @@ export const ReplicaServiceService = {
 
 export interface ReplicaServiceServer extends UntypedServiceImplementation {
   /**
-   * Long-polls up to max_wait_ms until min_bytes of records are there, or a partition's high
-   * watermark or leadership changes.
+   * A follower broker's fetch session with one leader broker, open for as long as it follows
+   * partitions there. Each request is answered by one response, in order; the follower sends
+   * its next request once it has the answer to the last (one in flight). The leader
+   * long-polls each request up to max_wait_ms until min_bytes of records are there, or a
+   * partition's high watermark or leadership changes. A stream rather than a call per fetch:
+   * a grpc-js unary call costs about ten times the CPU of a message on an open stream
+   * (scripts/bench/grpc-calls.ts), and followers fetch continuously. A request the leader
+   * refuses as a whole (unknown or stale broker epoch, malformed) ends the stream with its
+   * status; the follower opens a new one.
    */
-  replicaFetch: handleUnaryCall<ReplicaFetchRequest, ReplicaFetchResponse>;
+  replicaFetch: handleBidiStreamingCall<ReplicaFetchRequest, ReplicaFetchResponse>;
   /**
    * Where the leader's log ends for a leader epoch (KIP-101/279): a follower truncates what
    * diverges before it fetches.
@@ -822,24 +838,22 @@ export interface ReplicaServiceServer extends UntypedServiceImplementation {
 
 export interface ReplicaServiceClient extends Client {
   /**
-   * Long-polls up to max_wait_ms until min_bytes of records are there, or a partition's high
-   * watermark or leadership changes.
+   * A follower broker's fetch session with one leader broker, open for as long as it follows
+   * partitions there. Each request is answered by one response, in order; the follower sends
+   * its next request once it has the answer to the last (one in flight). The leader
+   * long-polls each request up to max_wait_ms until min_bytes of records are there, or a
+   * partition's high watermark or leadership changes. A stream rather than a call per fetch:
+   * a grpc-js unary call costs about ten times the CPU of a message on an open stream
+   * (scripts/bench/grpc-calls.ts), and followers fetch continuously. A request the leader
+   * refuses as a whole (unknown or stale broker epoch, malformed) ends the stream with its
+   * status; the follower opens a new one.
    */
+  replicaFetch(): ClientDuplexStream<ReplicaFetchRequest, ReplicaFetchResponse>;
+  replicaFetch(options: Partial<CallOptions>): ClientDuplexStream<ReplicaFetchRequest, ReplicaFetchResponse>;
   replicaFetch(
-    request: ReplicaFetchRequest,
-    callback: (error: ServiceError | null, response: ReplicaFetchResponse) => void,
-  ): ClientUnaryCall;
-  replicaFetch(
-    request: ReplicaFetchRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: ReplicaFetchResponse) => void,
-  ): ClientUnaryCall;
-  replicaFetch(
-    request: ReplicaFetchRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ReplicaFetchResponse) => void,
-  ): ClientUnaryCall;
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ReplicaFetchRequest, ReplicaFetchResponse>;
   /**
    * Where the leader's log ends for a leader epoch (KIP-101/279): a follower truncates what
    * diverges before it fetches.
