@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
+import { GrpcBrokerTransport } from '@rivulet/client';
 import { clientApi } from '@rivulet/proto';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
 import { LocalCluster, NodeProcess } from '@rivulet/testkit';
@@ -121,6 +122,8 @@ async function main(): Promise<void> {
   // Every partition's leader, and one channel per leader broker.
   const metadata = await call<clientApi.MetadataRequest, clientApi.MetadataResponse>(client.getMetadata, { topics: [topic], allowAutoTopicCreation: false });
   const leaderClients = new Map<number, Client>();
+  // Produce goes through the client library's transport (its produce stream), as producers do.
+  const leaderTransports = new Map<number, GrpcBrokerTransport>();
   const partitionClients = metadata.topics[0]!.partitions
     .sort((a, b) => a.partition - b.partition)
     .map((p) => {
@@ -128,8 +131,11 @@ async function main(): Promise<void> {
       if (broker === undefined) throw new Error(`partition ${p.partition} has no leader`);
       let c = leaderClients.get(p.leaderId);
       if (c === undefined) leaderClients.set(p.leaderId, (c = connect(`${broker.host}:${broker.grpcPort}`)));
+      if (!leaderTransports.has(p.leaderId)) leaderTransports.set(p.leaderId, new GrpcBrokerTransport(`${broker.host}:${broker.grpcPort}`, 'bench'));
       return c;
     });
+
+  const partitionTransports = metadata.topics[0]!.partitions.map((p) => leaderTransports.get(p.leaderId)!);
 
   // A pool of random payloads, so the bytes are not trivially compressible and no two records alias.
   const payloads = Array.from({ length: 64 }, () => randomBytes(recordBytes));
@@ -154,7 +160,7 @@ async function main(): Promise<void> {
       const records = Array.from({ length: count }, (_, i) => ({ key: null, value: payloads[(issued + i) % payloads.length]!, timestampMs: nowMs }));
       const batch = encodeRecordBatchSync({ records, compression });
       const sentAt = performance.now();
-      const response = await call<clientApi.ProduceRequest, clientApi.ProduceResponse>(client.produce, { acks, timeoutMs: 30_000, topics: [{ name: topic, partitions: [{ partition, records: batch }] }] }, partitionClients[partition]);
+      const response = await partitionTransports[partition]!.produce({ acks, timeoutMs: 30_000, topics: [{ name: topic, partitions: [{ partition, records: batch }] }] }, 35_000);
       latencyUs.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
       const result = response.topics[0]?.partitions[0];
       if (acks !== 0 && result?.errorCode !== 0) throw new Error(`produce failed: ${result?.errorCode} ${result?.errorMessage}`);
@@ -238,6 +244,7 @@ async function main(): Promise<void> {
 
   client.close();
   for (const c of leaderClients.values()) c.close();
+  for (const t of leaderTransports.values()) t.close();
   if (cluster) {
     await cluster.cluster.stop();
     rmSync(cluster.baseDir, { recursive: true, force: true });

@@ -56,6 +56,27 @@ describe('gRPC client API', () => {
     expect(metadata.topics.map((t) => t.name)).toContain('g');
   });
 
+  it('answers pipelined ProduceStream requests in order, a refused one with its error, and keeps the stream', async () => {
+    await call<clientApi.CreateTopicsRequest, clientApi.CreateTopicsResponse>(client.createTopics, { topics: [{ name: 'ps', partitions: 1, replicationFactor: 1, configs: {} }], validateOnly: false });
+    const stream = client.produceStream();
+    const answers: clientApi.ProduceStreamResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (answer: clientApi.ProduceStreamResponse) => {
+        answers.push(answer);
+        if (answers.length === 5) resolve();
+      });
+      stream.on('error', reject);
+    });
+    const records = await encodeRecordBatch({ records: [{ key: null, value: Buffer.from('v') }, { key: null, value: Buffer.from('w') }] });
+    // All five written before any answer: acks 1 and -1 mixed, one invalid acks value in the middle.
+    for (const acks of [1, -1, 7, 1, -1]) stream.write({ acks, timeoutMs: 5000, topics: [{ name: 'ps', partitions: [{ partition: 0, records }] }] });
+    await done;
+    stream.end();
+    expect(answers.map((a) => a.errorCode)).toEqual([0, 0, ErrorCode.INVALID_REQUIRED_ACKS, 0, 0]);
+    expect(answers[2]!.errorMessage).toMatch(/acks must be 0, 1 or -1/);
+    expect(answers.filter((a) => a.errorCode === 0).map((a) => a.response!.topics[0]!.partitions[0]!.baseOffset)).toEqual([0, 2, 4, 6]);
+  });
+
   it('streams batches to a FetchStream subscriber as they are produced', async () => {
     await call<clientApi.CreateTopicsRequest, clientApi.CreateTopicsResponse>(client.createTopics, {
       topics: [{ name: 'stream', partitions: 1, replicationFactor: 1, configs: {} }],

@@ -1,4 +1,5 @@
-import { CLIENT_CHANNEL_OPTIONS } from '@rivulet/transport-grpc';
+import { RivuletError } from '@rivulet/common';
+import { CLIENT_CHANNEL_OPTIONS, StreamCalls } from '@rivulet/transport-grpc';
 import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { clientApi } from '@rivulet/proto';
 import { fromGrpcError } from './errors.js';
@@ -32,6 +33,12 @@ export interface BrokerTransport {
 /** Opens a transport to `host:port`. */
 export type TransportFactory = (address: string) => BrokerTransport;
 
+/**
+ * Produce requests one transport keeps in flight on its produce stream; far above what
+ * producers send at once (maxInFlightRequests per broker), so it only stops a runaway.
+ */
+const PRODUCE_STREAM_IN_FLIGHT_MAX = 1024;
+
 /** Large enough for a whole fetch response at the broker's default fetch.max.bytes (50 MiB) plus framing. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -52,15 +59,21 @@ type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
-/** The grpc-js transport: one channel (HTTP/2 connection) per broker address. */
+/**
+ * The grpc-js transport: one channel (HTTP/2 connection) per broker address. Produce
+ * requests go as messages on one long-lived ProduceStream (pipelined, answered in order);
+ * a stream failure fails the requests in flight on it, and the next request opens a new one.
+ */
 export class GrpcBrokerTransport implements BrokerTransport {
   private readonly client: InstanceType<Api['ClientApiClient']>;
+  private readonly produceCalls: StreamCalls<clientApi.ProduceRequest, clientApi.ProduceStreamResponse>;
 
   constructor(readonly address: string, clientId: string) {
     this.client = new clientApi.ClientApiClient(address, credentials.createInsecure(), {
       ...channelOptions,
       'grpc.primary_user_agent': `rivulet-client/${clientId}`,
     });
+    this.produceCalls = new StreamCalls(() => this.client.produceStream(), PRODUCE_STREAM_IN_FLIGHT_MAX, `Produce to ${address}`);
   }
 
   getMetadata(request: clientApi.MetadataRequest, timeoutMs: number): Promise<clientApi.MetadataResponse> {
@@ -83,8 +96,12 @@ export class GrpcBrokerTransport implements BrokerTransport {
   describeTopics(request: clientApi.DescribeTopicsRequest, timeoutMs: number): Promise<clientApi.DescribeTopicsResponse> {
     return this.unary('DescribeTopics', this.client.describeTopics.bind(this.client), request, timeoutMs);
   }
-  produce(request: clientApi.ProduceRequest, timeoutMs: number): Promise<clientApi.ProduceResponse> {
-    return this.unary('Produce', this.client.produce.bind(this.client), request, timeoutMs);
+  async produce(request: clientApi.ProduceRequest, timeoutMs: number): Promise<clientApi.ProduceResponse> {
+    const answer = await this.produceCalls.call(request, timeoutMs);
+    if (answer.errorCode !== 0) {
+      throw RivuletError.fromCode(answer.errorCode, `Produce to ${this.address}: ${answer.errorMessage}`, answer.leaderId >= 0 ? { leaderId: answer.leaderId } : {});
+    }
+    return answer.response ?? { topics: [] };
   }
   fetch(request: clientApi.FetchRequest, timeoutMs: number): Promise<clientApi.FetchResponse> {
     return this.unary('Fetch', this.client.fetch.bind(this.client), request, timeoutMs);
@@ -109,6 +126,7 @@ export class GrpcBrokerTransport implements BrokerTransport {
   }
 
   close(): void {
+    this.produceCalls.close();
     this.client.close();
   }
 

@@ -1,9 +1,13 @@
 import type { Broker } from '@rivulet/broker';
+import { RivuletError, type Logger } from '@rivulet/common';
 import { clientApi } from '@rivulet/proto';
 import type { ServiceHandlers } from '@rivulet/transport-grpc';
 import type { NodeMetrics } from './metrics.js';
 
 type Handlers = ServiceHandlers<typeof clientApi.ClientApiService>;
+
+/** Produce requests of one ProduceStream being worked on at once; the stream is read no further meanwhile. */
+const PRODUCE_STREAM_IN_FLIGHT_MAX = 64;
 
 /**
  * The gRPC client API front-end. The broker core's request and response shapes mirror the
@@ -11,13 +15,24 @@ type Handlers = ServiceHandlers<typeof clientApi.ClientApiService>;
  * byte accounting, and the controller quorum (`controllers`, read at each call: a quorum of
  * itself knows its port only once it listens) to DescribeCluster.
  */
-export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, controllers: () => readonly clientApi.ControllerInfo[] = () => []): Handlers {
+export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, logger: Logger, controllers: () => readonly clientApi.ControllerInfo[] = () => []): Handlers {
   const countFetched = (response: { topics: { name: string; partitions: { records: Buffer }[] }[] }): void => {
     for (const topic of response.topics) {
       const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
       if (bytes > 0) metrics.bytesOut.inc({ topic: topic.name }, bytes);
     }
   };
+  const produce = (request: clientApi.ProduceRequest): Promise<clientApi.ProduceResponse> =>
+    metrics.observe('produce', async () => {
+      for (const topic of request.topics) {
+        const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
+        metrics.bytesIn.inc({ topic: topic.name }, bytes);
+      }
+      if (request.acks !== 0) return broker.produce(request);
+      // acks=0: the producer does not wait; failures are only visible in the broker's logs and metrics.
+      void broker.produce(request).catch((err: unknown) => logger.debug({ err }, 'acks=0 produce failed'));
+      return { topics: [] };
+    });
   return {
     getMetadata: (request) => metrics.observe('metadata', () => broker.metadata(request)),
     createTopics: (request) =>
@@ -32,17 +47,30 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, controll
         ),
       })),
     describeTopics: (request) => metrics.observe('describe_topics', async () => ({ topics: broker.describeTopics(request.names) })),
-    produce: (request) =>
-      metrics.observe('produce', async () => {
-        for (const topic of request.topics) {
-          const bytes = topic.partitions.reduce((sum, p) => sum + p.records.length, 0);
-          metrics.bytesIn.inc({ topic: topic.name }, bytes);
-        }
-        if (request.acks !== 0) return broker.produce(request);
-        // acks=0: the producer does not wait; failures are only visible in the broker's logs and metrics.
-        void broker.produce(request);
-        return { topics: [] };
-      }),
+    produce,
+    produceStream: async (requests, write) => {
+      // Each request starts as it arrives (appends keep the requests' order); answers go out in
+      // the same order, each once it and every earlier one are done.
+      let writing = Promise.resolve();
+      let inFlight = 0;
+      for await (const request of requests) {
+        const answer = produce(request).then(
+          (response): clientApi.ProduceStreamResponse => ({ response, errorCode: 0, errorMessage: '', leaderId: -1 }),
+          (err: unknown): clientApi.ProduceStreamResponse => {
+            if (!(err instanceof RivuletError)) throw err;
+            return { response: { topics: [] }, errorCode: err.code, errorMessage: err.message, leaderId: err.context.leaderId ?? -1 };
+          },
+        );
+        inFlight++;
+        writing = writing.then(async () => {
+          await write(await answer);
+          inFlight--;
+        });
+        // At the bound, stop reading until every answer so far is out (a failed one ends the stream).
+        if (inFlight >= PRODUCE_STREAM_IN_FLIGHT_MAX) await writing;
+      }
+      await writing;
+    },
     fetch: (request, signal) =>
       metrics.observe('fetch', async () => {
         const response = await broker.fetch(request, signal);

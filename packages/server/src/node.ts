@@ -148,7 +148,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         logger,
       });
       const replicaBroker = broker;
-      grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics, () => clientControllers));
+      grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics, logger, () => clientControllers));
       grpc.addService(replicationApi.ReplicaServiceService, {
         replicaFetch: async (requests, write, signal) => {
           for await (const request of requests) await write(await replicaBroker.replicaFetch(request, signal));

@@ -7,3 +7,4 @@ export type { RaftPeerAddress, RaftPeerStats, RaftPeerTransportOptions } from '.
 export { ControllerChannel } from './controller-channel.js';
 export type { ControllerAddress, ControllerChannelOptions } from './controller-channel.js';
 export { ReplicaChannel } from './replica-channel.js';
+export { StreamCalls } from './stream-calls.js';

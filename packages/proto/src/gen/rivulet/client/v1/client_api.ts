@@ -9,9 +9,11 @@ import {
   type CallOptions,
   ChannelCredentials,
   Client,
+  ClientDuplexStream,
   type ClientOptions,
   ClientReadableStream,
   type ClientUnaryCall,
+  handleBidiStreamingCall,
   handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -215,6 +217,18 @@ export interface TopicProduceResponse {
 
 export interface ProduceResponse {
   topics: TopicProduceResponse[];
+}
+
+/**
+ * One answer on ProduceStream: the response, or the error of a request that failed as a
+ * whole (what Produce reports as the call's status; 0 when it did not).
+ */
+export interface ProduceStreamResponse {
+  response: ProduceResponse | undefined;
+  errorCode: number;
+  errorMessage: string;
+  /** The leader hint of NOT_LEADER_OR_FOLLOWER-like errors (-1: none). */
+  leaderId: number;
 }
 
 export interface FetchPartition {
@@ -2470,6 +2484,86 @@ export const ProduceResponse = {
   fromPartial(object: DeepPartial<ProduceResponse>): ProduceResponse {
     const message = createBaseProduceResponse();
     message.topics = object.topics?.map((e) => TopicProduceResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseProduceStreamResponse(): ProduceStreamResponse {
+  return { response: undefined, errorCode: 0, errorMessage: "", leaderId: 0 };
+}
+
+export const ProduceStreamResponse = {
+  encode(message: ProduceStreamResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.response !== undefined) {
+      ProduceResponse.encode(message.response, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(16).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(26).string(message.errorMessage);
+    }
+    if (message.leaderId !== 0) {
+      writer.uint32(32).int32(message.leaderId);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ProduceStreamResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseProduceStreamResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.response = ProduceResponse.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.leaderId = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ProduceStreamResponse>): ProduceStreamResponse {
+    return ProduceStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ProduceStreamResponse>): ProduceStreamResponse {
+    const message = createBaseProduceStreamResponse();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? ProduceResponse.fromPartial(object.response)
+      : undefined;
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    message.leaderId = object.leaderId ?? 0;
     return message;
   },
 };
@@ -4746,6 +4840,22 @@ export const ClientApiService = {
     responseSerialize: (value: ProduceResponse) => (ProduceResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => ProduceResponse.decode(value),
   },
+  /**
+   * Produce over one long-lived stream, as the TypeScript client does: each request is
+   * answered by one response, in order, and several may be in flight (pipelined; the broker
+   * starts each in arrival order, so appends to a partition keep the order of the requests).
+   * A request that fails as a whole answers with the top-level error_code instead of ending
+   * the stream. Cheaper than a call per request (no HTTP/2 stream, headers and status each).
+   */
+  produceStream: {
+    path: "/rivulet.client.v1.ClientApi/ProduceStream",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (value: ProduceRequest) => (ProduceRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => ProduceRequest.decode(value),
+    responseSerialize: (value: ProduceStreamResponse) => (ProduceStreamResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => ProduceStreamResponse.decode(value),
+  },
   /** Long poll: answers once min_bytes are available or max_wait_ms passed. */
   fetch: {
     path: "/rivulet.client.v1.ClientApi/Fetch",
@@ -4838,6 +4948,14 @@ export interface ClientApiServer extends UntypedServiceImplementation {
   /** Sets or removes topic configs. */
   alterTopicConfigs: handleUnaryCall<AlterTopicConfigsRequest, AlterTopicConfigsResponse>;
   produce: handleUnaryCall<ProduceRequest, ProduceResponse>;
+  /**
+   * Produce over one long-lived stream, as the TypeScript client does: each request is
+   * answered by one response, in order, and several may be in flight (pipelined; the broker
+   * starts each in arrival order, so appends to a partition keep the order of the requests).
+   * A request that fails as a whole answers with the top-level error_code instead of ending
+   * the stream. Cheaper than a call per request (no HTTP/2 stream, headers and status each).
+   */
+  produceStream: handleBidiStreamingCall<ProduceRequest, ProduceStreamResponse>;
   /** Long poll: answers once min_bytes are available or max_wait_ms passed. */
   fetch: handleUnaryCall<FetchRequest, FetchResponse>;
   /** Pushes batches as they arrive, continuing from where the previous response ended. */
@@ -4960,6 +5078,19 @@ export interface ClientApiClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ProduceResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Produce over one long-lived stream, as the TypeScript client does: each request is
+   * answered by one response, in order, and several may be in flight (pipelined; the broker
+   * starts each in arrival order, so appends to a partition keep the order of the requests).
+   * A request that fails as a whole answers with the top-level error_code instead of ending
+   * the stream. Cheaper than a call per request (no HTTP/2 stream, headers and status each).
+   */
+  produceStream(): ClientDuplexStream<ProduceRequest, ProduceStreamResponse>;
+  produceStream(options: Partial<CallOptions>): ClientDuplexStream<ProduceRequest, ProduceStreamResponse>;
+  produceStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ProduceRequest, ProduceStreamResponse>;
   /** Long poll: answers once min_bytes are available or max_wait_ms passed. */
   fetch(
     request: FetchRequest,
