@@ -1,17 +1,18 @@
-import { Metadata, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { assert, noopLogger, type Logger } from '@rivulet/common';
+import { credentials } from '@grpc/grpc-js';
+import { RivuletError, assert, noopLogger, type Logger } from '@rivulet/common';
 import { raft } from '@rivulet/proto';
 import { CLIENT_CHANNEL_OPTIONS, type ServiceHandlers } from './server.js';
+import { StreamCalls } from './stream-calls.js';
 
 /*
  * The Raft peer transport: one client per peer pushing the messages queued for it in
- * `RaftService.Send` batches (see proto/rivulet/raft/v1/raft.proto for why), and the server
+ * batches on its `RaftService.Send` stream (see proto/rivulet/raft/v1/raft.proto for why), and the server
  * handler that hands received batches to the driver. It speaks proto messages only: the
  * conversion to the core's message types lives in @rivulet/controller, which may import
  * @rivulet/raft (this package may not).
  *
  * Raft tolerates loss, so the transport never waits for a peer: messages for a peer that is
- * down, slow or restarting are dropped — when the bounded queue is full, or when the call
+ * down, slow or restarting are dropped — when the bounded queue is full, or when the batch
  * carrying them fails or misses its deadline — and counted. The leader retransmits
  * whatever matters (appends, heartbeats, snapshot chunks) on its own schedule.
  */
@@ -31,7 +32,7 @@ export interface RaftPeerTransportOptions {
   readonly queueBytesMax?: number;
   /** Estimated bytes in one Send call (at least one message is sent). Default 4 MiB. */
   readonly batchBytesMax?: number;
-  /** Deadline of one Send call; a stalled peer costs at most this, then the batch is dropped. Default 2000 ms. */
+  /** Deadline of one batch's acknowledgement; a stalled peer costs at most this, then the batch is dropped. Default 2000 ms. */
   readonly callDeadlineMs?: number;
   /** Largest message the channel sends; must not exceed the peers' receive limit. Default 64 MiB. */
   readonly maxSendMessageBytes?: number;
@@ -44,7 +45,7 @@ export interface RaftPeerStats {
   readonly sentMessages: number;
   /** Dropped because the queue was full. */
   readonly droppedQueueFullMessages: number;
-  /** Dropped because the call carrying them failed (peer down, deadline, closed). */
+  /** Dropped because the batch carrying them failed (peer down, deadline, closed). */
   readonly droppedFailedCallMessages: number;
   readonly failedCalls: number;
 }
@@ -78,9 +79,10 @@ interface Queued {
   readonly bytes: number;
 }
 
-/** One peer: a bounded FIFO and at most one Send call in flight, which keeps order. */
+/** One peer: a bounded FIFO and at most one batch in flight, which keeps order. */
 class RaftPeerClient {
   private readonly client: raft.RaftServiceClient;
+  private readonly batches: StreamCalls<raft.RaftMessageBatch, raft.SendResponse>;
   private readonly queue: Queued[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
@@ -109,6 +111,7 @@ class RaftPeerClient {
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
+    this.batches = new StreamCalls(() => this.client.send(), 1, `raft messages to ${peer.id} at ${peer.address}`);
   }
 
   enqueue(message: raft.RaftMessage): boolean {
@@ -150,24 +153,27 @@ class RaftPeerClient {
     if (this.inflight || this.closed || this.queueHead >= this.queue.length) return;
     const messages = this.takeBatch();
     this.inflight = true;
-    const deadline = new Date(Date.now() + this.settings.callDeadlineMs);
-    this.client.send({ messages }, new Metadata(), { deadline }, (err: ServiceError | null) => {
-      this.inflight = false;
-      if (err === null) {
+    this.batches.call({ messages }, this.settings.callDeadlineMs).then(
+      () => {
+        this.inflight = false;
         this.sentMessages += messages.length;
         if (!this.reachable) this.logger.info({ peerId: this.peer.id, address: this.peer.address }, 'raft peer reachable again');
         this.reachable = true;
-      } else {
+        this.pump();
+      },
+      (err: unknown) => {
+        this.inflight = false;
         this.failedCalls++;
         this.droppedFailedCallMessages += messages.length;
         // Log transitions only: a down peer fails every heartbeat.
-        if (this.reachable && err.code !== GrpcStatus.CANCELLED) {
-          this.logger.warn({ peerId: this.peer.id, address: this.peer.address, code: err.code, details: err.details }, 'raft peer unreachable, dropping its messages');
+        if (this.reachable && !this.closed) {
+          const reason = err instanceof RivuletError ? err.message : String(err);
+          this.logger.warn({ peerId: this.peer.id, address: this.peer.address, reason }, 'raft peer unreachable, dropping its messages');
         }
         this.reachable = false;
-      }
-      this.pump();
-    });
+        this.pump();
+      },
+    );
   }
 
   stats(): RaftPeerStats {
@@ -187,6 +193,7 @@ class RaftPeerClient {
     this.queue.length = 0;
     this.queueHead = 0;
     this.queuedBytes = 0;
+    this.batches.close();
     this.client.close();
   }
 }
@@ -239,9 +246,11 @@ export class RaftPeerTransport {
  */
 export function raftServiceHandlers(receive: (messages: raft.RaftMessage[]) => void): ServiceHandlers<typeof raft.RaftServiceService> {
   return {
-    send: (request: raft.RaftMessageBatch) => {
-      receive(request.messages);
-      return Promise.resolve({});
+    send: async (batches, write) => {
+      for await (const batch of batches) {
+        receive(batch.messages);
+        await write({});
+      }
     },
   };
 }

@@ -9,12 +9,11 @@ import {
   type CallOptions,
   ChannelCredentials,
   Client,
+  ClientDuplexStream,
   type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
+  handleBidiStreamingCall,
   makeGenericClientConstructor,
   Metadata,
-  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import Long from "long";
@@ -24,18 +23,18 @@ import _m0 from "protobufjs/minimal.js";
  * Raft between controller-quorum members. It carries @rivulet/raft's messages unchanged;
  * integers are decoded as JavaScript numbers and must stay within 2^53.
  *
- * Why one unary `Send` of a batch instead of one rpc per message kind: Raft messages are
- * one-way. A vote or append "response" is not the reply to a call but a separate message
- * the peer's driver sends after persisting (the Ready contract: persist, then send), possibly
- * much later and batched with others. Modelling that as request/response rpcs would either
- * block a call across the peer's fsync or invent replies the core never asked for. So a
- * node pushes everything queued for a peer in one call and the reply is empty; answers
- * come back as messages in the peer's own `Send` calls.
- * Why unary rather than a client stream: a call has a deadline and fails as a whole, so a
- * peer that is down or stalled fails fast, the sender drops that batch (Raft retransmits)
- * and the per-peer outbound queue stays bounded; a long-lived stream would buffer an unknown
- * amount inside HTTP/2 flow control and hide how much was lost. grpc-js reuses one HTTP/2
- * connection per peer, so a call costs one frame round trip.
+ * Why batches of messages instead of one rpc per message kind: Raft messages are one-way. A
+ * vote or append "response" is not the reply to a call but a separate message the peer's
+ * driver sends after persisting (the Ready contract: persist, then send), possibly much
+ * later and batched with others. Modelling that as request/response rpcs would either block
+ * a call across the peer's fsync or invent replies the core never asked for. So a node
+ * pushes everything queued for a peer in one batch and the acknowledgement is empty;
+ * answers come back as messages in the peer's own batches.
+ * Why a stream with one acknowledged batch in flight: each batch still has a deadline and
+ * fails as a whole, so a peer that is down or stalled fails fast, the sender drops that
+ * batch (Raft retransmits) and the per-peer outbound queue stays bounded, and nothing
+ * piles up unseen inside HTTP/2 flow control. A batch on an open stream costs a tenth of
+ * the CPU of a unary call, and a leader sends heartbeats to every peer continuously.
  */
 
 export enum EntryKind {
@@ -1522,10 +1521,11 @@ export const ReadIndexResponse = {
 
 export type RaftServiceService = typeof RaftServiceService;
 export const RaftServiceService = {
+  /** Each batch is acknowledged by one SendResponse once handed to the receiving node. */
   send: {
     path: "/rivulet.raft.v1.RaftService/Send",
-    requestStream: false,
-    responseStream: false,
+    requestStream: true,
+    responseStream: true,
     requestSerialize: (value: RaftMessageBatch) => (RaftMessageBatch.encode(value).finish() as Buffer),
     requestDeserialize: (value: Buffer) => RaftMessageBatch.decode(value),
     responseSerialize: (value: SendResponse) => (SendResponse.encode(value).finish() as Buffer),
@@ -1534,25 +1534,15 @@ export const RaftServiceService = {
 } as const;
 
 export interface RaftServiceServer extends UntypedServiceImplementation {
-  send: handleUnaryCall<RaftMessageBatch, SendResponse>;
+  /** Each batch is acknowledged by one SendResponse once handed to the receiving node. */
+  send: handleBidiStreamingCall<RaftMessageBatch, SendResponse>;
 }
 
 export interface RaftServiceClient extends Client {
-  send(
-    request: RaftMessageBatch,
-    callback: (error: ServiceError | null, response: SendResponse) => void,
-  ): ClientUnaryCall;
-  send(
-    request: RaftMessageBatch,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: SendResponse) => void,
-  ): ClientUnaryCall;
-  send(
-    request: RaftMessageBatch,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: SendResponse) => void,
-  ): ClientUnaryCall;
+  /** Each batch is acknowledged by one SendResponse once handed to the receiving node. */
+  send(): ClientDuplexStream<RaftMessageBatch, SendResponse>;
+  send(options: Partial<CallOptions>): ClientDuplexStream<RaftMessageBatch, SendResponse>;
+  send(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<RaftMessageBatch, SendResponse>;
 }
 
 export const RaftServiceClient = makeGenericClientConstructor(
