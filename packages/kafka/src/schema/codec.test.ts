@@ -135,6 +135,15 @@ describe('golden request frames captured from real clients', () => {
     });
   }
 
+  it('platformatic IncrementalAlterConfigs v1 (flexible) and KafkaJS CreatePartitions v1 carry what the clients were asked', () => {
+    const incremental = decodeRequestFrame(readFileSync(join(fixturesDir, 'platformatic-api44-v1.bin')).subarray(4));
+    const resource = (incremental.body.resources as MessageValue[])[0]!;
+    expect(resource).toMatchObject({ resourceType: 2, resourceName: 'golden-flex' });
+    expect((resource.configs as MessageValue[])[0]).toMatchObject({ name: 'max.message.bytes', configOperation: 0, value: '65536' });
+    const grow = decodeRequestFrame(readFileSync(join(fixturesDir, 'kafkajs-api37-v1.bin')).subarray(4));
+    expect((grow.body.topics as MessageValue[])[0]).toMatchObject({ name: 'golden', count: 3, assignments: null });
+  });
+
   it('kcat produce v7 carries a RecordBatch v2 for topic golden', () => {
     const request = decodeRequestFrame(readFileSync(join(fixturesDir, 'kcat-api0-v7.bin')).subarray(4));
     const topicData = request.body.topicData as MessageValue[];
