@@ -84,18 +84,25 @@ export const pauseLeader: Fault = {
   },
 };
 
-/** Cuts a (seeded) partition's leader off from every controller for faultMs; clients and other brokers still reach it. */
+/**
+ * Cuts a (seeded) partition's leader off from every controller for faultMs; clients and other
+ * brokers still reach it. On loopback through its TcpProxies (`controllerProxies`), in netns mode
+ * with iptables rules in its namespace.
+ */
 export const cutLeaderFromControllers: Fault = {
   name: 'cut-from-controllers',
   async run(ctx) {
     const { partition, node } = await pickLeader(ctx);
+    const net = ctx.cluster.network;
     ctx.history.faultStart(this.name, `broker ${node.id}, leader of p${partition}`);
     ctx.log(`cut broker ${node.id} (leader of p${partition}) from the controllers for ${ctx.faultMs} ms`);
-    node.cutFromControllers(true);
     try {
+      if (net !== undefined) await net.cut(node.id, ctx.cluster.controllers().map((n) => n.id));
+      else node.cutFromControllers(true);
       await sleep(ctx.faultMs);
     } finally {
-      node.cutFromControllers(false);
+      if (net !== undefined) await net.heal(node.id);
+      else node.cutFromControllers(false);
     }
     ctx.history.faultEnd(this.name);
   },

@@ -8,7 +8,7 @@ export { ClusterNode, LocalCluster } from './local-cluster.js';
 export type { ClusterRole, LocalClusterOptions } from './local-cluster.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { NetnsNetwork, cleanupStaleNetworks, netnsSupport } from './netns.js';
-export type { NetnsEndpoint, NetnsSupport } from './netns.js';
+export type { LinkShape, NetnsEndpoint, NetnsSupport } from './netns.js';
 export { History, checkHistory, formatCheckResult } from './fault/index.js';
 export type {
   CheckOptions,

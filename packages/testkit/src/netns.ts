@@ -18,7 +18,11 @@ const run = promisify(execFile);
  * among /24s of 198.18.0.0/15 that have no route on the host yet.
  *
  * Faults are iptables rules in the filter table of a node's namespace (INPUT/OUTPUT on eth0,
- * with -s/-d for one peer): silent drops, TCP just sees no answers. `heal` flushes them.
+ * with -s/-d for one peer): silent drops, TCP just sees no answers; random loss is the same with
+ * `-m statistic --mode random`. A slow link is a `tbf` qdisc on both ends of the node's veth
+ * (`eth0` shapes what it sends, its bridge port `n<nodeId>` in the hub what it receives); the
+ * kernel has no netem, so there is no delay or loss by `tc`. `heal` flushes the rules and deletes
+ * the qdiscs.
  * Deleting the namespaces deletes the bridge and veths; `destroy` also deletes the host veth and
  * runs at process exit if a test forgot to stop its cluster.
  */
@@ -76,6 +80,15 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const net of liveNetworks) net.destroySync();
   });
+}
+
+/** A slow link for `NetnsNetwork.shape`: a token bucket filter each way. */
+export interface LinkShape {
+  readonly rateKbit: number;
+  /** Bytes that may pass at once at line rate (the bucket's size); at least one MTU. */
+  readonly burstBytes: number;
+  /** How long a packet may wait for tokens before it is dropped, ms. */
+  readonly latencyMs: number;
 }
 
 /** One node's place in the network. */
@@ -159,20 +172,18 @@ export class NetnsNetwork {
 
   /** The node neither receives nor sends anything on its link (clients, brokers, controllers alike). */
   async isolate(nodeId: number): Promise<void> {
-    await this.iptables(nodeId, '-A', 'INPUT', '-i', 'eth0', '-j', 'DROP');
-    await this.iptables(nodeId, '-A', 'OUTPUT', '-o', 'eth0', '-j', 'DROP');
+    await this.drop(nodeId, 'INPUT');
+    await this.drop(nodeId, 'OUTPUT');
   }
 
   /** The node still sends but receives nothing from `from` (every peer and the host when omitted). */
   async blockInbound(nodeId: number, from?: readonly number[]): Promise<void> {
-    if (from === undefined) await this.iptables(nodeId, '-A', 'INPUT', '-i', 'eth0', '-j', 'DROP');
-    else for (const peer of from) await this.iptables(nodeId, '-A', 'INPUT', '-s', this.address(peer), '-j', 'DROP');
+    await this.drop(nodeId, 'INPUT', from?.map((peer) => this.address(peer)));
   }
 
   /** The node still receives but sends nothing to `to` (every peer and the host when omitted). */
   async blockOutbound(nodeId: number, to?: readonly number[]): Promise<void> {
-    if (to === undefined) await this.iptables(nodeId, '-A', 'OUTPUT', '-o', 'eth0', '-j', 'DROP');
-    else for (const peer of to) await this.iptables(nodeId, '-A', 'OUTPUT', '-d', this.address(peer), '-j', 'DROP');
+    await this.drop(nodeId, 'OUTPUT', to?.map((peer) => this.address(peer)));
   }
 
   /** Both directions between `a` and each of `others` cut (rules in a's namespace only); everyone else still reaches both. */
@@ -181,16 +192,74 @@ export class NetnsNetwork {
     await this.blockOutbound(a, others);
   }
 
-  /** Removes every rule from the node's namespace (all nodes when omitted). */
-  async heal(nodeId?: number): Promise<void> {
-    const ids = nodeId === undefined ? [...this.endpoints.keys()] : [nodeId];
-    for (const id of ids) await this.iptables(id, '-F');
+  /**
+   * Both directions between the node and the host (the test process: its clients and admin)
+   * cut; the other nodes still reach it. Rules in the node's namespace: the host's firewall is
+   * left alone.
+   */
+  async cutHost(nodeId: number): Promise<void> {
+    await this.drop(nodeId, 'INPUT', [this.hostAddress]);
+    await this.drop(nodeId, 'OUTPUT', [this.hostAddress]);
   }
 
-  /** The rules now in the node's namespace (`iptables -S`), for logs. */
+  /**
+   * Every packet the node sends or receives on its link is dropped with this probability
+   * (independently, `iptables -m statistic --mode random`), whoever the peer is.
+   */
+  async lossy(nodeId: number, probability: number): Promise<void> {
+    if (!(probability > 0 && probability < 1)) throw new Error(`loss probability ${probability} is not in (0, 1)`);
+    const statistic = ['-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP'];
+    await this.iptables(nodeId, '-A', 'INPUT', '-i', 'eth0', ...statistic);
+    await this.iptables(nodeId, '-A', 'OUTPUT', '-o', 'eth0', ...statistic);
+  }
+
+  /**
+   * The node's link limited to `rateKbit` each way: a token bucket (`tc … tbf`) on `eth0` for what
+   * it sends and on its bridge port for what it receives. Packets wait up to `latencyMs` in the
+   * bucket's queue, then are dropped; `burstBytes` may pass at line rate.
+   */
+  async shape(nodeId: number, link: LinkShape): Promise<void> {
+    const tbf = ['root', 'tbf', 'rate', `${link.rateKbit}kbit`, 'burst', String(link.burstBytes), 'latency', `${link.latencyMs}ms`];
+    for (const [namespace, dev] of this.linkEnds(nodeId)) await tc(namespace, 'qdisc', 'replace', 'dev', dev, ...tbf);
+  }
+
+  /** Removes every rule and rate limit from the node's namespace and link (all nodes when omitted). */
+  async heal(nodeId?: number): Promise<void> {
+    const ids = nodeId === undefined ? [...this.endpoints.keys()] : [nodeId];
+    for (const id of ids) {
+      await this.iptables(id, '-F');
+      await this.unshape(id);
+    }
+  }
+
+  /** Deletes the tbf qdiscs of `shape` (the default qdisc comes back); none there is no error. */
+  private async unshape(nodeId: number): Promise<void> {
+    for (const [namespace, dev] of this.linkEnds(nodeId)) {
+      const { stdout } = await run('ip', ['netns', 'exec', namespace, 'tc', 'qdisc', 'show', 'dev', dev, 'root']);
+      if (/\btbf\b/.test(stdout)) await tc(namespace, 'qdisc', 'del', 'dev', dev, 'root');
+    }
+  }
+
+  /** Both ends of the node's veth: [namespace, device]. */
+  private linkEnds(nodeId: number): [string, string][] {
+    return [
+      [this.endpoint(nodeId).namespace, 'eth0'],
+      [`${this.prefix}hub`, `n${nodeId}`],
+    ];
+  }
+
+  /** DROP rules in `chain` of the node's namespace: one per address, or for the whole of eth0 when none are given. */
+  private async drop(nodeId: number, chain: 'INPUT' | 'OUTPUT', addresses?: readonly string[]): Promise<void> {
+    const [iface, peer] = chain === 'INPUT' ? ['-i', '-s'] : ['-o', '-d'];
+    if (addresses === undefined) await this.iptables(nodeId, '-A', chain, iface, 'eth0', '-j', 'DROP');
+    else for (const address of addresses) await this.iptables(nodeId, '-A', chain, peer, address, '-j', 'DROP');
+  }
+
+  /** The rules now in the node's namespace (`iptables -S`) and the qdiscs of its link, for logs. */
   async rules(nodeId: number): Promise<string> {
     const { stdout } = await run('ip', ['netns', 'exec', this.endpoint(nodeId).namespace, 'iptables', '-w', '-S']);
-    return stdout;
+    const qdiscs = await Promise.all(this.linkEnds(nodeId).map(async ([namespace, dev]) => (await run('ip', ['netns', 'exec', namespace, 'tc', 'qdisc', 'show', 'dev', dev])).stdout));
+    return stdout + qdiscs.join('');
   }
 
   private async iptables(nodeId: number, ...args: string[]): Promise<void> {
@@ -217,6 +286,14 @@ async function ip(...args: string[]): Promise<void> {
     await run('ip', args);
   } catch (err) {
     throw new Error(`ip ${args.join(' ')} failed: ${firstLine(err)}`);
+  }
+}
+
+async function tc(namespace: string, ...args: string[]): Promise<void> {
+  try {
+    await run('ip', ['netns', 'exec', namespace, 'tc', ...args]);
+  } catch (err) {
+    throw new Error(`tc ${args.join(' ')} in ${namespace} failed: ${firstLine(err)}`);
   }
 }
 
