@@ -19,6 +19,8 @@ export interface BrokerLifecycleOptions {
   readonly rack: string;
   /** The broker's applied metadata offset, reported in every heartbeat. */
   readonly metadataOffset: () => number;
+  /** The active controller's committed metadata offset, from every answered heartbeat. */
+  readonly onActiveMetadataOffset?: (offset: number) => void;
   readonly clock: Clock;
   readonly logger?: Logger;
   /** Default 500 ms. */
@@ -182,6 +184,7 @@ export class BrokerLifecycle {
       Math.max(this.heartbeatIntervalMs, this.sessionTimeoutMs / 2),
     );
     this.lastAckSentAtMs = Math.max(this.lastAckSentAtMs, sentAtMs);
+    this.options.onActiveMetadataOffset?.(response.metadataOffset);
     if (this.shuttingDown) {
       if (response.shouldShutDown) this.shutDownAcknowledged = true;
       return;

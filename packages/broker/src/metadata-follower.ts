@@ -1,4 +1,4 @@
-import { noopLogger, type Logger } from '@rivulet/common';
+import { noopLogger, systemClock, type Clock, type Logger } from '@rivulet/common';
 import { EMPTY_IMAGE, applyRecords, decodeRecordList, imageFromRecords, type MetadataImage } from '@rivulet/metadata';
 import type { controllerApi } from '@rivulet/proto';
 
@@ -14,15 +14,29 @@ export interface MetadataFollowerOptions {
   readonly logger?: Logger;
   /** Pause before reconnecting after the stream ended or failed. Default 200 ms. */
   readonly reconnectBackoffMs?: number;
+  /**
+   * How long the applied image may stay behind an offset the active controller reported
+   * (`noteActiveOffset`) before the stream is taken for stale and reconnected. Default 1000 ms.
+   */
+  readonly staleAfterMs?: number;
+  readonly clock?: Clock;
 }
 
 /**
  * Follows the committed metadata log: a stream from the last applied offset, resumed after
  * every disconnect, building the broker's local MetadataImage from snapshots and entries.
+ *
+ * Any controller serves the stream, and one cut off from the quorum (or from this broker,
+ * silently) leaves it open but dry. The active controller's heartbeat answers say how far
+ * the log is committed: a stream that stays behind that for `staleAfterMs` is dropped and
+ * reopened, from the controller that answers heartbeats.
  */
 export class MetadataFollower {
   private current: MetadataImage = EMPTY_IMAGE;
   private readonly abort = new AbortController();
+  /** Ends the current stream only (the loop reconnects). */
+  private attempt: AbortController | undefined;
+  private behindSinceMs: number | undefined;
   private loop: Promise<void> = Promise.resolve();
   private readonly logger: Logger;
 
@@ -38,6 +52,22 @@ export class MetadataFollower {
     this.loop = this.run();
   }
 
+  /** The active controller's committed offset, as a heartbeat answer reported it. */
+  noteActiveOffset(offset: number): void {
+    const clock = this.options.clock ?? systemClock;
+    if (this.current.offset >= offset) {
+      this.behindSinceMs = undefined;
+      return;
+    }
+    const nowMs = clock.nowMs();
+    this.behindSinceMs ??= nowMs;
+    const behindMs = nowMs - this.behindSinceMs;
+    if (behindMs < (this.options.staleAfterMs ?? 1000) || this.attempt === undefined) return;
+    this.logger.warn({ offset: this.current.offset, activeOffset: offset, behindMs }, 'metadata stream is behind the active controller; reconnecting');
+    this.behindSinceMs = undefined;
+    this.attempt.abort();
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
@@ -47,12 +77,19 @@ export class MetadataFollower {
     const signal = this.abort.signal;
     let failures = 0;
     while (!signal.aborted) {
+      const attempt = new AbortController();
+      const stop = (): void => attempt.abort();
+      signal.addEventListener('abort', stop);
+      this.attempt = attempt;
       try {
-        await this.options.source.watchMetadata(this.current.offset, (batch) => this.apply(batch), signal);
+        await this.options.source.watchMetadata(this.current.offset, (batch) => this.apply(batch), attempt.signal);
         failures = 0;
       } catch (error) {
         // Logged on the first failure of a run only: a controller down for a while is one event.
         if (failures++ === 0) this.logger.warn({ err: error, offset: this.current.offset }, 'metadata stream failed; reconnecting');
+      } finally {
+        signal.removeEventListener('abort', stop);
+        this.attempt = undefined;
       }
       if (signal.aborted) break;
       await new Promise((resolve) => setTimeout(resolve, this.options.reconnectBackoffMs ?? 200));

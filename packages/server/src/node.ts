@@ -193,6 +193,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         endpoints,
         rack: config.rack,
         metadataOffset: () => b.metadataOffset,
+        onActiveMetadataOffset: (offset) => follower?.noteActiveOffset(offset),
         clock: systemClock,
         logger,
         heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,

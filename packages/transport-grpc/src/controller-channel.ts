@@ -31,7 +31,9 @@ export interface ControllerChannelOptions {
  * controller, calls routed to the active controller. A refusal with NOT_CONTROLLER moves on to
  * the leader it names (or the next member when it names none), an unreachable member to the
  * next one, until the caller's overall timeout. Other errors, and timeouts of a call that may
- * have been applied, go back to the caller.
+ * have been applied, go back to the caller; a member that let a call time out is no longer
+ * believed to lead, so the next call tries another (a controller cut off or frozen would
+ * otherwise get every later heartbeat until its session lapsed).
  */
 export class ControllerChannel {
   private readonly clients = new Map<number, Client>();
@@ -68,6 +70,13 @@ export class ControllerChannel {
     return client;
   }
 
+  /** Stops believing `id` leads; round robin resumes after it. */
+  private forget(id: number): void {
+    if (this.leaderGuess === id) this.leaderGuess = null;
+    const index = this.controllers.findIndex((c) => c.id === id);
+    if (index >= 0 && this.controllers[this.nextIndex % this.controllers.length]!.id === id) this.nextIndex = index + 1;
+  }
+
   /** The next controller to try: the known leader, else round robin. */
   private target(): number {
     if (this.leaderGuess !== null) return this.leaderGuess;
@@ -100,7 +109,11 @@ export class ControllerChannel {
           const hint = error.context.leaderId;
           this.leaderGuess = hint !== undefined && hint !== id && this.controllers.some((c) => c.id === hint) ? hint : null;
         } else if (error.errorName === 'NETWORK_EXCEPTION' || error.errorName === 'LEADER_NOT_AVAILABLE') {
-          this.leaderGuess = null;
+          this.forget(id);
+        } else if (error.errorName === 'REQUEST_TIMED_OUT') {
+          // It may have been applied: the caller decides about retrying, elsewhere next time.
+          this.forget(id);
+          throw error;
         } else {
           throw error;
         }
