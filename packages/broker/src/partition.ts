@@ -196,7 +196,8 @@ export class Partition {
     assert(batches.length > 0, 'validated produce data holds at least one batch');
     // Appends are issued together so the log assigns consecutive offsets and commits them in one write batch.
     const leaderEpoch = state.leaderEpoch;
-    const results = await Promise.all(batches.map((batch) => this.log.appendAsLeader(batch, leaderEpoch)));
+    // An idempotent batch is checked against its producer's state by the log (duplicates answered with their original offsets).
+    const results = await this.log.appendBatchesAsLeader(batches, leaderEpoch);
     const first = results[0]!;
     const last = results[results.length - 1]!;
     const outcome = { baseOffset: first.baseOffset, lastOffset: last.lastOffset, logAppendTimeMs: first.logAppendTimeMs };
