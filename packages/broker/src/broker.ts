@@ -44,6 +44,7 @@ export interface ControllerGateway {
   listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.ListPartitionReassignmentsResponse>;
   drainBroker(request: controllerApi.DrainBrokerRequest, timeoutMs: number): Promise<controllerApi.DrainBrokerResponse>;
   alterPartition(request: controllerApi.AlterPartitionRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionResponse>;
+  allocateProducerIds(request: controllerApi.AllocateProducerIdsRequest, timeoutMs: number): Promise<controllerApi.AllocateProducerIdsResponse>;
 }
 
 export interface BrokerOptions {

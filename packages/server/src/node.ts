@@ -119,6 +119,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         deleteTopics: (request, timeoutMs) => requireChannel(channel).deleteTopics(request, timeoutMs),
         createPartitions: (request, timeoutMs) => requireChannel(channel).createPartitions(request, timeoutMs),
         alterTopicConfigs: (request, timeoutMs) => requireChannel(channel).alterTopicConfigs(request, timeoutMs),
+        allocateProducerIds: (request, timeoutMs) => requireChannel(channel).allocateProducerIds(request, timeoutMs),
         alterPartitionReassignments: (request, timeoutMs) => requireChannel(channel).alterPartitionReassignments(request, timeoutMs),
         listPartitionReassignments: (request, timeoutMs) => requireChannel(channel).listPartitionReassignments(request, timeoutMs),
         drainBroker: (request, timeoutMs) => requireChannel(channel).drainBroker(request, timeoutMs),
