@@ -264,3 +264,44 @@ describe('replication between three brokers', () => {
     });
   });
 });
+
+describe('idempotent producers across brokers', () => {
+  async function produceIdempotent(nodeId: number, topic: string, producer: { producerId: number; producerEpoch: number }, baseSequence: number, values: string[]) {
+    const records = await encodeRecordBatch({ ...producer, baseSequence, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 })) });
+    const response = await brokers.get(nodeId)!.produce({ acks: -1, timeoutMs: 5_000, topics: [{ name: topic, partitions: [{ partition: 0, records }] }] });
+    return response.topics[0]!.partitions[0]!;
+  }
+
+  it('hands out producer ids unique across brokers and refuses transactional ids', async () => {
+    const ids = await Promise.all(BROKER_IDS.flatMap((id) => [0, 1].map(() => brokers.get(id)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 }))));
+    expect(new Set(ids.map((r) => r.producerId)).size).toBe(ids.length);
+    expect(ids.every((r) => r.producerEpoch === 0 && r.producerId > 0)).toBe(true);
+    await expect(brokers.get(1)!.initProducerId({ transactionalId: 'tx', producerId: -1, producerEpoch: -1 })).rejects.toMatchObject({ code: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED });
+    await expect(brokers.get(1)!.initProducerId({ transactionalId: null, producerId: 5, producerEpoch: -1 })).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUEST });
+  });
+
+  it('answers a retry sent to the new leader with the original offset, and keeps checking sequences there', async () => {
+    const first = await createTopic('idempotent');
+    const topicId = quorum.image.topicsByName.get('idempotent')!.topicId;
+    const producer = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    expect((await produceIdempotent(first, 'idempotent', producer, 0, ['a', 'b'])).baseOffset).toBe(0);
+    expect((await produceIdempotent(first, 'idempotent', producer, 2, ['c'])).baseOffset).toBe(2);
+
+    // Leadership moves; the producer retries its last batch (its answer was lost) at the new leader.
+    const next = BROKER_IDS.find((id) => id !== first)!;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
+    const retry = await produceIdempotent(next, 'idempotent', producer, 2, ['c']);
+    expect(retry).toMatchObject({ errorCode: 0, baseOffset: 2 });
+    expect((await produceIdempotent(next, 'idempotent', producer, 5, ['gap'])).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect((await produceIdempotent(next, 'idempotent', producer, 3, ['d'])).baseOffset).toBe(3);
+    const bumped = { producerId: producer.producerId, producerEpoch: 1 };
+    expect((await produceIdempotent(next, 'idempotent', bumped, 0, ['e'])).baseOffset).toBe(4);
+    expect((await produceIdempotent(next, 'idempotent', producer, 4, ['zombie'])).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+    const unknown = { producerId: producer.producerId + 1, producerEpoch: 0 };
+    expect((await produceIdempotent(next, 'idempotent', unknown, 9, ['x'])).errorCode).toBe(ErrorCode.UNKNOWN_PRODUCER_ID);
+    await until('every replica holds a..e once', async () => {
+      for (const id of BROKER_IDS) if ((await logValues(id, 'idempotent')).join() !== 'a,b,c,d,e') return false;
+      return true;
+    });
+  });
+});
