@@ -271,7 +271,10 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       validateProducerFields(header, this.errorContext);
       if (header.producerId !== NO_PRODUCER_ID) {
         const check = checkLeaderAppend(this.producers.get(header.producerId), header, this.errorContext);
-        if (check.kind === 'duplicate') return this.duplicateResult(check.batch.baseOffset, check.batch.lastOffset, check.batch.appendTimeMs);
+        if (check.kind === 'duplicate') {
+          this.ctx.logger.debug({ ...this.errorContext, producerId: header.producerId, offset: check.batch.baseOffset }, 'duplicate idempotent batch answered with its original offset');
+          return this.duplicateResult(check.batch.baseOffset, check.batch.lastOffset, check.batch.appendTimeMs);
+        }
       }
       this.ctx.pipeline.checkCapacity(batch.length);
       const baseOffset = this.nextOffset;
