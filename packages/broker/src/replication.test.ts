@@ -305,3 +305,52 @@ describe('idempotent producers across brokers', () => {
     });
   });
 });
+
+describe('idempotent producers: ordering and truncation', () => {
+  async function idempotentRecords(producerId: number, baseSequence: number, values: string[], compression: 'gzip' | 'none' = 'none'): Promise<Buffer> {
+    return encodeRecordBatch({ producerId, producerEpoch: 0, baseSequence, compression, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 })) });
+  }
+
+  it('appends a producer\'s pipelined batches in the order they arrived, even when the first takes longer to validate', async () => {
+    const leader = await createTopic('pipelined', {}, 1);
+    const broker = brokers.get(leader)!;
+    const { producerId } = await broker.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    // A large gzip batch (decompressed off the main thread to be checked) followed at once by a small plain one.
+    const big = await idempotentRecords(producerId, 0, Array.from({ length: 2000 }, (_, i) => `big-${i}-${'x'.repeat(200)}`), 'gzip');
+    const small = await idempotentRecords(producerId, 2000, ['small']);
+    const send = (records: Buffer) => broker.produce({ acks: 1, timeoutMs: 5_000, topics: [{ name: 'pipelined', partitions: [{ partition: 0, records }] }] }).then((r) => r.topics[0]!.partitions[0]!);
+    const [first, second] = await Promise.all([send(big), send(small)]);
+    expect(first).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(second).toMatchObject({ errorCode: 0, baseOffset: 2000 });
+  });
+
+  it('a deposed leader truncates a batch it never replicated, and takes the new leader\'s batch of that sequence into its producer state', async () => {
+    const first = await createTopic('idem-diverging');
+    const topicId = quorum.image.topicsByName.get('idem-diverging')!.topicId;
+    const { producerId } = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    const send = async (nodeId: number, baseSequence: number, values: string[], acks: number) => {
+      const response = await brokers.get(nodeId)!.produce({ acks, timeoutMs: 5_000, topics: [{ name: 'idem-diverging', partitions: [{ partition: 0, records: await idempotentRecords(producerId, baseSequence, values) }] }] });
+      return response.topics[0]!.partitions[0]!;
+    };
+    expect((await send(first, 0, ['a'], -1)).errorCode).toBe(0);
+    const others = BROKER_IDS.filter((id) => id !== first);
+    for (const id of others) await stopBroker(id);
+    // Sequence 1 reaches the old leader alone (acks=1): never committed.
+    expect((await send(first, 1, ['lost-1', 'lost-2'], 1)).errorCode).toBe(0);
+
+    const next = others[0]!;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
+    for (const id of others) await startBroker(id);
+    // The producer retries sequence 1 at the new leader, which never saw it: a new append.
+    expect(await send(next, 1, ['b-1', 'b-2'], 1)).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    await until('every replica holds a, b-1, b-2', async () => {
+      for (const id of BROKER_IDS) if ((await logValues(id, 'idem-diverging')).join() !== 'a,b-1,b-2') return false;
+      return true;
+    });
+    // Leadership returns to the deposed leader: its producer state is the new leader's history.
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: first }]);
+    expect(await send(first, 1, ['b-1', 'b-2'], -1)).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await send(first, 3, ['c'], -1)).toMatchObject({ errorCode: 0, baseOffset: 3 });
+    expect(await logValues(first, 'idem-diverging')).toEqual(['a', 'b-1', 'b-2', 'c']);
+  });
+});
