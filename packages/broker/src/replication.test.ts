@@ -265,12 +265,27 @@ describe('replication between three brokers', () => {
   });
 });
 
+interface IdempotentSend {
+  producer: { producerId: number; producerEpoch: number };
+  baseSequence: number;
+  values: string[];
+  acks?: number;
+  compression?: 'gzip' | 'none';
+}
+
+function idempotentRecords(send: IdempotentSend): Promise<Buffer> {
+  const records = send.values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 }));
+  return encodeRecordBatch({ ...send.producer, baseSequence: send.baseSequence, compression: send.compression ?? 'none', records });
+}
+
+/** One idempotent batch to partition 0 of `topic` through broker `nodeId` (acks=all unless told). */
+async function produceIdempotent(nodeId: number, topic: string, send: IdempotentSend) {
+  const records = await idempotentRecords(send);
+  const response = await brokers.get(nodeId)!.produce({ acks: send.acks ?? -1, timeoutMs: 5_000, topics: [{ name: topic, partitions: [{ partition: 0, records }] }] });
+  return response.topics[0]!.partitions[0]!;
+}
+
 describe('idempotent producers across brokers', () => {
-  async function produceIdempotent(nodeId: number, topic: string, producer: { producerId: number; producerEpoch: number }, baseSequence: number, values: string[]) {
-    const records = await encodeRecordBatch({ ...producer, baseSequence, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 })) });
-    const response = await brokers.get(nodeId)!.produce({ acks: -1, timeoutMs: 5_000, topics: [{ name: topic, partitions: [{ partition: 0, records }] }] });
-    return response.topics[0]!.partitions[0]!;
-  }
 
   it('hands out producer ids unique across brokers and refuses transactional ids', async () => {
     const ids = await Promise.all(BROKER_IDS.flatMap((id) => [0, 1].map(() => brokers.get(id)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 }))));
@@ -284,21 +299,21 @@ describe('idempotent producers across brokers', () => {
     const first = await createTopic('idempotent');
     const topicId = quorum.image.topicsByName.get('idempotent')!.topicId;
     const producer = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
-    expect((await produceIdempotent(first, 'idempotent', producer, 0, ['a', 'b'])).baseOffset).toBe(0);
-    expect((await produceIdempotent(first, 'idempotent', producer, 2, ['c'])).baseOffset).toBe(2);
+    expect((await produceIdempotent(first, 'idempotent', { producer, baseSequence: 0, values: ['a', 'b'] })).baseOffset).toBe(0);
+    expect((await produceIdempotent(first, 'idempotent', { producer, baseSequence: 2, values: ['c'] })).baseOffset).toBe(2);
 
     // Leadership moves; the producer retries its last batch (its answer was lost) at the new leader.
     const next = BROKER_IDS.find((id) => id !== first)!;
     await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
-    const retry = await produceIdempotent(next, 'idempotent', producer, 2, ['c']);
+    const retry = await produceIdempotent(next, 'idempotent', { producer, baseSequence: 2, values: ['c'] });
     expect(retry).toMatchObject({ errorCode: 0, baseOffset: 2 });
-    expect((await produceIdempotent(next, 'idempotent', producer, 5, ['gap'])).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    expect((await produceIdempotent(next, 'idempotent', producer, 3, ['d'])).baseOffset).toBe(3);
+    expect((await produceIdempotent(next, 'idempotent', { producer, baseSequence: 5, values: ['gap'] })).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect((await produceIdempotent(next, 'idempotent', { producer, baseSequence: 3, values: ['d'] })).baseOffset).toBe(3);
     const bumped = { producerId: producer.producerId, producerEpoch: 1 };
-    expect((await produceIdempotent(next, 'idempotent', bumped, 0, ['e'])).baseOffset).toBe(4);
-    expect((await produceIdempotent(next, 'idempotent', producer, 4, ['zombie'])).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+    expect((await produceIdempotent(next, 'idempotent', { producer: bumped, baseSequence: 0, values: ['e'] })).baseOffset).toBe(4);
+    expect((await produceIdempotent(next, 'idempotent', { producer, baseSequence: 4, values: ['zombie'] })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
     const unknown = { producerId: producer.producerId + 1, producerEpoch: 0 };
-    expect((await produceIdempotent(next, 'idempotent', unknown, 9, ['x'])).errorCode).toBe(ErrorCode.UNKNOWN_PRODUCER_ID);
+    expect((await produceIdempotent(next, 'idempotent', { producer: unknown, baseSequence: 9, values: ['x'] })).errorCode).toBe(ErrorCode.UNKNOWN_PRODUCER_ID);
     await until('every replica holds a..e once', async () => {
       for (const id of BROKER_IDS) if ((await logValues(id, 'idempotent')).join() !== 'a,b,c,d,e') return false;
       return true;
@@ -307,17 +322,13 @@ describe('idempotent producers across brokers', () => {
 });
 
 describe('idempotent producers: ordering and truncation', () => {
-  async function idempotentRecords(producerId: number, baseSequence: number, values: string[], compression: 'gzip' | 'none' = 'none'): Promise<Buffer> {
-    return encodeRecordBatch({ producerId, producerEpoch: 0, baseSequence, compression, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 })) });
-  }
-
   it('appends a producer\'s pipelined batches in the order they arrived, even when the first takes longer to validate', async () => {
     const leader = await createTopic('pipelined', {}, 1);
     const broker = brokers.get(leader)!;
-    const { producerId } = await broker.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    const producer = await broker.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
     // A large gzip batch (decompressed off the main thread to be checked) followed at once by a small plain one.
-    const big = await idempotentRecords(producerId, 0, Array.from({ length: 2000 }, (_, i) => `big-${i}-${'x'.repeat(200)}`), 'gzip');
-    const small = await idempotentRecords(producerId, 2000, ['small']);
+    const big = await idempotentRecords({ producer, baseSequence: 0, values: Array.from({ length: 2000 }, (_, i) => `big-${i}-${'x'.repeat(200)}`), compression: 'gzip' });
+    const small = await idempotentRecords({ producer, baseSequence: 2000, values: ['small'] });
     const send = (records: Buffer) => broker.produce({ acks: 1, timeoutMs: 5_000, topics: [{ name: 'pipelined', partitions: [{ partition: 0, records }] }] }).then((r) => r.topics[0]!.partitions[0]!);
     const [first, second] = await Promise.all([send(big), send(small)]);
     expect(first).toMatchObject({ errorCode: 0, baseOffset: 0 });
@@ -327,11 +338,8 @@ describe('idempotent producers: ordering and truncation', () => {
   it('a deposed leader truncates a batch it never replicated, and takes the new leader\'s batch of that sequence into its producer state', async () => {
     const first = await createTopic('idem-diverging');
     const topicId = quorum.image.topicsByName.get('idem-diverging')!.topicId;
-    const { producerId } = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
-    const send = async (nodeId: number, baseSequence: number, values: string[], acks: number) => {
-      const response = await brokers.get(nodeId)!.produce({ acks, timeoutMs: 5_000, topics: [{ name: 'idem-diverging', partitions: [{ partition: 0, records: await idempotentRecords(producerId, baseSequence, values) }] }] });
-      return response.topics[0]!.partitions[0]!;
-    };
+    const producer = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    const send = (nodeId: number, baseSequence: number, values: string[], acks: number) => produceIdempotent(nodeId, 'idem-diverging', { producer, baseSequence, values, acks });
     expect((await send(first, 0, ['a'], -1)).errorCode).toBe(0);
     const others = BROKER_IDS.filter((id) => id !== first);
     for (const id of others) await stopBroker(id);
