@@ -1,4 +1,5 @@
 import { ErrorCode, RivuletError } from '@rivulet/common';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   PRODUCER_BATCHES_CACHED_MAX,
@@ -141,5 +142,58 @@ describe('ProducerStateTable', () => {
     const a: ProducerEntry = { producerId: 1, producerEpoch: 0, lastSequence: 0, lastAppendTimeMs: 50, batches: [] };
     const b: ProducerEntry = { producerId: 2, producerEpoch: 0, lastSequence: 0, lastAppendTimeMs: 10, batches: [] };
     expect(new ProducerStateTable(10, [a, b]).list().map((e) => e.producerId)).toEqual([2, 1]);
+  });
+});
+
+describe('truncation agrees with replaying the log below the truncation point (property)', () => {
+  /** A log of accepted batches from three producers; each step continues a producer's sequence or starts its next epoch at 0. */
+  const logArbitrary = fc.array(fc.record({ producer: fc.integer({ min: 1, max: 3 }), records: fc.integer({ min: 1, max: 4 }), bumpsEpoch: fc.boolean() }), { minLength: 1, maxLength: 40 }).map((steps) => {
+    const producers = new Map<number, { producerEpoch: number; nextSequence: number }>();
+    let offset = 0;
+    return steps.map((step) => {
+      const current = producers.get(step.producer);
+      const isNewEpoch = current !== undefined && step.bumpsEpoch;
+      const producerEpoch = current === undefined ? 0 : current.producerEpoch + (isNewEpoch ? 1 : 0);
+      const firstSequence = current === undefined || isNewEpoch ? 0 : current.nextSequence;
+      producers.set(step.producer, { producerEpoch, nextSequence: firstSequence + step.records });
+      const appended = { producerId: step.producer, batch: batch(producerEpoch, firstSequence, offset, step.records, offset) };
+      offset += step.records;
+      return appended;
+    });
+  });
+
+  function replay(log: { producerId: number; batch: ProducerBatch }[]): ProducerStateTable {
+    const table = new ProducerStateTable(100);
+    for (const { producerId, batch: b } of log) table.append(producerId, b);
+    return table;
+  }
+
+  it('never contradicts the replayed state, and forgets a producer only when its epoch began in the removed part', () => {
+    fc.assert(
+      fc.property(logArbitrary, fc.nat(), (log, cut) => {
+        const truncateAt = log[cut % log.length]!.batch.baseOffset;
+        const truncated = replay(log);
+        truncated.truncateFrom(truncateAt);
+        const replayed = replay(log.filter((a) => a.batch.lastOffset < truncateAt));
+        for (const producerId of [1, 2, 3]) {
+          const mine = truncated.get(producerId);
+          const truth = replayed.get(producerId);
+          if (mine === undefined) {
+            // Forgotten: only a producer unknown below the cut, or one that began a newer epoch in the removed part
+            // (the table keeps only the current epoch's batches, so what preceded that epoch is gone).
+            if (truth !== undefined) {
+              expect(log.some((a) => a.producerId === producerId && a.batch.baseOffset >= truncateAt && a.batch.producerEpoch > truth.producerEpoch)).toBe(true);
+            }
+            continue;
+          }
+          expect(truth).toBeDefined();
+          expect(mine.producerEpoch).toBe(truth!.producerEpoch);
+          expect(mine.lastSequence).toBe(truth!.lastSequence);
+          // What is remembered is the newest part of what the replay remembers.
+          expect(truth!.batches.slice(truth!.batches.length - mine.batches.length)).toEqual(mine.batches);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
