@@ -200,7 +200,7 @@ export class Partition {
       await validateProducedBatches(records, { maxBatchBytes: this.config.maxMessageBytes, deep: true });
       const { batches } = splitBatches(records);
       assert(batches.length > 0, 'validated produce data holds at least one batch');
-      await turn?.ready;
+      if (turn !== undefined) await turn.ready;
       // Appends are issued together so the log assigns consecutive offsets and commits them in one write batch.
       appended = this.log.appendBatchesAsLeader(batches, state.leaderEpoch);
     } finally {
