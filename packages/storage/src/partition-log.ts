@@ -8,7 +8,6 @@ import {
   dataSeekKey,
   decodeDataKey,
   decodeEpochKey,
-  decodeProducerEntry,
   decodeState,
   decodeTimeIndexEntry,
   encodeOffset,
@@ -197,8 +196,11 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     this.producers = new ProducerStateTable(PRODUCERS_PER_PARTITION_MAX, loaded.producers);
   }
 
-  /** Reads a partition's persisted state with a handful of seeks; no scan of batch data. */
-  static async loadState(db: LevelDb, pid: number): Promise<LoadedPartitionState> {
+  /**
+   * Reads a partition's persisted state with a handful of seeks; no scan of batch data. Its
+   * producer entries come from the store, which reads every partition's in one scan.
+   */
+  static async loadState(db: LevelDb, pid: number, producers: ProducerEntry[]): Promise<LoadedPartitionState> {
     const stateValue = await db.get(stateKey(pid));
     assert(stateValue !== undefined, `partition ${pid} has no state record`);
     const state = decodeState(stateValue);
@@ -206,7 +208,6 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const firstKeys = await db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), limit: 1 }).all();
     const lastIndex = await db.keys({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: 1 }).all();
     const epochEntries = await db.iterator({ gte: partitionRangeStart(Prefix.epoch, pid), lt: partitionRangeEnd(Prefix.epoch, pid) }).all();
-    const producerEntries = await db.iterator({ gte: partitionRangeStart(Prefix.producer, pid), lt: partitionRangeEnd(Prefix.producer, pid) }).all();
     const lastBatch = lastKeys[0] === undefined ? undefined : decodeDataKey(lastKeys[0]);
     return {
       logStartOffset: state.logStartOffset,
@@ -216,7 +217,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       epochs: epochEntries.map(([key, value]) => ({ leaderEpoch: decodeEpochKey(key), startOffset: readUint64(value, 0) })),
       indexMaxTimestampMs: lastIndex[0] === undefined ? -1 : readUint64(lastIndex[0], 5),
       firstBatchLastOffset: firstKeys[0] === undefined ? undefined : decodeDataKey(firstKeys[0]).lastOffset,
-      producers: producerEntries.map(([key, value]) => decodeProducerEntry(key, value)),
+      producers,
     };
   }
 
