@@ -118,7 +118,7 @@ const READ_AHEAD_BYTES_MAX = 16 * 1024 * 1024;
 const READ_AHEAD_BYTES_MIN = 64 * 1024;
 /**
  * Idempotent producers remembered per partition; past it the least recently active one is
- * forgotten (it gets UNKNOWN_PRODUCER_ID and starts over). An entry is under 200 bytes.
+ * forgotten (it gets UNKNOWN_PRODUCER_ID and starts over). An entry is under 200 bytes on disk.
  */
 export const PRODUCERS_PER_PARTITION_MAX = 10_000;
 
