@@ -113,6 +113,10 @@ async function main(): Promise<void> {
     await producer.connect();
     await producer.send({ topic: 'golden', compression: CompressionTypes.GZIP, messages: [{ key: 'k', value: 'v', headers: { h: '1' } }] });
     await producer.disconnect();
+    const idempotent = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
+    await idempotent.connect();
+    await idempotent.send({ topic: 'golden', acks: -1, messages: [{ value: 'once' }] });
+    await idempotent.disconnect();
     await admin.fetchTopicOffsetsByTimestamp('golden', Date.now() - 60_000);
     await admin.deleteTopicRecords({ topic: 'golden', partitions: [{ partition: 0, offset: '0' }] });
     await admin.createTopics({ topics: [{ topic: 'golden-gone', numPartitions: 1, replicationFactor: 1 }] });
@@ -121,7 +125,7 @@ async function main(): Promise<void> {
 
     proxy.client = 'platformatic';
     const pAdmin = new PlatformaticAdmin({ clientId: 'fixtures', bootstrapBrokers: [bootstrap] });
-    const pProducer = new PlatformaticProducer({ clientId: 'fixtures', bootstrapBrokers: [bootstrap] });
+    const pProducer = new PlatformaticProducer({ clientId: 'fixtures', bootstrapBrokers: [bootstrap], idempotent: true });
     try {
       await pAdmin.createTopics({ topics: ['golden-flex'], partitions: 2, replicas: 1 });
       await pAdmin.metadata({ topics: ['golden-flex'] });
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
     proxy.client = 'kcat';
     await kcat(bootstrap, ['-L']);
     await kcat(bootstrap, ['-P', '-t', 'golden', '-z', 'gzip', '-K:', '-H', 'h=1'], 'k:v\n');
+    await kcat(bootstrap, ['-P', '-t', 'golden', '-X', 'enable.idempotence=true'], 'once\n');
     await kcat(bootstrap, ['-C', '-t', 'golden', '-o', 'beginning', '-e', '-q']);
     await kcat(bootstrap, ['-Q', '-t', 'golden:0:-1']);
   } finally {

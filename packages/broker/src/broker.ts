@@ -5,6 +5,7 @@ import type { AlterPartitionProposal } from '@rivulet/replication';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
 import { Partition } from './partition.js';
+import { ProducerIdManager, initProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from './producer-ids.js';
 import { ReplicaFetcherManager, type ReplicaTransportFactory } from './replica-fetcher.js';
 import { describeTopicConfig, resolveTopicConfig, validateTopicConfigKey, validateTopicConfigs, validateTopicName, type TopicConfig, type TopicConfigDefaults } from './topic-config.js';
 import {
@@ -44,6 +45,7 @@ export interface ControllerGateway {
   listPartitionReassignments(request: controllerApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<controllerApi.ListPartitionReassignmentsResponse>;
   drainBroker(request: controllerApi.DrainBrokerRequest, timeoutMs: number): Promise<controllerApi.DrainBrokerResponse>;
   alterPartition(request: controllerApi.AlterPartitionRequest, timeoutMs: number): Promise<controllerApi.AlterPartitionResponse>;
+  allocateProducerIds(request: controllerApi.AllocateProducerIdsRequest, timeoutMs: number): Promise<controllerApi.AllocateProducerIdsResponse>;
 }
 
 export interface BrokerOptions {
@@ -78,6 +80,8 @@ export interface BrokerOptions {
   highWatermarkCheckpointIntervalMs?: number;
   /** Bytes per second this broker copies for replicas a reassignment is adding to it; -1: no limit. */
   reassignmentThrottleBytesPerSec?: number;
+  /** producer.id.expiration.ms: a partition forgets an idempotent producer idle this long. Default 86 400 000 (1 day). */
+  producerIdExpirationMs?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -93,6 +97,7 @@ const CONCURRENT_PARTITION_READS_MAX = 16;
 const CONCURRENT_REPLICA_OPENS_MAX = 32;
 const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 10_000;
 const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5_000;
+const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 /** Deadline of one AlterPartition call, and the pause before a retry. */
 const ALTER_PARTITION_TIMEOUT_MS = 5_000;
 const ALTER_PARTITION_RETRY_MS = 500;
@@ -162,6 +167,7 @@ export class Broker {
   private readonly fetchers: ReplicaFetcherManager;
   private isrTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private readonly producerIds: ProducerIdManager;
 
   private constructor(
     private readonly options: BrokerOptions,
@@ -177,6 +183,24 @@ export class Broker {
       clock: options.clock,
       logger: this.logger,
     });
+    this.producerIds = new ProducerIdManager({
+      allocate: async () => {
+        try {
+          const response = await options.controller.allocateProducerIds({ brokerId: options.nodeId, brokerEpoch: options.brokerEpoch() }, this.adminTimeoutMs);
+          return { start: response.producerIdStart, length: response.producerIdLen };
+        } catch (cause) {
+          if (cause instanceof AssertionError) throw cause;
+          // Kafka's answer while no block is at hand: retriable, the client asks again.
+          throw new RivuletError('COORDINATOR_LOAD_IN_PROGRESS', `no producer id block from the controller yet: ${cause instanceof Error ? cause.message : String(cause)}`, {}, { cause });
+        }
+      },
+      logger: this.logger,
+    });
+  }
+
+  /** Kafka InitProducerId for idempotent producers: a producer id unique in the cluster, epoch 0. */
+  initProducerId(request: InitProducerIdRequest): Promise<InitProducerIdResponse> {
+    return initProducerId(this.producerIds, request);
   }
 
   private get replicaLagTimeMaxMs(): number {
@@ -1046,6 +1070,7 @@ export class Broker {
       if (this.isStopped) break;
       try {
         deletedBatches += (await replica.log.applyRetention(this.options.clock.wallClockMs())).deletedBatches;
+        replica.log.expireProducers(this.options.clock.wallClockMs(), this.options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS);
       } catch (err) {
         this.logger.error({ err, topic: replica.topic, partition: replica.partition }, 'retention failed');
       }

@@ -10,3 +10,4 @@ export { MetadataFollower } from './metadata-follower.js';
 export type { MetadataFollowerOptions, MetadataSource } from './metadata-follower.js';
 export { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from './types.js';
 export type * from './types.js';
+export type { InitProducerIdRequest, InitProducerIdResponse } from './producer-ids.js';

@@ -264,3 +264,101 @@ describe('replication between three brokers', () => {
     });
   });
 });
+
+interface IdempotentSend {
+  producer: { producerId: number; producerEpoch: number };
+  baseSequence: number;
+  values: string[];
+  acks?: number;
+  compression?: 'gzip' | 'none';
+}
+
+function idempotentRecords(send: IdempotentSend): Promise<Buffer> {
+  const records = send.values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 }));
+  return encodeRecordBatch({ ...send.producer, baseSequence: send.baseSequence, compression: send.compression ?? 'none', records });
+}
+
+/** One idempotent batch to partition 0 of `topic` through broker `nodeId` (acks=all unless told). */
+async function produceIdempotent(nodeId: number, topic: string, send: IdempotentSend) {
+  const records = await idempotentRecords(send);
+  const response = await brokers.get(nodeId)!.produce({ acks: send.acks ?? -1, timeoutMs: 5_000, topics: [{ name: topic, partitions: [{ partition: 0, records }] }] });
+  return response.topics[0]!.partitions[0]!;
+}
+
+describe('idempotent producers across brokers', () => {
+
+  it('hands out producer ids unique across brokers and refuses transactional ids', async () => {
+    const ids = await Promise.all(BROKER_IDS.flatMap((id) => [0, 1].map(() => brokers.get(id)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 }))));
+    expect(new Set(ids.map((r) => r.producerId)).size).toBe(ids.length);
+    expect(ids.every((r) => r.producerEpoch === 0 && r.producerId > 0)).toBe(true);
+    await expect(brokers.get(1)!.initProducerId({ transactionalId: 'tx', producerId: -1, producerEpoch: -1 })).rejects.toMatchObject({ code: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED });
+    await expect(brokers.get(1)!.initProducerId({ transactionalId: null, producerId: 5, producerEpoch: -1 })).rejects.toMatchObject({ code: ErrorCode.INVALID_REQUEST });
+  });
+
+  it('answers a retry sent to the new leader with the original offset, and keeps checking sequences there', async () => {
+    const first = await createTopic('idempotent');
+    const topicId = quorum.image.topicsByName.get('idempotent')!.topicId;
+    const producer = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    expect((await produceIdempotent(first, 'idempotent', { producer, baseSequence: 0, values: ['a', 'b'] })).baseOffset).toBe(0);
+    expect((await produceIdempotent(first, 'idempotent', { producer, baseSequence: 2, values: ['c'] })).baseOffset).toBe(2);
+
+    // Leadership moves; the producer retries its last batch (its answer was lost) at the new leader.
+    const next = BROKER_IDS.find((id) => id !== first)!;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
+    const retry = await produceIdempotent(next, 'idempotent', { producer, baseSequence: 2, values: ['c'] });
+    expect(retry).toMatchObject({ errorCode: 0, baseOffset: 2 });
+    expect((await produceIdempotent(next, 'idempotent', { producer, baseSequence: 5, values: ['gap'] })).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect((await produceIdempotent(next, 'idempotent', { producer, baseSequence: 3, values: ['d'] })).baseOffset).toBe(3);
+    const bumped = { producerId: producer.producerId, producerEpoch: 1 };
+    expect((await produceIdempotent(next, 'idempotent', { producer: bumped, baseSequence: 0, values: ['e'] })).baseOffset).toBe(4);
+    expect((await produceIdempotent(next, 'idempotent', { producer, baseSequence: 4, values: ['zombie'] })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+    const unknown = { producerId: producer.producerId + 1, producerEpoch: 0 };
+    expect((await produceIdempotent(next, 'idempotent', { producer: unknown, baseSequence: 9, values: ['x'] })).errorCode).toBe(ErrorCode.UNKNOWN_PRODUCER_ID);
+    await until('every replica holds a..e once', async () => {
+      for (const id of BROKER_IDS) if ((await logValues(id, 'idempotent')).join() !== 'a,b,c,d,e') return false;
+      return true;
+    });
+  });
+});
+
+describe('idempotent producers: ordering and truncation', () => {
+  it('appends a producer\'s pipelined batches in the order they arrived, even when the first takes longer to validate', async () => {
+    const leader = await createTopic('pipelined', {}, 1);
+    const broker = brokers.get(leader)!;
+    const producer = await broker.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    // A large gzip batch (decompressed off the main thread to be checked) followed at once by a small plain one.
+    const big = await idempotentRecords({ producer, baseSequence: 0, values: Array.from({ length: 2000 }, (_, i) => `big-${i}-${'x'.repeat(200)}`), compression: 'gzip' });
+    const small = await idempotentRecords({ producer, baseSequence: 2000, values: ['small'] });
+    const send = (records: Buffer) => broker.produce({ acks: 1, timeoutMs: 5_000, topics: [{ name: 'pipelined', partitions: [{ partition: 0, records }] }] }).then((r) => r.topics[0]!.partitions[0]!);
+    const [first, second] = await Promise.all([send(big), send(small)]);
+    expect(first).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(second).toMatchObject({ errorCode: 0, baseOffset: 2000 });
+  });
+
+  it('a deposed leader truncates a batch it never replicated, and takes the new leader\'s batch of that sequence into its producer state', async () => {
+    const first = await createTopic('idem-diverging');
+    const topicId = quorum.image.topicsByName.get('idem-diverging')!.topicId;
+    const producer = await brokers.get(first)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    const send = (nodeId: number, baseSequence: number, values: string[], acks: number) => produceIdempotent(nodeId, 'idem-diverging', { producer, baseSequence, values, acks });
+    expect((await send(first, 0, ['a'], -1)).errorCode).toBe(0);
+    const others = BROKER_IDS.filter((id) => id !== first);
+    for (const id of others) await stopBroker(id);
+    // Sequence 1 reaches the old leader alone (acks=1): never committed.
+    expect((await send(first, 1, ['lost-1', 'lost-2'], 1)).errorCode).toBe(0);
+
+    const next = others[0]!;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
+    for (const id of others) await startBroker(id);
+    // The producer retries sequence 1 at the new leader, which never saw it: a new append.
+    expect(await send(next, 1, ['b-1', 'b-2'], 1)).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    await until('every replica holds a, b-1, b-2', async () => {
+      for (const id of BROKER_IDS) if ((await logValues(id, 'idem-diverging')).join() !== 'a,b-1,b-2') return false;
+      return true;
+    });
+    // Leadership returns to the deposed leader: its producer state is the new leader's history.
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: first }]);
+    expect(await send(first, 1, ['b-1', 'b-2'], -1)).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await send(first, 3, ['c'], -1)).toMatchObject({ errorCode: 0, baseOffset: 3 });
+    expect(await logValues(first, 'idem-diverging')).toEqual(['a', 'b-1', 'b-2', 'c']);
+  });
+});

@@ -55,6 +55,7 @@ const table = {
   OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false, message: 'The broker received an out of order sequence number' },
   DUPLICATE_SEQUENCE_NUMBER: { code: 46, retriable: false, message: 'The broker received a duplicate sequence number' },
   INVALID_PRODUCER_EPOCH: { code: 47, retriable: false, message: "Producer attempted to produce with an old epoch" },
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: { code: 53, retriable: false, message: 'Transactional Id authorization failed' },
   KAFKA_STORAGE_ERROR: { code: 56, retriable: true, refreshMetadata: true, message: 'Disk error when trying to access the log on the broker' },
   UNKNOWN_PRODUCER_ID: { code: 59, retriable: false, message: 'The broker could not locate the producer metadata associated with the producer id' },
   NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'The group is not empty' },

@@ -100,6 +100,10 @@ export function controllerServiceHandlers(ctx: ControllerServiceContext): Handle
       const outcome = await controller.alterTopicConfigs(topics, request.validateOnly);
       return { results: topicResults(outcome.value), metadataOffset: outcome.offset };
     },
+    allocateProducerIds: async (request) => {
+      const outcome = await controller.allocateProducerIds(request.brokerId, request.brokerEpoch);
+      return { producerIdStart: outcome.value.start, producerIdLen: outcome.value.length, metadataOffset: outcome.offset };
+    },
     createPartitions: async (request) => {
       const outcome = await controller.createPartitions(request.topics, request.validateOnly);
       return { results: topicResults(outcome.value), metadataOffset: outcome.offset };

@@ -240,6 +240,26 @@ describe('QuorumController', () => {
     expect(imageToRecords(second.log.image)).toEqual(expected);
   });
 
+  it('never hands out a producer id block twice, across a restart from snapshot + log', async () => {
+    const store = new AsyncMemoryStore();
+    const first = await startController(store, new ManualClock(), 2);
+    const epochs = await unfencedBrokers(first, 2);
+    const blocks = [await first.controller.allocateProducerIds(1, epochs.get(1)!), await first.controller.allocateProducerIds(2, epochs.get(2)!)];
+    await expectCode(first.controller.allocateProducerIds(1, epochs.get(1)! + 100), ErrorCode.STALE_BROKER_EPOCH);
+    // Later writes put the allocations behind a snapshot, so the restart must find them in it.
+    for (const name of ['x', 'y', 'z']) await first.controller.createTopics([{ name, partitions: 1, replicationFactor: 1 }], false);
+    await until(() => first.driver.status().snapshotIndex >= blocks[1]!.offset);
+    first.controller.stop();
+    await first.driver.stop();
+    running = running.filter((h) => h !== first);
+    const second = await startController(store);
+    await until(() => second.log.offset >= first.log.offset);
+    blocks.push(await second.controller.allocateProducerIds(1, epochs.get(1)!));
+    const starts = blocks.map((b) => b.value.start);
+    expect(starts).toEqual([1, 1001, 2001]);
+    expect(blocks.every((b) => b.value.length === 1000)).toBe(true);
+  });
+
   describe('partition reassignment and drain', () => {
     function partition(h: Harness, topic: string, index = 0) {
       return h.log.image.topicsByName.get(topic)!.partitions.get(index)!;

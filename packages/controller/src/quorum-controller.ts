@@ -4,6 +4,7 @@ import type { Cancellable, Clock, Logger, Scheduler } from '@rivulet/common';
 import {
   NO_LEADER,
   allPartitions,
+  allocateProducerIds,
   alterTopicConfigs,
   applyRecords,
   completeReassignments,
@@ -174,6 +175,15 @@ export class QuorumController {
     if (outcome.value.records.some((r) => r.type === 'UnfenceBroker')) this.logger.info({ brokerId: request.brokerId }, 'broker unfenced');
     if (outcome.value.shouldShutDown) this.logger.info({ brokerId: request.brokerId }, 'broker finished its controlled shutdown');
     return { ...outcome.value, offset: outcome.offset };
+  }
+
+  /** Hands a broker the next block of producer ids, committed before it is answered (KIP-730). */
+  async allocateProducerIds(brokerId: number, brokerEpoch: number): Promise<WriteOutcome<{ start: number; length: number }>> {
+    const outcome = await this.write((image) =>
+      mapResult(allocateProducerIds(image, brokerId, brokerEpoch), ({ records, start, length }) => ({ records, value: { start, length } })),
+    );
+    this.logger.info({ brokerId, producerIdStart: outcome.value.start, producerIdCount: outcome.value.length }, 'producer id block allocated');
+    return outcome;
   }
 
   // ---- topics -----------------------------------------------------------------------------

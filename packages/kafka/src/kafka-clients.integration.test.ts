@@ -52,6 +52,28 @@ async function readAll(topic: string, partition = 0): Promise<{ codecs: number[]
   return { codecs, values: decoded.map((r) => r.value?.toString() ?? ''), keys: decoded.map((r) => r.key?.toString() ?? null) };
 }
 
+/** The producer fields of every stored batch, and its record count. */
+async function producerFields(topic: string, partition = 0): Promise<{ producerId: number; producerEpoch: number; baseSequence: number; recordCount: number }[]> {
+  const response = await node.broker.fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 24, topics: [{ name: topic, partitions: [{ partition, fetchOffset: 0, partitionMaxBytes: 1 << 24, currentLeaderEpoch: -1 }] }] });
+  return splitBatches(response.topics[0]!.partitions[0]!.records).batches.map((b) => {
+    const h = readBatchHeader(b);
+    return { producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, recordCount: h.recordCount };
+  });
+}
+
+/** Asserts the batches are one producer's (id > 0, epoch 0) with sequences continuing from 0. */
+function expectOneIdempotentSequence(batches: { producerId: number; producerEpoch: number; baseSequence: number; recordCount: number }[]): void {
+  expect(batches.length).toBeGreaterThan(0);
+  let nextSequence = 0;
+  for (const b of batches) {
+    expect(b.producerId).toBeGreaterThan(0);
+    expect(b.producerId).toBe(batches[0]!.producerId);
+    expect(b.producerEpoch).toBe(0);
+    expect(b.baseSequence).toBe(nextSequence);
+    nextSequence += b.recordCount;
+  }
+}
+
 beforeAll(async () => {
   node = await startTestNode();
 });
@@ -84,6 +106,14 @@ describe('kcat (librdkafka 2.0.2)', () => {
       expect(rows[7]).toBe(`7|key-7|value-7-${'x'.repeat(50)}|trace=abc`);
     });
   }
+
+  it.skipIf(!hasKcat)('produces with -X enable.idempotence=true: a producer id from InitProducerId, sequences from 0, every record once', async () => {
+    await node.broker.createTopics([{ name: 'kcat-idempotent', partitions: 1, replicationFactor: 1, configs: {} }], false);
+    const lines = Array.from({ length: 300 }, (_, i) => `line-${i}`);
+    await runKcat(['-b', node.bootstrap, '-P', '-t', 'kcat-idempotent', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5', '-X', 'batch.num.messages=50'], lines.join('\n') + '\n');
+    expect((await readAll('kcat-idempotent')).values).toEqual(lines);
+    expectOneIdempotentSequence(await producerFields('kcat-idempotent'));
+  });
 
   it.skipIf(!hasKcat)('queries offsets by time with -Q (ListOffsets)', async () => {
     await node.broker.createTopics([{ name: 'kcat-query', partitions: 1, replicationFactor: 1, configs: {} }], false);
@@ -137,6 +167,26 @@ describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
       expect(new Set(stored.codecs)).toEqual(new Set([compression === CompressionTypes.GZIP ? Compression.gzip : Compression.none]));
     });
   }
+
+  it('an idempotent producer (idempotent: true) gets a producer id and writes every record once, in sequence', async () => {
+    const topic = 'js-idempotent';
+    await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: {} }], false);
+    const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const messages = Array.from({ length: 20 }, (_, i) => ({ value: `r${round}-${i}` }));
+        const [result] = await producer.send({ topic, acks: -1, messages });
+        expect(result!.errorCode).toBe(0);
+        expect(result!.baseOffset).toBe(String(round * 20));
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const stored = await readAll(topic);
+    expect(stored.values).toEqual(Array.from({ length: 100 }, (_, i) => `r${Math.floor(i / 20)}-${i % 20}`));
+    expectOneIdempotentSequence(await producerFields(topic));
+  });
 
   it('adds partitions to a topic, and refuses a lower count and an unknown topic', async () => {
     const admin = kafka().admin();
@@ -194,6 +244,22 @@ describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
 });
 
 describe('@platformatic/kafka (flexible versions only)', () => {
+  it('an idempotent producer (InitProducerId v5) writes with its producer id and sequences', async () => {
+    const producer = new Producer({ clientId: 'rivulet-test', bootstrapBrokers: [node.bootstrap], idempotent: true });
+    try {
+      await node.broker.createTopics([{ name: 'pf-idempotent', partitions: 1, replicationFactor: 1, configs: {} }], false);
+      for (let i = 0; i < 3; i++) {
+        const result = await producer.send({ messages: [{ topic: 'pf-idempotent', partition: 0, value: Buffer.from(`v${i}`) }] });
+        expect(result.offsets?.[0]?.offset).toBe(BigInt(i));
+      }
+      expect(producer.producerId).toBeGreaterThan(0n);
+    } finally {
+      await producer.close();
+    }
+    expect((await readAll('pf-idempotent')).values).toEqual(['v0', 'v1', 'v2']);
+    expectOneIdempotentSequence(await producerFields('pf-idempotent'));
+  });
+
   it('creates a topic, produces to it and deletes it', async () => {
     const admin = new Admin({ clientId: 'rivulet-test', bootstrapBrokers: [node.bootstrap] });
     const producer = new Producer({ clientId: 'rivulet-test', bootstrapBrokers: [node.bootstrap] });

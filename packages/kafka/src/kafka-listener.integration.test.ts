@@ -148,3 +148,51 @@ describe('KafkaListener framing and ordering', () => {
     expect(frames.map((f) => f.readInt32BE(0))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });
+
+describe('InitProducerId and idempotent Produce on the wire', () => {
+  async function call(c: RawClient, apiKey: number, version: number, correlationId: number, body: MessageValue): Promise<MessageValue> {
+    c.send(encodeRequestFrame(apiKey, version, correlationId, body));
+    const frames = await c.waitForFrames(correlationId);
+    return decodeResponseFrame(apiKey, version, frames[correlationId - 1]!).body;
+  }
+
+  async function idempotentProduce(producerId: number, producerEpoch: number, baseSequence: number, value: string): Promise<MessageValue> {
+    const records = await encodeRecordBatch({ producerId, producerEpoch, baseSequence, records: [{ key: null, value: Buffer.from(value), timestampMs: Date.now() }] });
+    return { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'events', partitionData: [{ index: 0, records }] }] };
+  }
+
+  function partitionAnswer(response: MessageValue): { errorCode: number; baseOffset: number } {
+    return ((response.responses as MessageValue[])[0]!.partitionResponses as MessageValue[])[0] as unknown as { errorCode: number; baseOffset: number };
+  }
+
+  it('gives each call a new producer id with epoch 0 (v1, v3 naming an old id, v5), refuses a transactional id and a half-given id', async () => {
+    const c = await client();
+    const v1 = await call(c, ApiKey.InitProducerId, 1, 1, { transactionalId: null, transactionTimeoutMs: 60_000 });
+    const v3 = await call(c, ApiKey.InitProducerId, 3, 2, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: v1.producerId, producerEpoch: 0 });
+    const v5 = await call(c, ApiKey.InitProducerId, 5, 3, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: 0, producerEpoch: 0 });
+    for (const answer of [v1, v3, v5]) expect(answer).toMatchObject({ errorCode: 0, producerEpoch: 0 });
+    expect(new Set([v1.producerId, v3.producerId, v5.producerId]).size).toBe(3);
+    const transactional = await call(c, ApiKey.InitProducerId, 4, 4, { transactionalId: 'tx-1', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+    expect(transactional).toMatchObject({ errorCode: 53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */, producerId: -1, producerEpoch: -1 });
+    const halfGiven = await call(c, ApiKey.InitProducerId, 3, 5, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: 7, producerEpoch: -1 });
+    expect(halfGiven.errorCode).toBe(42 /* INVALID_REQUEST */);
+  });
+
+  it('answers a duplicate with the original offset and refuses gaps, old epochs and unknown producers, storing nothing for them', async () => {
+    const c = await client();
+    const { producerId } = (await call(c, ApiKey.InitProducerId, 1, 1, { transactionalId: null, transactionTimeoutMs: 60_000 })) as { producerId: number };
+    expect(partitionAnswer(await call(c, ApiKey.Produce, 7, 2, await idempotentProduce(producerId, 1, 0, 'a')))).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(partitionAnswer(await call(c, ApiKey.Produce, 9, 3, await idempotentProduce(producerId, 1, 1, 'b')))).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(partitionAnswer(await call(c, ApiKey.Produce, 9, 4, await idempotentProduce(producerId, 1, 0, 'a')))).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(partitionAnswer(await call(c, ApiKey.Produce, 9, 5, await idempotentProduce(producerId, 1, 3, 'gap'))).errorCode).toBe(45);
+    expect(partitionAnswer(await call(c, ApiKey.Produce, 7, 6, await idempotentProduce(producerId, 0, 2, 'old'))).errorCode).toBe(47);
+    expect(partitionAnswer(await call(c, ApiKey.Produce, 7, 7, await idempotentProduce(producerId + 1, 0, 4, 'unknown'))).errorCode).toBe(59);
+    expect(node.broker.partitionStats().find((s) => s.topic === 'events')!.logEndOffset).toBe(2);
+  });
+
+  it('lists InitProducerId 0-5 in ApiVersions', async () => {
+    const c = await client();
+    const versions = await call(c, ApiKey.ApiVersions, 3, 1, { clientSoftwareName: 'raw', clientSoftwareVersion: '1' });
+    expect((versions.apiKeys as MessageValue[]).find((k) => k.apiKey === ApiKey.InitProducerId)).toEqual({ apiKey: 22, minVersion: 0, maxVersion: 5 });
+  });
+});

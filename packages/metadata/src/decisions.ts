@@ -431,6 +431,26 @@ export function alterTopicConfigs(image: MetadataImage, name: string, changes: r
   return ok(records);
 }
 
+/** Producer ids per block, as Kafka's ProducerIdManager hands them out. */
+export const PRODUCER_ID_BLOCK_SIZE = 1000;
+
+/**
+ * Hands a registered broker the next block of producer ids (KIP-730). Once committed, the ids
+ * below the new next id are never handed out again, whichever controller decides next.
+ */
+export function allocateProducerIds(image: MetadataImage, brokerId: number, brokerEpoch: number): Result<{ records: MetadataRecord[]; start: number; length: number }> {
+  const found = lookupBroker(image, brokerId);
+  if (!found.ok) return found;
+  const broker = found.value;
+  if (broker.brokerEpoch !== brokerEpoch) {
+    return fail(new RivuletError('STALE_BROKER_EPOCH', `broker ${brokerId} asked with epoch ${brokerEpoch}; its registration has epoch ${broker.brokerEpoch}`, { nodeId: brokerId }));
+  }
+  const start = image.nextProducerId;
+  const nextProducerId = start + PRODUCER_ID_BLOCK_SIZE;
+  assert(Number.isSafeInteger(nextProducerId), 'producer ids exhausted');
+  return ok({ records: [{ type: 'ProducerIds', brokerId, brokerEpoch, nextProducerId }], start, length: PRODUCER_ID_BLOCK_SIZE });
+}
+
 export interface TopicOutcome {
   readonly name: string;
   readonly topicId: string;

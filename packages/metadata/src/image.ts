@@ -51,13 +51,22 @@ export interface MetadataImage {
   readonly topicsByName: ReadonlyMap<string, TopicImage>;
   /** topicId → topic name. */
   readonly topicNamesById: ReadonlyMap<string, string>;
+  /** The first idempotent-producer id not yet handed to any broker. */
+  readonly nextProducerId: number;
 }
+
+/**
+ * Producer ids start at 1: 0 is what @platformatic/kafka sends as "no id yet" in
+ * InitProducerId v3+, so it is never one of ours.
+ */
+export const FIRST_PRODUCER_ID = 1;
 
 export const EMPTY_IMAGE: MetadataImage = Object.freeze({
   offset: -1,
   brokers: new Map(),
   topicsByName: new Map(),
   topicNamesById: new Map(),
+  nextProducerId: FIRST_PRODUCER_ID,
 });
 
 export function topicById(image: MetadataImage, topicId: string): TopicImage | undefined {
@@ -225,6 +234,9 @@ function applyInner(image: MetadataImage, r: MetadataRecord): MetadataImage {
       assert(topic !== undefined, `TopicConfig: unknown topic ${r.topic}`);
       return withTopic(image, { ...topic, configs: withMap(topic.configs, r.key, r.value ?? undefined) });
     }
+    case 'ProducerIds':
+      assert(r.nextProducerId > image.nextProducerId, `ProducerIds: next id ${r.nextProducerId} must exceed ${image.nextProducerId}`);
+      return { ...image, nextProducerId: r.nextProducerId };
     case 'RemoveTopic': {
       const name = image.topicNamesById.get(r.topicId);
       assert(name !== undefined, `RemoveTopic: unknown topic id ${r.topicId}`);
@@ -286,6 +298,7 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
       });
     }
   }
+  if (image.nextProducerId > FIRST_PRODUCER_ID) out.push({ type: 'ProducerIds', brokerId: -1, brokerEpoch: -1, nextProducerId: image.nextProducerId });
   return out;
 }
 

@@ -39,7 +39,9 @@ export type {
   TopicOutcome,
 } from './decisions.js';
 export {
+  PRODUCER_ID_BLOCK_SIZE,
   UNCLEAN_LEADER_ELECTION_CONFIG,
+  allocateProducerIds,
   alterTopicConfigs,
   beginControlledShutdown,
   createPartitions,

@@ -102,6 +102,17 @@ export interface TopicConfigRecord {
   readonly value: string | null;
 }
 
+/**
+ * A block of idempotent-producer ids handed to a broker (KRaft's ProducerIdsRecord): every id
+ * below `nextProducerId` is taken. A snapshot writes one with brokerId and brokerEpoch -1.
+ */
+export interface ProducerIdsRecord {
+  readonly type: 'ProducerIds';
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  readonly nextProducerId: number;
+}
+
 export interface RemoveTopicRecord {
   readonly type: 'RemoveTopic';
   readonly topicId: string;
@@ -117,6 +128,7 @@ export type MetadataRecord =
   | PartitionRecord
   | PartitionChangeRecord
   | TopicConfigRecord
+  | ProducerIdsRecord
   | RemoveTopicRecord;
 
 export type MetadataRecordType = MetadataRecord['type'];
@@ -231,6 +243,8 @@ export function validateRecord(value: unknown): MetadataRecord {
       return { type, topic: str(o, 'topic'), key: str(o, 'key'), value: nullableStr(o, 'value') };
     case 'RemoveTopic':
       return { type, topicId: str(o, 'topicId') };
+    case 'ProducerIds':
+      return { type, brokerId: int(o, 'brokerId', -1), brokerEpoch: int(o, 'brokerEpoch', -1), nextProducerId: int(o, 'nextProducerId', 1) };
     default:
       throw malformed(`unknown type ${JSON.stringify(type)}`);
   }

@@ -27,10 +27,11 @@ describe('configuration', () => {
 
   it('applies file, then environment, then flags', async () => {
     const file = join(dir, 'node.properties');
-    await writeFile(file, '# a Kafka-style file\nnode.id=7\ngrpcPort=1000\nhttp-port=2000\nlog.retention.ms=5\n');
+    await writeFile(file, '# a Kafka-style file\nnode.id=7\ngrpcPort=1000\nhttp-port=2000\nlog.retention.ms=5\nproducer.id.expiration.ms=60000\n');
     const config = loadConfig({ configFile: file, env: { RIVULET_GRPC_PORT: '3000', RIVULET_HTTP_PORT: '4000' }, flags: { httpPort: '5000' } });
     expect(config.nodeId).toBe(7);
     expect(config.retentionMs).toBe(5);
+    expect(config.producerIdExpirationMs).toBe(60_000);
     expect(config.grpcPort).toBe(3000);
     expect(config.httpPort).toBe(5000);
   });

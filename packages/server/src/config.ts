@@ -50,6 +50,7 @@ export interface NodeConfig {
   retentionMs: number;
   retentionBytes: number;
   retentionCheckIntervalMs: number;
+  producerIdExpirationMs: number;
   messageMaxBytes: number;
   fetchMaxBytes: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -84,6 +85,7 @@ export const defaultConfig: NodeConfig = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   retentionCheckIntervalMs: 5 * 60 * 1000,
+  producerIdExpirationMs: 24 * 60 * 60 * 1000,
   messageMaxBytes: 1_048_588,
   fetchMaxBytes: 52_428_800,
   logLevel: 'info',
@@ -157,6 +159,7 @@ export const configOptions: readonly OptionSpec[] = [
   { name: 'retentionMs', type: 'int', description: 'Default retention.ms of topics (-1: keep forever)', kafkaName: 'log.retention.ms' },
   { name: 'retentionBytes', type: 'int', description: 'Default retention.bytes per partition (-1: unlimited)', kafkaName: 'log.retention.bytes' },
   { name: 'retentionCheckIntervalMs', type: 'int', description: 'How often retention runs', kafkaName: 'log.retention.check.interval.ms' },
+  { name: 'producerIdExpirationMs', type: 'int', description: 'A partition forgets an idempotent producer idle this long (checked when retention runs)', kafkaName: 'producer.id.expiration.ms' },
   { name: 'messageMaxBytes', type: 'int', description: 'Largest record batch a produce may carry', kafkaName: 'message.max.bytes' },
   { name: 'fetchMaxBytes', type: 'int', description: 'Largest fetch response the broker builds', kafkaName: 'fetch.max.bytes' },
   { name: 'logLevel', type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], description: 'Log level' },
@@ -278,6 +281,7 @@ export function validateConfig(config: NodeConfig): void {
   if (config.messageMaxBytes < 1024) throw invalid('messageMaxBytes must be >= 1024');
   if (config.fetchMaxBytes < config.messageMaxBytes) throw invalid('fetchMaxBytes must be >= messageMaxBytes');
   if (config.retentionCheckIntervalMs < 100) throw invalid('retentionCheckIntervalMs must be >= 100');
+  if (config.producerIdExpirationMs < 1) throw invalid('producerIdExpirationMs must be >= 1');
   if (config.brokerHeartbeatIntervalMs < 10) throw invalid('brokerHeartbeatIntervalMs must be >= 10');
   if (config.brokerSessionTimeoutMs < 2 * config.brokerHeartbeatIntervalMs) {
     throw invalid(`brokerSessionTimeoutMs (${config.brokerSessionTimeoutMs}) must be at least twice brokerHeartbeatIntervalMs (${config.brokerHeartbeatIntervalMs})`);

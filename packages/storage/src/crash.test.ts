@@ -7,7 +7,7 @@ import { SeededRandom } from '@rivulet/common';
 import { describe, expect, it } from 'vitest';
 import { LogStore } from './log-store.js';
 import type { FlushPolicy } from './log-store.js';
-import { CRASH_PARTITIONS, CRASH_TOPIC, parseCrashBatch } from './testing/crash-batches.js';
+import { CRASH_PARTITIONS, CRASH_TOPIC, crashProducerId, crashRecordCount, crashSequence, parseCrashBatch } from './testing/crash-batches.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const writerScript = fileURLToPath(new URL('./testing/crash-writer.ts', import.meta.url));
@@ -76,7 +76,7 @@ async function verify(dataDir: string, acknowledged: Acknowledged): Promise<void
       expect(log.highWatermarkCheckpoint()).toBeGreaterThanOrEqual(acknowledged.highWatermarks[p]!);
       const found = new Map<number, [number, number]>();
       let offset = logStart;
-      let previous: { batchNumber: number; lastOffset: number } | undefined;
+      let previous: { batchNumber: number; baseOffset: number; lastOffset: number } | undefined;
       let sizeBytes = 0;
       while (offset < logEnd) {
         const result = await log.read(offset, 1 << 20);
@@ -102,6 +102,12 @@ async function verify(dataDir: string, acknowledged: Acknowledged): Promise<void
       }
       expect(offset).toBe(logEnd);
       expect(log.sizeBytes()).toBe(sizeBytes);
+      // The producer state read back is that of the log's last batch, whatever the crash cut off.
+      const entry = log.producerEntries().find((e) => e.producerId === crashProducerId(p));
+      if (previous !== undefined) {
+        expect(entry?.lastSequence).toBe(crashSequence(previous.batchNumber) + crashRecordCount(previous.batchNumber) - 1);
+        expect(entry?.batches.at(-1)).toMatchObject({ baseOffset: previous.baseOffset, lastOffset: previous.lastOffset });
+      }
       for (const [batchNumber, [baseOffset, lastOffset]] of acknowledged.batches[p]!) {
         expect(lastOffset, `acknowledged batch ${batchNumber} of partition ${p} is beyond the log end`).toBeLessThan(logEnd);
         if (lastOffset < logStart) continue;

@@ -1,5 +1,6 @@
 import { assert } from '@rivulet/common';
 import type { TopicPartition } from '@rivulet/common';
+import type { ProducerBatch, ProducerEntry } from './producer-state.js';
 
 /*
  * Key layout of the log store's LevelDB database. Every key starts with a one-byte prefix
@@ -15,6 +16,7 @@ import type { TopicPartition } from '@rivulet/common';
  *   'E' pid epoch(u32)                   -> startOffset(u64)    leader-epoch cache
  *   'T' pid maxTimestampMs(u64)          -> baseOffset(u64) lastOffset(u64)   time index
  *   'D' pid lastOffset(u64) lastOffsetDelta(u32) sizeBytes(u32) -> batch bytes
+ *   'P' pid producerId(u64)              -> producer entry (see encodeProducerEntry)
  *
  * Data keys are ordered by the LAST offset of their batch, so a seek to `'D' pid offset`
  * (a 13-byte key, which sorts before every 21-byte key sharing that prefix) lands on the
@@ -30,10 +32,11 @@ export const Prefix = {
   epoch: 0x45, // 'E'
   timeIndex: 0x54, // 'T'
   data: 0x44, // 'D'
+  producer: 0x50, // 'P'
 } as const;
 
 /** Prefixes holding per-partition keys ('<prefix> pid ...'); deletePartition clears each. */
-export const PARTITION_PREFIXES: readonly number[] = [Prefix.state, Prefix.epoch, Prefix.timeIndex, Prefix.data];
+export const PARTITION_PREFIXES: readonly number[] = [Prefix.state, Prefix.epoch, Prefix.timeIndex, Prefix.data, Prefix.producer];
 
 export const DATA_KEY_BYTES = 21;
 export const DATA_SEEK_KEY_BYTES = 13;
@@ -195,4 +198,59 @@ export function prefixStart(prefix: number): Buffer {
 
 export function prefixEnd(prefix: number): Buffer {
   return Buffer.of(prefix + 1);
+}
+
+export function producerKey(pid: number, producerId: number): Buffer {
+  assert(Number.isSafeInteger(producerId) && producerId >= 0, 'producerKey: producer id must be a non-negative safe integer');
+  const key = pidKey(Prefix.producer, pid, 8);
+  writeUint64(key, producerId, 5);
+  return key;
+}
+
+const PRODUCER_ENTRY_HEADER_BYTES = 15;
+const PRODUCER_BATCH_BYTES = 34;
+
+/*
+ * A producer entry, big-endian:
+ *   producerEpoch(i16) lastSequence(i32) lastAppendTimeMs(u64) batchCount(u8)
+ *   then per batch: producerEpoch(i16) firstSequence(i32) lastSequence(i32)
+ *                   baseOffset(u64) lastOffset(u64) appendTimeMs(u64)
+ */
+export function encodeProducerEntry(entry: ProducerEntry): Buffer {
+  assert(entry.batches.length <= 255, 'encodeProducerEntry: too many batches');
+  const value = Buffer.allocUnsafe(PRODUCER_ENTRY_HEADER_BYTES + PRODUCER_BATCH_BYTES * entry.batches.length);
+  value.writeInt16BE(entry.producerEpoch, 0);
+  value.writeInt32BE(entry.lastSequence, 2);
+  writeUint64(value, Math.max(0, entry.lastAppendTimeMs), 6);
+  value.writeUInt8(entry.batches.length, 14);
+  entry.batches.forEach((b, i) => {
+    const at = PRODUCER_ENTRY_HEADER_BYTES + i * PRODUCER_BATCH_BYTES;
+    value.writeInt16BE(b.producerEpoch, at);
+    value.writeInt32BE(b.firstSequence, at + 2);
+    value.writeInt32BE(b.lastSequence, at + 6);
+    writeUint64(value, b.baseOffset, at + 10);
+    writeUint64(value, b.lastOffset, at + 18);
+    writeUint64(value, Math.max(0, b.appendTimeMs), at + 26);
+  });
+  return value;
+}
+
+export function decodeProducerEntry(key: Buffer, value: Buffer): ProducerEntry {
+  assert(key.length === 13 && key[0] === Prefix.producer, 'not a producer key');
+  assert(value.length >= PRODUCER_ENTRY_HEADER_BYTES, 'producer entry too short');
+  const count = value.readUInt8(14);
+  assert(value.length === PRODUCER_ENTRY_HEADER_BYTES + count * PRODUCER_BATCH_BYTES, 'producer entry has the wrong length');
+  const batches: ProducerBatch[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = PRODUCER_ENTRY_HEADER_BYTES + i * PRODUCER_BATCH_BYTES;
+    batches.push({
+      producerEpoch: value.readInt16BE(at),
+      firstSequence: value.readInt32BE(at + 2),
+      lastSequence: value.readInt32BE(at + 6),
+      baseOffset: readUint64(value, at + 10),
+      lastOffset: readUint64(value, at + 18),
+      appendTimeMs: readUint64(value, at + 26),
+    });
+  }
+  return { producerId: readUint64(key, 5), producerEpoch: value.readInt16BE(0), lastSequence: value.readInt32BE(2), lastAppendTimeMs: readUint64(value, 6), batches };
 }

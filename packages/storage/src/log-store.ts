@@ -7,6 +7,7 @@ import {
   MAX_PARTITION_ID,
   PARTITION_PREFIXES,
   Prefix,
+  decodeProducerEntry,
   decodeRegistryKey,
   deletingKey,
   encodeState,
@@ -20,6 +21,7 @@ import {
   stateKey,
 } from './keys.js';
 import { PartitionLog } from './partition-log.js';
+import type { ProducerEntry } from './producer-state.js';
 import type { LevelDb, LogStoreContext, PartitionLogConfig } from './partition-log.js';
 import { TailCacheBudget } from './tail-cache.js';
 import type { TailCacheStats } from './tail-cache.js';
@@ -66,6 +68,11 @@ export class LogStore {
   private readonly logger: Logger;
   private nextPartitionId = 0;
   private closing = false;
+  /**
+   * Idempotent-producer entries read at open, by partition id, until each partition is opened.
+   * One scan of them all costs far less than one seek per partition (most have none).
+   */
+  private readonly storedProducers = new Map<number, ProducerEntry[]>();
 
   private constructor(
     private readonly db: LevelDb,
@@ -136,6 +143,12 @@ export class LogStore {
       const topicPartition = decodeRegistryKey(key);
       this.registry.set(topicPartitionKey(topicPartition), { topicPartition, partitionId: value.readUInt32BE(0) });
     }
+    for (const [key, value] of await this.db.iterator({ gte: prefixStart(Prefix.producer), lt: prefixEnd(Prefix.producer) }).all()) {
+      const pid = key.readUInt32BE(1);
+      const entries = this.storedProducers.get(pid) ?? [];
+      entries.push(decodeProducerEntry(key, value));
+      this.storedProducers.set(pid, entries);
+    }
     // Finish deletions a crash interrupted.
     for (const key of await this.db.keys({ gte: prefixStart(Prefix.deleting), lt: prefixEnd(Prefix.deleting) }).all()) {
       await this.clearPartitionKeys(key.readUInt32BE(1));
@@ -197,9 +210,11 @@ export class LogStore {
       }
     }
     try {
-      const loaded = await PartitionLog.loadState(this.db, entry.partitionId);
+      const loaded = await PartitionLog.loadState(this.db, entry.partitionId, this.storedProducers.get(entry.partitionId) ?? []);
       const log = new PartitionLog(this.context, entry.partitionId, entry.topicPartition, config, loaded);
       await log.recover(loaded);
+      // From here on the log owns its producer state.
+      this.storedProducers.delete(entry.partitionId);
       return log;
     } catch (error) {
       if (error instanceof RivuletError) throw error;
@@ -241,6 +256,7 @@ export class LogStore {
   }
 
   private async clearPartitionKeys(pid: number): Promise<void> {
+    this.storedProducers.delete(pid);
     for (const prefix of PARTITION_PREFIXES) {
       await this.db.clear({ gte: partitionRangeStart(prefix, pid), lt: partitionRangeEnd(prefix, pid) });
     }

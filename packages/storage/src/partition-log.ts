@@ -1,6 +1,6 @@
 import { AssertionError, RivuletError, StorageError, assert, assertSafeUint } from '@rivulet/common';
 import type { Clock, ErrorContext, Logger, TopicPartition } from '@rivulet/common';
-import { readBatchHeader, setBaseOffset, setPartitionLeaderEpoch } from '@rivulet/records';
+import { readBatchHeader, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader } from '@rivulet/records';
 import type { ClassicLevel } from 'classic-level';
 import {
   Prefix,
@@ -11,11 +11,13 @@ import {
   decodeState,
   decodeTimeIndexEntry,
   encodeOffset,
+  encodeProducerEntry,
   encodeState,
   encodeTimeIndexValue,
   epochKey,
   partitionRangeEnd,
   partitionRangeStart,
+  producerKey,
   readUint64,
   stateKey,
   timeIndexKey,
@@ -25,6 +27,15 @@ import { LeaderEpochCache } from './leader-epoch-cache.js';
 import type { EpochCacheChange, EpochEntry } from './leader-epoch-cache.js';
 import { TailCache } from './tail-cache.js';
 import type { TailCacheBudget } from './tail-cache.js';
+import {
+  NO_PRODUCER_ID,
+  ProducerStateTable,
+  checkLeaderAppend,
+  lastSequenceOf,
+  validateProducerFields,
+  type ProducerEntry,
+  type ProducerStateChange,
+} from './producer-state.js';
 import type { BatchOp, WriteParticipant, WritePipeline } from './write-pipeline.js';
 
 export type LevelDb = ClassicLevel<Buffer, Buffer>;
@@ -39,6 +50,8 @@ export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
   logAppendTimeMs: number;
+  /** A retry of a batch the producer already wrote: these are its original offsets, and nothing was appended. */
+  isDuplicate?: boolean;
 }
 
 export interface ReadResult {
@@ -97,6 +110,8 @@ interface PendingCheckpoint {
 interface PartitionWork {
   readonly appends: PendingAppend[];
   readonly epochOps: BatchOp[];
+  /** Producer entries changed by these appends (or by expiry), written with them. */
+  readonly producerOps: BatchOp[];
   readonly checkpoints: PendingCheckpoint[];
 }
 
@@ -105,6 +120,11 @@ const DELETE_CHUNK_BATCHES = 4096;
 /** Upper bound on the iterator read-ahead of one read(), whatever maxBytes asks for. */
 const READ_AHEAD_BYTES_MAX = 16 * 1024 * 1024;
 const READ_AHEAD_BYTES_MIN = 64 * 1024;
+/**
+ * Idempotent producers remembered per partition; past it the least recently active one is
+ * forgotten (it gets UNKNOWN_PRODUCER_ID and starts over). An entry is under 200 bytes on disk.
+ */
+export const PRODUCERS_PER_PARTITION_MAX = 10_000;
 
 export interface LoadedPartitionState {
   readonly logStartOffset: number;
@@ -114,6 +134,8 @@ export interface LoadedPartitionState {
   readonly epochs: EpochEntry[];
   readonly indexMaxTimestampMs: number;
   readonly firstBatchLastOffset: number | undefined;
+  /** Idempotent-producer entries as of the last write; may describe batches a crash cut off (recover() rolls them back). */
+  readonly producers: ProducerEntry[];
 }
 
 /**
@@ -130,6 +152,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   private readonly epochCache: LeaderEpochCache;
   /** Recently committed batches, so reads at the log end skip LevelDB. */
   private readonly tail: TailCache;
+  private readonly producers: ProducerStateTable;
+  /** Idempotent appends not yet committed, by base offset: a duplicate of one waits for it. */
+  private readonly inflightIdempotent = new Map<number, Promise<AppendResult>>();
 
   /** Visible log start: reads below it fail. */
   private logStart: number;
@@ -154,7 +179,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   private restartGeneration = 0;
   private failure: Error | undefined;
   private deleted = false;
-  private readonly createWork = (): PartitionWork => ({ appends: [], epochOps: [], checkpoints: [] });
+  private readonly createWork = (): PartitionWork => ({ appends: [], epochOps: [], producerOps: [], checkpoints: [] });
 
   constructor(
     private readonly ctx: LogStoreContext,
@@ -175,10 +200,14 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     this.indexMaxTimestampMs = loaded.indexMaxTimestampMs;
     this.epochCache = new LeaderEpochCache(loaded.epochs);
     this.tail = new TailCache(ctx.tailCache);
+    this.producers = new ProducerStateTable(PRODUCERS_PER_PARTITION_MAX, loaded.producers);
   }
 
-  /** Reads a partition's persisted state with a handful of seeks; no scan of batch data. */
-  static async loadState(db: LevelDb, pid: number): Promise<LoadedPartitionState> {
+  /**
+   * Reads a partition's persisted state with a handful of seeks; no scan of batch data. Its
+   * producer entries come from the store, which reads every partition's in one scan.
+   */
+  static async loadState(db: LevelDb, pid: number, producers: ProducerEntry[]): Promise<LoadedPartitionState> {
     const stateValue = await db.get(stateKey(pid));
     assert(stateValue !== undefined, `partition ${pid} has no state record`);
     const state = decodeState(stateValue);
@@ -195,6 +224,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       epochs: epochEntries.map(([key, value]) => ({ leaderEpoch: decodeEpochKey(key), startOffset: readUint64(value, 0) })),
       indexMaxTimestampMs: lastIndex[0] === undefined ? -1 : readUint64(lastIndex[0], 5),
       firstBatchLastOffset: firstKeys[0] === undefined ? undefined : decodeDataKey(firstKeys[0]).lastOffset,
+      producers,
     };
   }
 
@@ -205,6 +235,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
    */
   async recover(loaded: LoadedPartitionState): Promise<void> {
     this.recordEpochChange(this.epochCache.truncateFromEnd(this.committedEnd + 1));
+    // Entries are written with their batches, so only a truncation cut short by a crash can
+    // leave entries that describe batches beyond the log end.
+    this.recordProducerChange(this.producers.truncateFrom(this.committedEnd));
     if (loaded.firstBatchLastOffset !== undefined && loaded.firstBatchLastOffset < this.logStart) {
       const deleted = await this.deleteBatchesBelow(this.logStart);
       this.ctx.logger.info({ ...this.errorContext, deleted }, 'removed batches below the log start left by an interrupted deletion');
@@ -231,19 +264,58 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     this.config = { ...config };
   }
 
+  /**
+   * Appends one batch as leader. An idempotent batch is first checked against its producer's
+   * state, appends still being written included, so up to five in-flight batches of one
+   * producer are judged in order: a retry of a remembered batch resolves with its original
+   * offsets (isDuplicate) once that batch is written, and nothing is appended; a sequence gap,
+   * a fenced producer epoch or an unknown producer rejects and changes nothing.
+   */
   appendAsLeader(batch: Buffer, leaderEpoch: number): Promise<AppendResult> {
     try {
       this.checkUsable();
       const header = readBatchHeader(batch);
       assert(header.sizeBytes === batch.length, 'appendAsLeader: buffer must hold exactly one batch');
+      validateProducerFields(header, this.errorContext);
+      if (header.producerId !== NO_PRODUCER_ID) {
+        const check = checkLeaderAppend(this.producers.get(header.producerId), header, this.errorContext);
+        if (check.kind === 'duplicate') {
+          this.ctx.logger.debug({ ...this.errorContext, producerId: header.producerId, offset: check.batch.baseOffset }, 'duplicate idempotent batch answered with its original offset');
+          return this.duplicateResult(check.batch.baseOffset, check.batch.lastOffset, check.batch.appendTimeMs);
+        }
+      }
       this.ctx.pipeline.checkCapacity(batch.length);
       const baseOffset = this.nextOffset;
       setBaseOffset(batch, 0, baseOffset);
       setPartitionLeaderEpoch(batch, 0, leaderEpoch);
-      return this.enqueueAppend(batch, baseOffset, header.lastOffsetDelta, header.maxTimestamp, leaderEpoch);
+      return this.enqueueAppend(batch, baseOffset, header, leaderEpoch);
     } catch (error) {
       return Promise.reject(asError(error));
     }
+  }
+
+  /**
+   * Appends the batches of one produce request together (consecutive offsets, one write
+   * batch). An idempotent batch must travel alone, as Kafka requires of every Produce v3+
+   * request, so that a refusal can never leave part of a request appended.
+   */
+  appendBatchesAsLeader(batches: readonly Buffer[], leaderEpoch: number): Promise<AppendResult[]> {
+    try {
+      if (batches.length > 1 && batches.some((b) => readBatchHeader(b).producerId !== NO_PRODUCER_ID)) {
+        throw new RivuletError('INVALID_RECORD', `an idempotent produce must carry exactly one batch per partition, got ${batches.length}`, this.errorContext);
+      }
+      return Promise.all(batches.map((batch) => this.appendAsLeader(batch, leaderEpoch)));
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  /** The answer to a retried batch: its original offsets, once the original is written. */
+  private duplicateResult(baseOffset: number, lastOffset: number, appendTimeMs: number): Promise<AppendResult> {
+    if (lastOffset < this.committedEnd) return Promise.resolve({ baseOffset, lastOffset, logAppendTimeMs: appendTimeMs, isDuplicate: true });
+    const original = this.inflightIdempotent.get(baseOffset);
+    assert(original !== undefined, `a remembered batch at ${baseOffset} is neither committed (log end ${this.committedEnd}) nor being written`);
+    return original.then((result) => ({ ...result, isDuplicate: true }));
   }
 
   appendAsFollower(batch: Buffer): Promise<AppendResult> {
@@ -255,13 +327,14 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
         throw new UnexpectedAppendOffsetError(this.nextOffset, header.baseOffset, this.errorContext);
       }
       this.ctx.pipeline.checkCapacity(batch.length);
-      return this.enqueueAppend(batch, header.baseOffset, header.lastOffsetDelta, header.maxTimestamp, header.partitionLeaderEpoch);
+      return this.enqueueAppend(batch, header.baseOffset, header, header.partitionLeaderEpoch);
     } catch (error) {
       return Promise.reject(asError(error));
     }
   }
 
-  private enqueueAppend(batch: Buffer, baseOffset: number, lastOffsetDelta: number, maxTimestampMs: number, leaderEpoch: number): Promise<AppendResult> {
+  private enqueueAppend(batch: Buffer, baseOffset: number, header: BatchHeader, leaderEpoch: number): Promise<AppendResult> {
+    const { lastOffsetDelta, maxTimestamp: maxTimestampMs } = header;
     assert(Number.isInteger(lastOffsetDelta) && lastOffsetDelta >= 0, 'batch lastOffsetDelta must be non-negative');
     const lastOffset = baseOffset + lastOffsetDelta;
     this.nextOffset = lastOffset + 1;
@@ -270,9 +343,39 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const work = this.ctx.pipeline.workFor(this, batch.length, this.createWork);
     const logAppendTimeMs = this.ctx.clock.wallClockMs();
     const generation = this.generation;
-    return new Promise<AppendResult>((resolve, reject) => {
+    const appended = new Promise<AppendResult>((resolve, reject) => {
       work.appends.push({ batch, baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs, generation, resolve, reject });
     });
+    // Leader and follower appends alike update the producer state, so any replica can lead.
+    if (header.producerId !== NO_PRODUCER_ID && header.baseSequence >= 0 && header.producerEpoch >= 0) {
+      const lastSequence = lastSequenceOf(header.baseSequence, lastOffsetDelta);
+      const producerBatch = { producerEpoch: header.producerEpoch, firstSequence: header.baseSequence, lastSequence, baseOffset, lastOffset, appendTimeMs: logAppendTimeMs };
+      this.recordProducerChange(this.producers.append(header.producerId, producerBatch));
+      this.inflightIdempotent.set(baseOffset, appended);
+      const forget = (): void => void this.inflightIdempotent.delete(baseOffset);
+      appended.then(forget, forget);
+    }
+    return appended;
+  }
+
+  /** Records producer-entry changes in the open write batch, so they commit with the data that caused them. */
+  private recordProducerChange(change: ProducerStateChange): void {
+    if (change.removed.length === 0 && change.put.length === 0) return;
+    const work = this.ctx.pipeline.workFor(this, 0, this.createWork);
+    appendProducerOps(work.producerOps, this.partitionId, change);
+  }
+
+  /** What this replica knows of its idempotent producers (for tests and diagnostics). */
+  producerEntries(): ProducerEntry[] {
+    return this.producers.list();
+  }
+
+  /** Forgets producers idle for `expirationMs` (Kafka's producer.id.expiration.ms); persisted with the next write batch. */
+  expireProducers(nowMs: number, expirationMs: number): number {
+    this.checkUsable();
+    const change = this.producers.expire(nowMs, expirationMs);
+    this.recordProducerChange(change);
+    return change.removed.length;
   }
 
   /** Records an epoch-cache change in the open write batch, so it commits with the data that caused it. */
@@ -302,6 +405,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       }
     }
     for (const op of work.epochOps) ops.push(op);
+    for (const op of work.producerOps) ops.push(op);
     const lastCheckpoint = work.checkpoints[work.checkpoints.length - 1];
     ops.push(this.stateOp(this.committedSizeBytes + addedBytes, lastCheckpoint?.offset ?? this.committedHighWatermark));
     return true;
@@ -465,7 +569,8 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       this.committedEnd = Math.min(this.committedEnd, offset);
       this.tail.clear();
       const epochChange = this.epochCache.truncateFromEnd(offset);
-      return this.ctx.pipeline.runExclusive(() => this.truncateTask(offset, epochChange, undefined));
+      const producerChange = this.producers.truncateFrom(offset);
+      return this.ctx.pipeline.runExclusive(() => this.truncateTask(offset, epochChange, producerChange, undefined));
     } catch (error) {
       return Promise.reject(asError(error));
     }
@@ -483,7 +588,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       this.logStart = offset;
       this.tail.clear();
       const epochChange = this.epochCache.clear();
-      return this.ctx.pipeline.runExclusive(() => this.truncateTask(0, epochChange, offset));
+      // Kafka forgets every producer when it restarts a log; the leader's newer history is not here.
+      const producerChange = this.producers.clear();
+      return this.ctx.pipeline.runExclusive(() => this.truncateTask(0, epochChange, producerChange, offset));
     } catch (error) {
       return Promise.reject(asError(error));
     }
@@ -497,9 +604,11 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   /**
    * Deletes batches from the top down to `offset`, one atomic chunk at a time, so that a
    * crash leaves a prefix of the old log. Each chunk also removes the time-index entries
-   * of its batches and writes the partition state; the final one removes the epoch entries.
+   * of its batches and writes the partition state; the final one removes the epoch entries
+   * and rewrites the rolled-back producer entries (a crash before it is mended on reopening,
+   * which rolls producer entries back to the log end it finds).
    */
-  private async truncateTask(offset: number, epochChange: EpochCacheChange, restartAt: number | undefined): Promise<void> {
+  private async truncateTask(offset: number, epochChange: EpochCacheChange, producerChange: ProducerStateChange, restartAt: number | undefined): Promise<void> {
     if (this.deleted) return;
     const { db } = this.ctx;
     const pid = this.partitionId;
@@ -535,6 +644,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
         }
         if (isLast) {
           appendEpochOps(ops, pid, epochChange);
+          appendProducerOps(ops, pid, producerChange);
           if (restartAt !== undefined) this.durableLogStart = restartAt;
         }
         ops.push(this.stateOp(this.committedSizeBytes - deletedBytes, this.committedHighWatermark));
@@ -753,6 +863,11 @@ function appendEpochOps(ops: BatchOp[], pid: number, change: EpochCacheChange): 
 function readResult(batches: Buffer[], totalBytes: number, nextOffset: number, empty: ReadResult): ReadResult {
   if (batches.length === 0) return empty;
   return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
+}
+
+function appendProducerOps(ops: BatchOp[], pid: number, change: ProducerStateChange): void {
+  for (const producerId of change.removed) ops.push({ type: 'del', key: producerKey(pid, producerId) });
+  for (const entry of change.put) ops.push({ type: 'put', key: producerKey(pid, entry.producerId), value: encodeProducerEntry(entry) });
 }
 
 function asError(error: unknown): Error {

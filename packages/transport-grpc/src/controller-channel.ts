@@ -143,6 +143,10 @@ export class ControllerChannel {
     return this.call((c) => c.alterTopicConfigs, request, timeoutMs);
   }
 
+  allocateProducerIds(request: controllerApi.AllocateProducerIdsRequest, timeoutMs: number): Promise<controllerApi.AllocateProducerIdsResponse> {
+    return this.call((c) => c.allocateProducerIds, request, timeoutMs);
+  }
+
   createPartitions(request: controllerApi.CreatePartitionsRequest, timeoutMs: number): Promise<controllerApi.CreatePartitionsResponse> {
     return this.call((c) => c.createPartitions, request, timeoutMs);
   }

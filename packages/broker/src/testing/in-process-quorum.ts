@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { noopLogger, systemClock, type Logger } from '@rivulet/common';
 import {
   EMPTY_IMAGE,
+  allocateProducerIds,
   alterTopicConfigs,
   applyRecords,
   completeReassignments,
@@ -82,6 +83,13 @@ export class InProcessQuorum implements ControllerGateway {
     const metadataOffset = decided.records.length > 0 ? await this.commit(decided.records) : this.current.offset;
     const results = decided.outcomes.map((o) => ({ name: o.name, topicId: o.topicId, errorCode: o.error?.code ?? 0, errorMessage: o.error?.message ?? '' }));
     return { results, metadataOffset };
+  }
+
+  async allocateProducerIds(request: controllerApi.AllocateProducerIdsRequest): Promise<controllerApi.AllocateProducerIdsResponse> {
+    const decided = allocateProducerIds(this.current, request.brokerId, request.brokerEpoch);
+    if (!decided.ok) throw decided.error;
+    const metadataOffset = await this.commit(decided.value.records);
+    return { producerIdStart: decided.value.start, producerIdLen: decided.value.length, metadataOffset };
   }
 
   createTopics(request: controllerApi.CreateTopicsRequest): Promise<controllerApi.CreateTopicsResponse> {

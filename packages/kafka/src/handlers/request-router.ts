@@ -8,6 +8,7 @@ import { handleFindCoordinator } from './find-coordinator-handler.js';
 import type { Handler, HandlerContext } from './handler-context.js';
 import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
 import { handleProduce, produceErrorResponse } from './produce-handler.js';
+import { handleInitProducerId } from './producer-id-handler.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignment-handlers.js';
 import { handleAlterConfigs, handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topic-handlers.js';
 
@@ -21,6 +22,7 @@ const handlers = new Map<number, Handler>([
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
   [ApiKey.DeleteRecords, handleDeleteRecords],
+  [ApiKey.InitProducerId, handleInitProducerId],
   [ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
   [ApiKey.DescribeConfigs, handleDescribeConfigs],
   [ApiKey.CreatePartitions, handleCreatePartitions],

@@ -30,6 +30,7 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   DeleteRecords: 21,
+  InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
   DescribeConfigs: 32,
   AlterConfigs: 33,
@@ -211,6 +212,26 @@ const apiVersions = api(ApiKey.ApiVersions, 'ApiVersions', '0-3', '0-3', '3+',
     field('ErrorCode', 'int16'),
     group('ApiKeys', '[]struct', '0+', [field('ApiKey', 'int16'), field('MinVersion', 'int16'), field('MaxVersion', 'int16')]),
     field('ThrottleTimeMs', 'int32', '1+'),
+  ],
+);
+
+/*
+ * InitProducerId (KIP-98). v2 is the first flexible version; v3 (KIP-360) lets a producer name
+ * its current id and epoch; v4 and v5 change only what clients may expect in answers to
+ * transactional producers. KafkaJS sends v0-1, librdkafka up to v4, @platformatic/kafka v3-5.
+ */
+const initProducerId = api(ApiKey.InitProducerId, 'InitProducerId', '0-5', '0-5', '2+',
+  [
+    field('TransactionalId', 'string', '0+', { nullable: '0+' }),
+    field('TransactionTimeoutMs', 'int32'),
+    field('ProducerId', 'int64', '3+', { default: -1 }),
+    field('ProducerEpoch', 'int16', '3+', { default: -1 }),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32'),
+    field('ErrorCode', 'int16'),
+    field('ProducerId', 'int64', '0+', { default: -1 }),
+    field('ProducerEpoch', 'int16'),
   ],
 );
 
@@ -439,5 +460,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
+  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
 ];

@@ -144,6 +144,14 @@ describe('golden request frames captured from real clients', () => {
     expect((grow.body.topics as MessageValue[])[0]).toMatchObject({ name: 'golden', count: 3, assignments: null });
   });
 
+  it('InitProducerId from KafkaJS (v1), kcat (v4) and @platformatic/kafka (v5) asks for no transactional id', () => {
+    const decoded = (file: string) => decodeRequestFrame(readFileSync(join(fixturesDir, file)).subarray(4)).body;
+    expect(decoded('kafkajs-api22-v1.bin')).toMatchObject({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    expect(decoded('kcat-api22-v4.bin')).toMatchObject({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    // @platformatic/kafka names id 0, epoch 0 when it has none: why producer ids start at 1.
+    expect(decoded('platformatic-api22-v5.bin')).toMatchObject({ transactionalId: null, producerId: 0, producerEpoch: 0 });
+  });
+
   it('kcat produce v7 carries a RecordBatch v2 for topic golden', () => {
     const request = decodeRequestFrame(readFileSync(join(fixturesDir, 'kcat-api0-v7.bin')).subarray(4));
     const topicData = request.body.topicData as MessageValue[];

@@ -9,6 +9,19 @@ export function crashRecordCount(batchNumber: number): number {
   return 1 + (batchNumber % 5);
 }
 
+/** Each partition's batches come from one idempotent producer, id partition + 1. */
+export function crashProducerId(partition: number): number {
+  return partition + 1;
+}
+
+/** The base sequence of batch `batchNumber`: the records of every batch before it. */
+export function crashSequence(batchNumber: number): number {
+  const cycles = Math.floor(batchNumber / 5);
+  const rest = batchNumber % 5;
+  // crashRecordCount(k) = 1 + k % 5: each full cycle of five batches holds 15 records.
+  return cycles * 15 + rest + (rest * (rest - 1)) / 2;
+}
+
 function fillerBytes(partition: number, batchNumber: number): Buffer {
   // Sizes vary from tiny to ~40 KiB so write batches mix small and large values.
   const size = ((batchNumber * 7919 + partition * 104729) % 40) * 1024 + (batchNumber % 13);
@@ -24,6 +37,9 @@ export function crashBatch(partition: number, batchNumber: number): Buffer {
     recordCount: crashRecordCount(batchNumber),
     payload: Buffer.concat([label, fillerBytes(partition, batchNumber)]),
     maxTimestampMs: 1_700_000_000_000 + batchNumber,
+    producerId: crashProducerId(partition),
+    producerEpoch: 0,
+    baseSequence: crashSequence(batchNumber),
   });
 }
 

@@ -7,7 +7,8 @@
  *   start <partition> <logStartOffset> a deleteRecordsBefore completed
  *
  * On start it resumes numbering after the last batch it finds in each partition, so runs
- * build on each other. stdout is a pipe, and pipe writes are synchronous on Linux, so a line
+ * build on each other. Each partition's batches are an idempotent producer's, so a restart
+ * whose producer state does not match the log refuses the next batch and the writer dies. stdout is a pipe, and pipe writes are synchronous on Linux, so a line
  * written before SIGKILL is never lost.
  *
  * Usage: node --conditions=@rivulet/source --import tsx crash-writer.ts <dataDir> <os|always> <seed>

@@ -9,6 +9,10 @@ export interface TestBatchOptions {
   partitionLeaderEpoch?: number;
   baseTimestampMs?: number;
   maxTimestampMs?: number;
+  /** Idempotent producer fields; left out, the batch has none (-1). */
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
 }
 
 /**
@@ -28,9 +32,9 @@ export function buildTestBatch(options: TestBatchOptions): Buffer {
   batch.writeInt32BE(options.recordCount - 1, HeaderField.lastOffsetDelta);
   batch.writeBigInt64BE(BigInt(baseTimestampMs), HeaderField.baseTimestamp);
   batch.writeBigInt64BE(BigInt(options.maxTimestampMs ?? baseTimestampMs), HeaderField.maxTimestamp);
-  batch.writeBigInt64BE(-1n, HeaderField.producerId);
-  batch.writeInt16BE(-1, HeaderField.producerEpoch);
-  batch.writeInt32BE(-1, HeaderField.baseSequence);
+  batch.writeBigInt64BE(BigInt(options.producerId ?? -1), HeaderField.producerId);
+  batch.writeInt16BE(options.producerEpoch ?? -1, HeaderField.producerEpoch);
+  batch.writeInt32BE(options.baseSequence ?? -1, HeaderField.baseSequence);
   batch.writeInt32BE(options.recordCount, HeaderField.recordCount);
   payload.copy(batch, BATCH_HEADER_BYTES);
   return batch;

@@ -311,6 +311,18 @@ export interface AlterTopicConfigsResponse {
   metadataOffset: number;
 }
 
+export interface AllocateProducerIdsRequest {
+  brokerId: number;
+  brokerEpoch: number;
+}
+
+export interface AllocateProducerIdsResponse {
+  /** The block [producer_id_start, producer_id_start + producer_id_len) now belongs to the broker. */
+  producerIdStart: number;
+  producerIdLen: number;
+  metadataOffset: number;
+}
+
 function createBaseEndpoint(): Endpoint {
   return { name: "", host: "", port: 0 };
 }
@@ -3233,6 +3245,129 @@ export const AlterTopicConfigsResponse = {
   },
 };
 
+function createBaseAllocateProducerIdsRequest(): AllocateProducerIdsRequest {
+  return { brokerId: 0, brokerEpoch: 0 };
+}
+
+export const AllocateProducerIdsRequest = {
+  encode(message: AllocateProducerIdsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.brokerId !== 0) {
+      writer.uint32(8).int32(message.brokerId);
+    }
+    if (message.brokerEpoch !== 0) {
+      writer.uint32(16).int64(message.brokerEpoch);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AllocateProducerIdsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAllocateProducerIdsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.brokerId = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.brokerEpoch = longToNumber(reader.int64() as Long);
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AllocateProducerIdsRequest>): AllocateProducerIdsRequest {
+    return AllocateProducerIdsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AllocateProducerIdsRequest>): AllocateProducerIdsRequest {
+    const message = createBaseAllocateProducerIdsRequest();
+    message.brokerId = object.brokerId ?? 0;
+    message.brokerEpoch = object.brokerEpoch ?? 0;
+    return message;
+  },
+};
+
+function createBaseAllocateProducerIdsResponse(): AllocateProducerIdsResponse {
+  return { producerIdStart: 0, producerIdLen: 0, metadataOffset: 0 };
+}
+
+export const AllocateProducerIdsResponse = {
+  encode(message: AllocateProducerIdsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.producerIdStart !== 0) {
+      writer.uint32(8).int64(message.producerIdStart);
+    }
+    if (message.producerIdLen !== 0) {
+      writer.uint32(16).int32(message.producerIdLen);
+    }
+    if (message.metadataOffset !== 0) {
+      writer.uint32(24).int64(message.metadataOffset);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): AllocateProducerIdsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseAllocateProducerIdsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.producerIdStart = longToNumber(reader.int64() as Long);
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.producerIdLen = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.metadataOffset = longToNumber(reader.int64() as Long);
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<AllocateProducerIdsResponse>): AllocateProducerIdsResponse {
+    return AllocateProducerIdsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AllocateProducerIdsResponse>): AllocateProducerIdsResponse {
+    const message = createBaseAllocateProducerIdsResponse();
+    message.producerIdStart = object.producerIdStart ?? 0;
+    message.producerIdLen = object.producerIdLen ?? 0;
+    message.metadataOffset = object.metadataOffset ?? 0;
+    return message;
+  },
+};
+
 export type ControllerServiceService = typeof ControllerServiceService;
 export const ControllerServiceService = {
   registerBroker: {
@@ -3300,6 +3435,21 @@ export const ControllerServiceService = {
     requestDeserialize: (value: Buffer) => AlterPartitionRequest.decode(value),
     responseSerialize: (value: AlterPartitionResponse) => (AlterPartitionResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => AlterPartitionResponse.decode(value),
+  },
+  /**
+   * Hands a broker the next block of idempotent-producer ids (Kafka's AllocateProducerIds,
+   * KIP-730), committed through the metadata log so that no id is ever handed out twice.
+   */
+  allocateProducerIds: {
+    path: "/rivulet.controller.v1.ControllerService/AllocateProducerIds",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: AllocateProducerIdsRequest) =>
+      (AllocateProducerIdsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => AllocateProducerIdsRequest.decode(value),
+    responseSerialize: (value: AllocateProducerIdsResponse) =>
+      (AllocateProducerIdsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => AllocateProducerIdsResponse.decode(value),
   },
   electLeaders: {
     path: "/rivulet.controller.v1.ControllerService/ElectLeaders",
@@ -3382,6 +3532,11 @@ export interface ControllerServiceServer extends UntypedServiceImplementation {
   /** Sets or removes topic configs (brokers validate the values first, as for CreateTopics). */
   alterTopicConfigs: handleUnaryCall<AlterTopicConfigsRequest, AlterTopicConfigsResponse>;
   alterPartition: handleUnaryCall<AlterPartitionRequest, AlterPartitionResponse>;
+  /**
+   * Hands a broker the next block of idempotent-producer ids (Kafka's AllocateProducerIds,
+   * KIP-730), committed through the metadata log so that no id is ever handed out twice.
+   */
+  allocateProducerIds: handleUnaryCall<AllocateProducerIdsRequest, AllocateProducerIdsResponse>;
   electLeaders: handleUnaryCall<ElectLeadersRequest, ElectLeadersResponse>;
   /**
    * Starts, replaces or cancels partition reassignments (Kafka's KIP-455); a reassignment
@@ -3508,6 +3663,25 @@ export interface ControllerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AlterPartitionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Hands a broker the next block of idempotent-producer ids (Kafka's AllocateProducerIds,
+   * KIP-730), committed through the metadata log so that no id is ever handed out twice.
+   */
+  allocateProducerIds(
+    request: AllocateProducerIdsRequest,
+    callback: (error: ServiceError | null, response: AllocateProducerIdsResponse) => void,
+  ): ClientUnaryCall;
+  allocateProducerIds(
+    request: AllocateProducerIdsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AllocateProducerIdsResponse) => void,
+  ): ClientUnaryCall;
+  allocateProducerIds(
+    request: AllocateProducerIdsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AllocateProducerIdsResponse) => void,
   ): ClientUnaryCall;
   electLeaders(
     request: ElectLeadersRequest,
