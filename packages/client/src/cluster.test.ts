@@ -76,6 +76,39 @@ describe('Cluster', () => {
     c.close();
   });
 
+  it('asks a broker that failed a produce last for metadata, until it answers again', async () => {
+    const fake = new FakeCluster(2);
+    fake.createTopic('t', 2);
+    const real = fake.transportFactory();
+    const asked: string[] = [];
+    const factory: TransportFactory = (address) => {
+      const transport = real(address);
+      return {
+        ...transport,
+        address,
+        getMetadata: (request: never, timeoutMs: number) => {
+          asked.push(address);
+          return transport.getMetadata(request, timeoutMs);
+        },
+        close: () => transport.close(),
+      } as unknown as BrokerTransport;
+    };
+    const c = cluster(factory, [fake.addressOf(1), fake.addressOf(2)]);
+    await c.refreshMetadata(['t']);
+    await c.refreshMetadata(['t']);
+    expect(asked).toEqual([fake.addressOf(1), fake.addressOf(1)]);
+    // Broker 1 answered a produce with NOT_LEADER_OR_FOLLOWER (or timed out): its metadata may be stale.
+    c.noteBrokerTrouble(1);
+    await c.refreshMetadata(['t']);
+    await c.refreshMetadata(['t']);
+    expect(asked.slice(2)).toEqual([fake.addressOf(2), fake.addressOf(2)]);
+    c.noteBrokerAnswered(1);
+    c.noteBrokerTrouble(2);
+    await c.refreshMetadata(['t']);
+    expect(asked.at(-1)).toBe(fake.addressOf(1));
+    c.close();
+  });
+
   it('sends requests to the broker that answered the last one while it answers (read-your-writes), then moves on', async () => {
     const fake = new FakeCluster(3);
     fake.createTopic('t', 3);

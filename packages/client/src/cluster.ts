@@ -29,6 +29,9 @@ export interface TopicInfo {
   readonly partitions: readonly PartitionInfo[];
 }
 
+/** How long a broker that failed a request stays last in line for metadata requests. */
+const SUSPECT_BROKER_MS = 10_000;
+
 export interface ClusterOptions {
   readonly bootstrap: readonly string[];
   readonly transportFactory: TransportFactory;
@@ -64,6 +67,13 @@ export class Cluster {
    * a write goes where the write was answered, which has applied it (read-your-writes).
    */
   private stickyAddress: string | undefined;
+  /**
+   * Brokers that recently failed a request in a way that says their view may be wrong or
+   * they cannot be reached (not leader, fenced epoch, timeout, unreachable), until when:
+   * metadata is asked of them last. A broker cut off from the controllers still answers
+   * metadata, naming itself leader of partitions that moved away.
+   */
+  private readonly suspectUntilMs = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly options: ClusterOptions) {
@@ -87,6 +97,36 @@ export class Cluster {
   connectionFor(nodeId: number): BrokerTransport | undefined {
     const broker = this.brokers.get(nodeId);
     return broker === undefined ? undefined : this.connectionTo(`${broker.host}:${broker.grpcPort}`);
+  }
+
+  /**
+   * Marks broker `nodeId` suspect for SUSPECT_BROKER_MS: the next metadata requests go to
+   * other brokers first (see `suspectUntilMs`).
+   */
+  noteBrokerTrouble(nodeId: number): void {
+    const address = this.addressOf(nodeId);
+    if (address === undefined) return;
+    this.suspectUntilMs.set(address, Date.now() + SUSPECT_BROKER_MS);
+    if (this.stickyAddress === address) this.stickyAddress = undefined;
+  }
+
+  /** Broker `nodeId` answered a request as expected: it is no longer suspect. */
+  noteBrokerAnswered(nodeId: number): void {
+    const address = this.addressOf(nodeId);
+    if (address !== undefined) this.suspectUntilMs.delete(address);
+  }
+
+  private addressOf(nodeId: number): string | undefined {
+    const broker = this.brokers.get(nodeId);
+    return broker === undefined ? undefined : `${broker.host}:${broker.grpcPort}`;
+  }
+
+  private isSuspect(address: string): boolean {
+    const until = this.suspectUntilMs.get(address);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.suspectUntilMs.delete(address);
+    return false;
   }
 
   /** Any broker, in rotation: known brokers first, the bootstrap list when none is known yet. */
@@ -213,7 +253,9 @@ export class Cluster {
     const start = this.nextBrokerIndex % known.length;
     const rotated = [...known.slice(start), ...known.slice(0, start)];
     const preferred = this.stickyAddress;
-    const addresses = preferred !== undefined && rotated.includes(preferred) ? [preferred, ...rotated.filter((a) => a !== preferred)] : rotated;
+    const ordered = preferred !== undefined && rotated.includes(preferred) ? [preferred, ...rotated.filter((a) => a !== preferred)] : rotated;
+    // Suspect brokers last, in the same order.
+    const addresses = [...ordered.filter((a) => !this.isSuspect(a)), ...ordered.filter((a) => this.isSuspect(a))];
     let lastError: unknown;
     for (const address of addresses) {
       try {

@@ -8,9 +8,12 @@ import { resultError } from './errors.js';
 import { MemoryPool } from './memory-pool.js';
 import { StickyPartitioner, type TopicLayout } from './partitioner.js';
 
+import type { Acks, CompressionCodecName, DeliveryCallback, HeadersInput, ProducerRecord, RecordHeader, RecordMetadata } from './types.js';
+
 /** Metadata refresh pace while batches wait for a failed leader to be replaced (Kafka's retry.backoff.ms default). */
 const LEADER_WATCH_INTERVAL_MS = 100;
-import type { Acks, CompressionCodecName, DeliveryCallback, HeadersInput, ProducerRecord, RecordHeader, RecordMetadata } from './types.js';
+/** Answers that say the broker does not lead the partition the client's metadata says it does. */
+const STALE_LEADER_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_OR_FOLLOWER', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH', 'LEADER_NOT_AVAILABLE']);
 
 export interface ProducerOptions {
   /** 0, 1 or 'all' (-1). Default 'all', as in Kafka 3. */
@@ -481,10 +484,11 @@ export class Producer {
       response = await connection.produce(this.buildRequest(batches), this.options.requestTimeoutMs);
     } catch (err) {
       const error = err instanceof RivuletError ? err : new RivuletError('NETWORK_EXCEPTION', String(err), { nodeId }, { cause: err });
+      if (error.retriable) this.cluster.noteBrokerTrouble(nodeId);
       for (const batch of batches) this.handleFailure(batch, error);
       return;
     }
-    this.handleResponse(batches, response);
+    this.handleResponse(nodeId, batches, response);
   }
 
   private buildRequest(batches: readonly ProducerBatch[]): clientApi.ProduceRequest {
@@ -501,7 +505,8 @@ export class Producer {
     };
   }
 
-  private handleResponse(batches: readonly ProducerBatch[], response: clientApi.ProduceResponse): void {
+  private handleResponse(nodeId: number, batches: readonly ProducerBatch[], response: clientApi.ProduceResponse): void {
+    let isLeaderViewStale = false;
     const results = new Map<string, clientApi.PartitionProduceResponse>();
     for (const topic of response.topics) for (const p of topic.partitions) results.set(`${topic.name}\u0000${p.partition}`, p);
     for (const batch of batches) {
@@ -517,8 +522,14 @@ export class Producer {
       }
       const error = resultError(result.errorCode, result.errorMessage, { topic: batch.topic, partition: batch.partition, leaderId: result.leaderId });
       if (error === undefined) this.finishBatch(batch, undefined, result);
-      else this.handleFailure(batch, error);
+      else {
+        // The client sent this here because metadata named this broker leader: that metadata is stale.
+        if (STALE_LEADER_ERRORS.has(error.errorName)) isLeaderViewStale = true;
+        this.handleFailure(batch, error);
+      }
     }
+    if (isLeaderViewStale) this.cluster.noteBrokerTrouble(nodeId);
+    else this.cluster.noteBrokerAnswered(nodeId);
   }
 
   /** Retries a batch after a retriable error while attempts and the delivery timeout allow, else fails it. */
