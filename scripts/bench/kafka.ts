@@ -161,7 +161,8 @@ async function main(): Promise<void> {
     await client.admin().createTopics(['bench-kcat', 'bench-kafkajs'].map((name) => ({ name, partitions: partitionCount, replicationFactor: 1 })));
     await client.close();
     const rows = [...(await grpcRows(node.grpcAddress, pid)), ...(await kcatRows(kafkaAddress, 'bench-kcat', pid, dataDir)), ...(await kafkajsRows(kafkaAddress, 'bench-kafkajs', pid))];
-    const kcatVersion = /librdkafka version \S+/.exec(execFileSync('kcat', ['-V']).toString())?.[0] ?? 'kcat';
+    const versions = /Version (\S+) .*librdkafka (\S+)/.exec(execFileSync('kcat', ['-V']).toString());
+    const kcatVersion = versions === null ? 'kcat' : `kcat ${versions[1]} (librdkafka ${versions[2]})`;
     console.log(`\n${recordCount.toLocaleString('en-US')} records of ${recordBytes} B, ${partitionCount} partition(s), acks=1, one node (flush=os); ${kcatVersion}\n`);
     console.log('| client | phase | records/s | MB/s | latency p50 / p99 (ms, per request) | node CPU s per GB |');
     console.log('|---|---|---|---|---|---|');
