@@ -19,20 +19,26 @@ const waitFor = async (what: string, condition: () => boolean): Promise<void> =>
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 };
 
+/** A started follower on a dry source, with a clock the test moves (`time.nowMs`). */
+function startFollower() {
+  const time = { nowMs: 0 };
+  const clock: Clock = { nowMs: () => time.nowMs, wallClockMs: () => time.nowMs };
+  const source = new DrySource();
+  const follower = new MetadataFollower({ source, onImage: () => Promise.resolve(), clock, staleAfterMs: 1000, reconnectBackoffMs: 1 });
+  follower.start();
+  return { time, source, follower };
+}
+
 describe('MetadataFollower', () => {
   it('reopens a stream that stays behind the offset the active controller reported', async () => {
-    let nowMs = 0;
-    const clock: Clock = { nowMs: () => nowMs, wallClockMs: () => nowMs };
-    const source = new DrySource();
-    const follower = new MetadataFollower({ source, onImage: () => Promise.resolve(), clock, staleAfterMs: 1000, reconnectBackoffMs: 1 });
-    follower.start();
+    const { time, source, follower } = startFollower();
     try {
       await waitFor('the first watch', () => source.watches.length === 1);
       follower.noteActiveOffset(5);
-      nowMs = 999;
+      time.nowMs = 999;
       follower.noteActiveOffset(5);
       expect(source.watches[0]!.signal.aborted).toBe(false);
-      nowMs = 1000;
+      time.nowMs = 1000;
       follower.noteActiveOffset(6);
       expect(source.watches[0]!.signal.aborted).toBe(true);
       await waitFor('a new watch', () => source.watches.length === 2);
@@ -43,18 +49,14 @@ describe('MetadataFollower', () => {
   });
 
   it('leaves a stream alone while it keeps up', async () => {
-    let nowMs = 0;
-    const clock: Clock = { nowMs: () => nowMs, wallClockMs: () => nowMs };
-    const source = new DrySource();
-    const follower = new MetadataFollower({ source, onImage: () => Promise.resolve(), clock, staleAfterMs: 1000, reconnectBackoffMs: 1 });
-    follower.start();
+    const { time, source, follower } = startFollower();
     try {
       await waitFor('the first watch', () => source.watches.length === 1);
       follower.noteActiveOffset(0);
-      nowMs = 600;
+      time.nowMs = 600;
       await source.watches[0]!.deliver({ snapshot: false, entries: [{ offset: 0, records: Buffer.from(encodeRecordList([])) }] });
       expect(follower.image.offset).toBe(0);
-      nowMs = 5000;
+      time.nowMs = 5000;
       follower.noteActiveOffset(0);
       expect(source.watches[0]!.signal.aborted).toBe(false);
       expect(source.watches).toHaveLength(1);

@@ -17,6 +17,24 @@ function cluster(factory: TransportFactory, bootstrap: string[]): Cluster {
   });
 }
 
+/** Transports to `fake` that record where metadata was asked, failing it where `isDown` says. */
+function recordingMetadata(fake: FakeCluster, asked: string[], isDown: (address: string) => boolean = () => false): TransportFactory {
+  const real = fake.transportFactory();
+  return (address) => {
+    const transport = real(address);
+    return {
+      ...transport,
+      address,
+      getMetadata: (request: never, timeoutMs: number) => {
+        asked.push(address);
+        if (isDown(address)) return Promise.reject(new RivuletError('NETWORK_EXCEPTION', 'timed out'));
+        return transport.getMetadata(request, timeoutMs);
+      },
+      close: () => transport.close(),
+    } as unknown as BrokerTransport;
+  };
+}
+
 describe('Cluster', () => {
   it('parses bootstrap lists', () => {
     expect(parseBootstrap(' a:1, b:2 ,')).toEqual(['a:1', 'b:2']);
@@ -48,23 +66,9 @@ describe('Cluster', () => {
   it('asks the broker that answered last first, not again the one that failed', async () => {
     const fake = new FakeCluster(2);
     fake.createTopic('t', 2);
-    const real = fake.transportFactory();
     let firstDown = false;
     const asked: string[] = [];
-    const factory: TransportFactory = (address) => {
-      const transport = real(address);
-      return {
-        ...transport,
-        address,
-        getMetadata: (request: never, timeoutMs: number) => {
-          asked.push(address);
-          if (firstDown && address === fake.addressOf(1)) return Promise.reject(new RivuletError('NETWORK_EXCEPTION', 'timed out'));
-          return transport.getMetadata(request, timeoutMs);
-        },
-        close: () => transport.close(),
-      } as unknown as BrokerTransport;
-    };
-    const c = cluster(factory, [fake.addressOf(1), fake.addressOf(2)]);
+    const c = cluster(recordingMetadata(fake, asked, (address) => firstDown && address === fake.addressOf(1)), [fake.addressOf(1), fake.addressOf(2)]);
     await c.refreshMetadata(['t']);
     firstDown = true;
     await c.refreshMetadata(['t']);
@@ -79,21 +83,8 @@ describe('Cluster', () => {
   it('asks a broker that failed a produce last for metadata, until it answers again', async () => {
     const fake = new FakeCluster(2);
     fake.createTopic('t', 2);
-    const real = fake.transportFactory();
     const asked: string[] = [];
-    const factory: TransportFactory = (address) => {
-      const transport = real(address);
-      return {
-        ...transport,
-        address,
-        getMetadata: (request: never, timeoutMs: number) => {
-          asked.push(address);
-          return transport.getMetadata(request, timeoutMs);
-        },
-        close: () => transport.close(),
-      } as unknown as BrokerTransport;
-    };
-    const c = cluster(factory, [fake.addressOf(1), fake.addressOf(2)]);
+    const c = cluster(recordingMetadata(fake, asked), [fake.addressOf(1), fake.addressOf(2)]);
     await c.refreshMetadata(['t']);
     await c.refreshMetadata(['t']);
     expect(asked).toEqual([fake.addressOf(1), fake.addressOf(1)]);
