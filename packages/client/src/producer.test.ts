@@ -92,6 +92,25 @@ describe('Producer', () => {
     expect(fake.produceRequests.at(-1)!.nodeId).toBe(newLeader);
   });
 
+  it('looks for a new leader after a request timed out without an answer, and sends there at once', async () => {
+    const { fake, producer } = setup({ retryBackoffMs: 2_000, retryBackoffMaxMs: 2_000 }, 2);
+    fake.createTopic('silent', 1);
+    await producer.send({ topic: 'silent', partition: 0, value: 'warm-up' });
+    const oldLeader = fake.partition('silent', 0).leaderId;
+    const newLeader = fake.brokerIds.find((id) => id !== oldLeader)!;
+    // The old leader eats the request (a cut link): the transport gives up with REQUEST_TIMED_OUT,
+    // which by itself does not ask for fresh metadata.
+    fake.produceHook = (nodeId) => (nodeId === oldLeader ? new RivuletError('REQUEST_TIMED_OUT', 'Produce: no answer within 3000 ms') : undefined);
+    const startedMs = Date.now();
+    const sent = producer.send({ topic: 'silent', partition: 0, value: 'moved' });
+    setTimeout(() => {
+      fake.partition('silent', 0).leaderId = newLeader;
+    }, 100);
+    await expect(sent).resolves.toMatchObject({ offset: 1 });
+    expect(Date.now() - startedMs).toBeLessThan(1_500);
+    expect(fake.produceRequests.at(-1)!.nodeId).toBe(newLeader);
+  });
+
   it('gives up after `retries` retries with the last typed error', async () => {
     const { fake, producer } = setup({ retries: 2 });
     fake.produceHook = (_node, request) => errorResponse(request, 7);

@@ -486,6 +486,12 @@ export class Producer {
       const error = err instanceof RivuletError ? err : new RivuletError('NETWORK_EXCEPTION', String(err), { nodeId }, { cause: err });
       if (error.retriable) this.cluster.noteBrokerTrouble(nodeId);
       for (const batch of batches) this.handleFailure(batch, error);
+      // No answer at all (a client-side timeout, a lost connection): the broker may be down or
+      // cut off, so look for new leaders, as Kafka's client does after a request timeout.
+      if (error.retriable && !error.refreshMetadata && !this.closed) {
+        this.refreshMetadataSoon();
+        this.watchForNewLeaders();
+      }
       return;
     }
     this.handleResponse(nodeId, batches, response);
