@@ -1,5 +1,3 @@
-import { BATCH_HEADER_BYTES, HeaderField } from '@rivulet/records';
-
 /** One place in the line: wait for `ready`, do the ordered step, then `release` (always, even on failure). */
 export interface AppendTurn {
   readonly ready: Promise<void>;
@@ -7,10 +5,10 @@ export interface AppendTurn {
 }
 
 /**
- * Keeps a partition's idempotent appends in the order their requests arrived. A produce is
- * validated asynchronously (decompression runs off the main thread), so a producer's batch
- * sent second could otherwise reach the log first and be refused as out of sequence, although
- * the producer sent them in order (librdkafka keeps up to five in flight). Validation still
+ * Keeps a partition's appends in the order their requests arrived. A produce is validated
+ * asynchronously (decompression runs off the main thread), so a producer's batch sent second
+ * could otherwise reach the log first: out of the order it was sent in, and for an idempotent
+ * producer refused as out of sequence (librdkafka keeps up to five in flight). Validation still
  * runs concurrently; only the step from "validated" to "handed to the log" waits its turn.
  * The line is as long as the produces in flight for the partition, which the connections'
  * in-flight windows bound.
@@ -26,9 +24,4 @@ export class AppendTurns {
     });
     return { ready, release };
   }
-}
-
-/** Whether produced bytes start with a batch from an idempotent producer (producerId is not -1); a peek, before validation. */
-export function startsWithIdempotentBatch(records: Buffer): boolean {
-  return records.length >= BATCH_HEADER_BYTES && records.readBigInt64BE(HeaderField.producerId) !== -1n;
 }

@@ -2,7 +2,7 @@ import { RivuletError, assert, type Clock, type Logger } from '@rivulet/common';
 import { splitBatches, validateProducedBatches } from '@rivulet/records';
 import { LeaderPartitionState, followerHighWatermark, type AlterPartitionProposal, type IsrChangeRejection, type ReplicaIsrEligibility } from '@rivulet/replication';
 import type { AppendResult, PartitionLog, ReadResult } from '@rivulet/storage';
-import { AppendTurns, startsWithIdempotentBatch } from './append-turns.js';
+import { AppendTurns } from './append-turns.js';
 import type { TopicConfig } from './topic-config.js';
 
 export interface AppendOutcome {
@@ -64,7 +64,7 @@ export class Partition {
   private assignment: ReplicaAssignment;
   private leaderState: LeaderPartitionState | undefined = undefined;
   private readonly acksAllWaiters = new Set<AcksAllWaiter>();
-  private readonly idempotentTurns = new AppendTurns();
+  private readonly appendTurns = new AppendTurns();
 
   constructor(
     readonly topic: string,
@@ -193,18 +193,20 @@ export class Partition {
   async appendRecordsAsLeader(records: Buffer, acks: number = 1, timeoutMs: number = 30_000): Promise<AppendOutcome> {
     const state = this.requireLeader();
     if (acks === -1) state.checkEnoughReplicasForAppend();
-    // Idempotent batches reach the log in arrival order, where their producer's state checks them.
-    const turn = startsWithIdempotentBatch(records) ? this.idempotentTurns.take() : undefined;
+    // Produced batches reach the log in the order their requests arrived (a producer's pipelined
+    // requests keep their order, as on a Kafka connection), whatever their validation takes;
+    // idempotent ones are checked there against their producer's state.
+    const turn = this.appendTurns.take();
     let appended: Promise<AppendResult[]>;
     try {
       await validateProducedBatches(records, { maxBatchBytes: this.config.maxMessageBytes, deep: true });
       const { batches } = splitBatches(records);
       assert(batches.length > 0, 'validated produce data holds at least one batch');
-      if (turn !== undefined) await turn.ready;
+      await turn.ready;
       // Appends are issued together so the log assigns consecutive offsets and commits them in one write batch.
       appended = this.log.appendBatchesAsLeader(batches, state.leaderEpoch);
     } finally {
-      turn?.release();
+      turn.release();
     }
     const results = await appended;
     const first = results[0]!;

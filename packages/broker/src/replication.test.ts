@@ -335,6 +335,19 @@ describe('idempotent producers: ordering and truncation', () => {
     expect(second).toMatchObject({ errorCode: 0, baseOffset: 2000 });
   });
 
+  it('appends plain pipelined batches in the order they arrived too', async () => {
+    const leader = await createTopic('pipelined-plain', {}, 1);
+    const broker = brokers.get(leader)!;
+    const plain = (values: string[], compression: 'gzip' | 'none') =>
+      encodeRecordBatch({ compression, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestampMs: 1_700_000_000_000 })) });
+    const big = await plain(Array.from({ length: 2000 }, (_, i) => `big-${i}-${'x'.repeat(200)}`), 'gzip');
+    const small = await plain(['small'], 'none');
+    const send = (records: Buffer) => broker.produce({ acks: 1, timeoutMs: 5_000, topics: [{ name: 'pipelined-plain', partitions: [{ partition: 0, records }] }] }).then((r) => r.topics[0]!.partitions[0]!);
+    const [first, second] = await Promise.all([send(big), send(small)]);
+    expect(first).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(second).toMatchObject({ errorCode: 0, baseOffset: 2000 });
+  });
+
   it('a deposed leader truncates a batch it never replicated, and takes the new leader\'s batch of that sequence into its producer state', async () => {
     const first = await createTopic('idem-diverging');
     const topicId = quorum.image.topicsByName.get('idem-diverging')!.topicId;
