@@ -142,9 +142,12 @@ export function entryBeforeOffset(entry: ProducerEntry, offset: number): Produce
   if (last !== undefined) {
     return { ...entry, producerEpoch: last.producerEpoch, lastSequence: last.lastSequence, lastAppendTimeMs: last.appendTimeMs, batches: kept };
   }
-  const oldest = entry.batches[0]!;
-  if (oldest.firstSequence === 0) return undefined;
-  return { ...entry, producerEpoch: oldest.producerEpoch, lastSequence: oldest.firstSequence - 1, lastAppendTimeMs: oldest.appendTimeMs, batches: [] };
+  // Every remembered batch is gone, and where the one before them lay is not known: it may
+  // be gone too. Guessing its sequence could answer a retry of a removed batch as a duplicate
+  // (an acknowledgement for data not in the log), so the producer is forgotten: a follower
+  // re-learns it from the leader's batches it fetches next, and a producer that writes here
+  // as leader gets UNKNOWN_PRODUCER_ID and starts over.
+  return undefined;
 }
 
 /** Per-entry changes a PartitionLog must persist: entries written or removed. */
