@@ -18,7 +18,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import * as hdr from 'hdr-histogram-js';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { RivuletClient } from '@rivulet/client';
 import { NodeProcess } from '@rivulet/testkit';
+import { cpuSeconds } from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,13 +43,6 @@ const partitionCount = Number(args.partitions);
 const recordBytes = Number(args['record-bytes']);
 const concurrency = Number(args.concurrency);
 const batchRecords = Number(args['batch-records']);
-
-/** utime + stime of a process in seconds, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface Row {
   client: string;
@@ -73,17 +67,13 @@ function row(client: string, phase: Row['phase'], records: number, seconds: numb
 }
 
 /** Runs a command to completion, rejecting on a non-zero exit. */
-function run(command: string, commandArgs: string[], stdinFile?: string): Promise<string> {
+function run(command: string, commandArgs: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, commandArgs, { stdio: [stdinFile === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    if (stdinFile !== undefined) {
-      const data = readFileSync(stdinFile);
-      child.stdin!.end(data);
-    }
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err.slice(-500)}`))));
   });
 }

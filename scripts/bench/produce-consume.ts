@@ -19,7 +19,7 @@
  * timestamp (set when the producer encodes it) to its receipt by the consumer, in ms.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import { GrpcBrokerTransport } from '@rivulet/client';
 import { clientApi } from '@rivulet/proto';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
 import { LocalCluster, NodeProcess } from '@rivulet/testkit';
+import { cpuSeconds } from './process-cpu.js';
 import { CLIENT_CHANNEL_OPTIONS } from '@rivulet/transport-grpc';
 
 const { values: args } = parseArgs({
@@ -75,13 +76,6 @@ async function startLocalNode(): Promise<{ node: NodeProcess; dataDir: string }>
   const node = new NodeProcess({ dataDir, nodeArgs, args: ['--flush-policy', args.flush, '--auto-create-topics', 'false'] });
   await node.start();
   return { node, dataDir };
-}
-
-/** utime + stime of a process in seconds, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentiles(histogram: hdr.Histogram): string {

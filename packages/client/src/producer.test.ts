@@ -73,38 +73,24 @@ describe('Producer', () => {
     expect(fake.produceRequests).toHaveLength(2);
   });
 
-  it('sends a backed-off batch at once when metadata names a new leader, instead of waiting out its backoff', async () => {
-    // A long backoff (2 s after the first failure) that a new leader must cut short.
+  // A long backoff (2 s after the first failure) that a new leader must cut short. The old
+  // leader refuses the connection, or eats the request until the transport gives up with
+  // REQUEST_TIMED_OUT (a cut link), which by itself does not ask for fresh metadata.
+  it.each([
+    ['sends a backed-off batch at once when metadata names a new leader, instead of waiting out its backoff', 'moving', new RivuletError('NETWORK_EXCEPTION', 'connection refused')],
+    ['looks for a new leader after a request timed out without an answer, and sends there at once', 'silent', new RivuletError('REQUEST_TIMED_OUT', 'Produce: no answer within 3000 ms')],
+  ])('%s', async (_name, topic, failure) => {
     const { fake, producer } = setup({ retryBackoffMs: 2_000, retryBackoffMaxMs: 2_000 }, 2);
-    fake.createTopic('moving', 1);
-    await producer.send({ topic: 'moving', partition: 0, value: 'warm-up' });
-    const oldLeader = fake.partition('moving', 0).leaderId;
+    fake.createTopic(topic, 1);
+    await producer.send({ topic, partition: 0, value: 'warm-up' });
+    const oldLeader = fake.partition(topic, 0).leaderId;
     const newLeader = fake.brokerIds.find((id) => id !== oldLeader)!;
-    fake.produceHook = (nodeId) => (nodeId === oldLeader ? new RivuletError('NETWORK_EXCEPTION', 'connection refused') : undefined);
+    fake.produceHook = (nodeId) => (nodeId === oldLeader ? failure : undefined);
     const startedMs = Date.now();
-    const sent = producer.send({ topic: 'moving', partition: 0, value: 'moved' });
+    const sent = producer.send({ topic, partition: 0, value: 'moved' });
     // The controller moves the leadership 100 ms later; the producer learns it from metadata.
     setTimeout(() => {
-      fake.partition('moving', 0).leaderId = newLeader;
-    }, 100);
-    await expect(sent).resolves.toMatchObject({ offset: 1 });
-    expect(Date.now() - startedMs).toBeLessThan(1_500);
-    expect(fake.produceRequests.at(-1)!.nodeId).toBe(newLeader);
-  });
-
-  it('looks for a new leader after a request timed out without an answer, and sends there at once', async () => {
-    const { fake, producer } = setup({ retryBackoffMs: 2_000, retryBackoffMaxMs: 2_000 }, 2);
-    fake.createTopic('silent', 1);
-    await producer.send({ topic: 'silent', partition: 0, value: 'warm-up' });
-    const oldLeader = fake.partition('silent', 0).leaderId;
-    const newLeader = fake.brokerIds.find((id) => id !== oldLeader)!;
-    // The old leader eats the request (a cut link): the transport gives up with REQUEST_TIMED_OUT,
-    // which by itself does not ask for fresh metadata.
-    fake.produceHook = (nodeId) => (nodeId === oldLeader ? new RivuletError('REQUEST_TIMED_OUT', 'Produce: no answer within 3000 ms') : undefined);
-    const startedMs = Date.now();
-    const sent = producer.send({ topic: 'silent', partition: 0, value: 'moved' });
-    setTimeout(() => {
-      fake.partition('silent', 0).leaderId = newLeader;
+      fake.partition(topic, 0).leaderId = newLeader;
     }, 100);
     await expect(sent).resolves.toMatchObject({ offset: 1 });
     expect(Date.now() - startedMs).toBeLessThan(1_500);

@@ -464,10 +464,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     }
     if (fromOffset < this.logStart || fromOffset > this.committedEnd) throw this.outOfRange(fromOffset);
     const upperExclusive = maxOffsetExclusive === undefined ? this.committedEnd : Math.min(this.committedEnd, maxOffsetExclusive);
-    const empty: ReadResult = { records: Buffer.alloc(0), batchCount: 0, nextOffset: fromOffset };
-    if (fromOffset >= upperExclusive) return empty;
+    if (fromOffset >= upperExclusive) return readResult(fromOffset, [], 0, fromOffset);
     const cached = this.tail.read(fromOffset, upperExclusive, maxBytes);
-    if (cached !== undefined) return readResult(cached.batches, cached.totalBytes, cached.nextOffset, empty);
+    if (cached !== undefined) return readResult(fromOffset, cached.batches, cached.totalBytes, cached.nextOffset);
     // The upper bound excludes every batch whose last offset is >= upperExclusive.
     const iterator = this.ctx.db.iterator({
       gte: dataSeekKey(this.partitionId, fromOffset),
@@ -494,7 +493,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     } finally {
       await iterator.close();
     }
-    return readResult(batches, totalBytes, nextOffset, empty);
+    return readResult(fromOffset, batches, totalBytes, nextOffset);
   }
 
   /**
@@ -860,8 +859,11 @@ function appendEpochOps(ops: BatchOp[], pid: number, change: EpochCacheChange): 
   for (const entry of change.put) ops.push({ type: 'put', key: epochKey(pid, entry.leaderEpoch), value: encodeOffset(entry.startOffset) });
 }
 
-function readResult(batches: Buffer[], totalBytes: number, nextOffset: number, empty: ReadResult): ReadResult {
-  if (batches.length === 0) return empty;
+const EMPTY_RECORDS = Buffer.alloc(0);
+
+/** A read's answer: the batches concatenated, or nothing at `fromOffset`. */
+function readResult(fromOffset: number, batches: Buffer[], totalBytes: number, nextOffset: number): ReadResult {
+  if (batches.length === 0) return { records: EMPTY_RECORDS, batchCount: 0, nextOffset: fromOffset };
   return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
 }
 

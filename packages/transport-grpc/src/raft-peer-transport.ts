@@ -86,7 +86,6 @@ class RaftPeerClient {
   private readonly queue: Queued[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
-  private inflight = false;
   private closed = false;
   private reachable = true;
   private sentMessages = 0;
@@ -150,19 +149,16 @@ class RaftPeerClient {
   }
 
   private pump(): void {
-    if (this.inflight || this.closed || this.queueHead >= this.queue.length) return;
+    if (this.batches.inFlight > 0 || this.closed || this.queueHead >= this.queue.length) return;
     const messages = this.takeBatch();
-    this.inflight = true;
     this.batches.call({ messages }, this.settings.callDeadlineMs).then(
       () => {
-        this.inflight = false;
         this.sentMessages += messages.length;
         if (!this.reachable) this.logger.info({ peerId: this.peer.id, address: this.peer.address }, 'raft peer reachable again');
         this.reachable = true;
         this.pump();
       },
       (err: unknown) => {
-        this.inflight = false;
         this.failedCalls++;
         this.droppedFailedCallMessages += messages.length;
         // Log transitions only: a down peer fails every heartbeat.
