@@ -1,10 +1,10 @@
 // Lint: type-aware rules for every package, plus the purity rules of the design's pure
-// cores (raft, metadata, replication): no node:* modules, no I/O libraries, no wall-clock
+// cores (raft, metadata, replication, group): no node:* modules, no I/O libraries, no wall-clock
 // time, timers, global randomness or environment. Time, randomness and logging are injected.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const pureCores = ['packages/raft/src/**/*.ts', 'packages/metadata/src/**/*.ts', 'packages/replication/src/**/*.ts'];
+const pureCores = ['packages/raft/src/**/*.ts', 'packages/metadata/src/**/*.ts', 'packages/replication/src/**/*.ts', 'packages/group/src/**/*.ts'];
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'packages/proto/src/gen/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },

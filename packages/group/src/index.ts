@@ -1,0 +1,2 @@
+export type * from './types.js';
+export { DEFAULT_GROUP_CONFIG } from './types.js';
