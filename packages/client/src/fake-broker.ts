@@ -1,6 +1,7 @@
 import { RivuletError } from '@rivulet/common';
 import type { clientApi } from '@rivulet/proto';
 import { decodeRecordBatchesSync, lastOffsetOf, readBatchHeader, setBaseOffset, splitBatches } from '@rivulet/records';
+import { FakeGroupCoordinator } from './fake-group-coordinator.js';
 import type { BrokerTransport, TransportFactory } from './transport.js';
 
 /*
@@ -21,18 +22,30 @@ export type ProduceHook = (
   request: clientApi.ProduceRequest,
 ) => clientApi.ProduceResponse | Error | undefined | Promise<clientApi.ProduceResponse | Error | undefined>;
 export type FetchHook = (nodeId: number, request: clientApi.FetchRequest) => clientApi.FetchResponse | Error | undefined;
+/** Answers a group request itself (a response, or an error to throw), or leaves it to the fake coordinator (undefined). */
+export type GroupHook = (api: GroupApi, request: unknown) => unknown;
+export type GroupApi = 'FindCoordinator' | 'JoinGroup' | 'SyncGroup' | 'Heartbeat' | 'LeaveGroup' | 'OffsetCommit' | 'OffsetFetch';
+
+const NOT_COORDINATOR = 16;
 
 export class FakeCluster {
   readonly topics = new Map<string, FakePartition[]>();
   readonly brokerIds: number[];
   produceHook: ProduceHook | undefined;
   fetchHook: FetchHook | undefined;
+  groupHook: GroupHook | undefined;
+  /** The one broker that coordinates every group. */
+  coordinatorId: number;
+  readonly groupCoordinator = new FakeGroupCoordinator();
+  /** Every group request, with the broker it went to. */
+  readonly groupRequests: { nodeId: number; api: GroupApi; request: unknown }[] = [];
   readonly produceRequests: { nodeId: number; request: clientApi.ProduceRequest }[] = [];
   readonly fetchRequests: { nodeId: number; request: clientApi.FetchRequest }[] = [];
   metadataRequests = 0;
 
   constructor(brokerCount = 1) {
     this.brokerIds = Array.from({ length: brokerCount }, (_, i) => i + 1);
+    this.coordinatorId = this.brokerIds[0]!;
   }
 
   addressOf(nodeId: number): string {
@@ -201,6 +214,40 @@ class FakeTransport implements BrokerTransport {
     return this.cluster.listOffsets(request);
   }
 
+  findCoordinator(request: clientApi.FindCoordinatorRequest): Promise<clientApi.FindCoordinatorResponse> {
+    const nodeId = this.cluster.coordinatorId;
+    return this.group('FindCoordinator', request, () => ({ errorCode: 0, errorMessage: '', nodeId, host: `fake-${nodeId}`, grpcPort: 9093 }), false);
+  }
+  joinGroup(request: clientApi.JoinGroupRequest): Promise<clientApi.JoinGroupResponse> {
+    return this.group('JoinGroup', request, () => this.cluster.groupCoordinator.joinGroup(request));
+  }
+  syncGroup(request: clientApi.SyncGroupRequest): Promise<clientApi.SyncGroupResponse> {
+    return this.group('SyncGroup', request, () => this.cluster.groupCoordinator.syncGroup(request));
+  }
+  heartbeat(request: clientApi.HeartbeatRequest): Promise<clientApi.HeartbeatResponse> {
+    return this.group('Heartbeat', request, () => this.cluster.groupCoordinator.heartbeat(request));
+  }
+  leaveGroup(request: clientApi.LeaveGroupRequest): Promise<clientApi.LeaveGroupResponse> {
+    return this.group('LeaveGroup', request, () => this.cluster.groupCoordinator.leaveGroup(request));
+  }
+  offsetCommit(request: clientApi.OffsetCommitRequest): Promise<clientApi.OffsetCommitResponse> {
+    return this.group('OffsetCommit', request, () => this.cluster.groupCoordinator.offsetCommit(request));
+  }
+  offsetFetch(request: clientApi.OffsetFetchRequest): Promise<clientApi.OffsetFetchResponse> {
+    return this.group('OffsetFetch', request, () => this.cluster.groupCoordinator.offsetFetch(request));
+  }
+
+  /** A group request: the hook's answer if it has one, NOT_COORDINATOR on a broker that is not the coordinator, else the fake coordinator's. */
+  private async group<Res>(api: GroupApi, request: unknown, answer: () => Res | Promise<Res>, coordinatorOnly = true): Promise<Res> {
+    await Promise.resolve();
+    this.cluster.groupRequests.push({ nodeId: this.nodeId, api, request });
+    const hooked = this.cluster.groupHook?.(api, request);
+    if (hooked instanceof Error) throw hooked;
+    if (hooked !== undefined) return hooked as Res;
+    if (coordinatorOnly && this.nodeId !== this.cluster.coordinatorId) return notCoordinator(api, request) as Res;
+    return answer();
+  }
+
   createTopics(): Promise<clientApi.CreateTopicsResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }
@@ -233,5 +280,38 @@ class FakeTransport implements BrokerTransport {
   drainBroker(): Promise<clientApi.DrainBrokerResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }
+  describeGroups(): Promise<clientApi.DescribeGroupsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  listGroups(): Promise<clientApi.ListGroupsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
+  deleteGroups(): Promise<clientApi.DeleteGroupsResponse> {
+    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
+  }
   close(): void {}
+}
+
+/** The NOT_COORDINATOR answer of a group API, in its response's shape. */
+function notCoordinator(api: GroupApi, request: unknown): unknown {
+  const base = { errorCode: NOT_COORDINATOR, errorMessage: 'not the coordinator' };
+  switch (api) {
+    case 'JoinGroup':
+      return { ...base, generationId: -1, protocolType: '', protocolName: '', leader: '', skipAssignment: false, memberId: '', members: [] };
+    case 'SyncGroup':
+      return { ...base, protocolType: '', protocolName: '', assignment: Buffer.alloc(0) };
+    case 'LeaveGroup':
+      return { ...base, members: [] };
+    case 'OffsetFetch':
+      return { errorCode: NOT_COORDINATOR, topics: [] };
+    case 'OffsetCommit':
+      return {
+        topics: (request as clientApi.OffsetCommitRequest).topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: NOT_COORDINATOR })),
+        })),
+      };
+    default:
+      return base;
+  }
 }

@@ -27,6 +27,18 @@ export interface BrokerTransport {
   alterPartitionReassignments(request: clientApi.AlterPartitionReassignmentsRequest, timeoutMs: number): Promise<clientApi.AlterPartitionReassignmentsResponse>;
   listPartitionReassignments(request: clientApi.ListPartitionReassignmentsRequest, timeoutMs: number): Promise<clientApi.ListPartitionReassignmentsResponse>;
   drainBroker(request: clientApi.DrainBrokerRequest, timeoutMs: number): Promise<clientApi.DrainBrokerResponse>;
+  findCoordinator(request: clientApi.FindCoordinatorRequest, timeoutMs: number): Promise<clientApi.FindCoordinatorResponse>;
+  /** A long poll: `timeoutMs` must cover the group's rebalance timeout. `signal` abandons it (a consumer closing). */
+  joinGroup(request: clientApi.JoinGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.JoinGroupResponse>;
+  /** Waits for the leader's assignment; `signal` abandons it. */
+  syncGroup(request: clientApi.SyncGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.SyncGroupResponse>;
+  heartbeat(request: clientApi.HeartbeatRequest, timeoutMs: number): Promise<clientApi.HeartbeatResponse>;
+  leaveGroup(request: clientApi.LeaveGroupRequest, timeoutMs: number): Promise<clientApi.LeaveGroupResponse>;
+  offsetCommit(request: clientApi.OffsetCommitRequest, timeoutMs: number): Promise<clientApi.OffsetCommitResponse>;
+  offsetFetch(request: clientApi.OffsetFetchRequest, timeoutMs: number): Promise<clientApi.OffsetFetchResponse>;
+  describeGroups(request: clientApi.DescribeGroupsRequest, timeoutMs: number): Promise<clientApi.DescribeGroupsResponse>;
+  listGroups(request: clientApi.ListGroupsRequest, timeoutMs: number): Promise<clientApi.ListGroupsResponse>;
+  deleteGroups(request: clientApi.DeleteGroupsRequest, timeoutMs: number): Promise<clientApi.DeleteGroupsResponse>;
   close(): void;
 }
 
@@ -124,19 +136,54 @@ export class GrpcBrokerTransport implements BrokerTransport {
   drainBroker(request: clientApi.DrainBrokerRequest, timeoutMs: number): Promise<clientApi.DrainBrokerResponse> {
     return this.unary('DrainBroker', this.client.drainBroker.bind(this.client), request, timeoutMs);
   }
+  findCoordinator(request: clientApi.FindCoordinatorRequest, timeoutMs: number): Promise<clientApi.FindCoordinatorResponse> {
+    return this.unary('FindCoordinator', this.client.findCoordinator.bind(this.client), request, timeoutMs);
+  }
+  joinGroup(request: clientApi.JoinGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.JoinGroupResponse> {
+    return this.unary('JoinGroup', this.client.joinGroup.bind(this.client), request, timeoutMs, signal);
+  }
+  syncGroup(request: clientApi.SyncGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.SyncGroupResponse> {
+    return this.unary('SyncGroup', this.client.syncGroup.bind(this.client), request, timeoutMs, signal);
+  }
+  heartbeat(request: clientApi.HeartbeatRequest, timeoutMs: number): Promise<clientApi.HeartbeatResponse> {
+    return this.unary('Heartbeat', this.client.heartbeat.bind(this.client), request, timeoutMs);
+  }
+  leaveGroup(request: clientApi.LeaveGroupRequest, timeoutMs: number): Promise<clientApi.LeaveGroupResponse> {
+    return this.unary('LeaveGroup', this.client.leaveGroup.bind(this.client), request, timeoutMs);
+  }
+  offsetCommit(request: clientApi.OffsetCommitRequest, timeoutMs: number): Promise<clientApi.OffsetCommitResponse> {
+    return this.unary('OffsetCommit', this.client.offsetCommit.bind(this.client), request, timeoutMs);
+  }
+  offsetFetch(request: clientApi.OffsetFetchRequest, timeoutMs: number): Promise<clientApi.OffsetFetchResponse> {
+    return this.unary('OffsetFetch', this.client.offsetFetch.bind(this.client), request, timeoutMs);
+  }
+  describeGroups(request: clientApi.DescribeGroupsRequest, timeoutMs: number): Promise<clientApi.DescribeGroupsResponse> {
+    return this.unary('DescribeGroups', this.client.describeGroups.bind(this.client), request, timeoutMs);
+  }
+  listGroups(request: clientApi.ListGroupsRequest, timeoutMs: number): Promise<clientApi.ListGroupsResponse> {
+    return this.unary('ListGroups', this.client.listGroups.bind(this.client), request, timeoutMs);
+  }
+  deleteGroups(request: clientApi.DeleteGroupsRequest, timeoutMs: number): Promise<clientApi.DeleteGroupsResponse> {
+    return this.unary('DeleteGroups', this.client.deleteGroups.bind(this.client), request, timeoutMs);
+  }
 
   close(): void {
     this.produceCalls.close();
     this.client.close();
   }
 
-  private unary<Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+  /** One call with a deadline; `signal` cancels it (the promise then rejects with the cancellation). */
+  private unary<Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req, timeoutMs: number, signal?: AbortSignal): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const deadline = new Date(Date.now() + timeoutMs);
-      method(request, new Metadata(), { deadline }, (error, response) => {
+      const cancel = (): void => call.cancel();
+      const call = method(request, new Metadata(), { deadline }, (error, response) => {
+        signal?.removeEventListener('abort', cancel);
         if (error) reject(fromGrpcError(error, this.address, name));
         else resolve(response);
       });
+      if (signal?.aborted === true) call.cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 }

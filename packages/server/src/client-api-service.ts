@@ -95,5 +95,20 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, logger: 
     listPartitionReassignments: (request) => metrics.observe('list_partition_reassignments', () => broker.listPartitionReassignments(request.topics)),
     drainBroker: (request) => metrics.observe('drain_broker', () => broker.drainBroker(request.brokerId)),
     describeCluster: () => metrics.observe('describe_cluster', async () => ({ ...broker.describeCluster(), controllers: [...controllers()] })),
+    findCoordinator: groupsNotServed,
+    joinGroup: groupsNotServed,
+    syncGroup: groupsNotServed,
+    heartbeat: groupsNotServed,
+    leaveGroup: groupsNotServed,
+    offsetCommit: groupsNotServed,
+    offsetFetch: groupsNotServed,
+    describeGroups: groupsNotServed,
+    listGroups: groupsNotServed,
+    deleteGroups: groupsNotServed,
   };
+}
+
+/** Until the broker hosts a group coordinator, group requests are refused as an API the broker does not have. */
+function groupsNotServed(): Promise<never> {
+  return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'this broker does not coordinate consumer groups yet'));
 }

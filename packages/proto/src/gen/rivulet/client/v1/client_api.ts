@@ -451,6 +451,255 @@ export interface DrainBrokerResponse {
   started: DrainedPartition[];
 }
 
+export interface FindCoordinatorRequest {
+  groupId: string;
+}
+
+export interface FindCoordinatorResponse {
+  /** COORDINATOR_NOT_AVAILABLE while the offsets topic is being created or its partition has no leader. */
+  errorCode: number;
+  errorMessage: string;
+  nodeId: number;
+  host: string;
+  grpcPort: number;
+}
+
+export interface JoinGroupProtocol {
+  /** An assignor name for consumer groups: range, roundrobin, cooperative-sticky. */
+  name: string;
+  metadata: Buffer;
+}
+
+export interface JoinGroupRequest {
+  groupId: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  /** Empty when joining for the first time. */
+  memberId: string;
+  /** Static membership (KIP-345); empty for a dynamic member. */
+  groupInstanceId: string;
+  /** "consumer" for consumer groups. */
+  protocolType: string;
+  /** In the member's order of preference. */
+  protocols: JoinGroupProtocol[];
+  /** A new dynamic member first gets MEMBER_ID_REQUIRED with its id, then rejoins with it (KIP-394). */
+  requireKnownMemberId: boolean;
+  reason: string;
+  clientId: string;
+}
+
+export interface JoinGroupMember {
+  memberId: string;
+  groupInstanceId: string;
+  metadata: Buffer;
+}
+
+export interface JoinGroupResponse {
+  errorCode: number;
+  errorMessage: string;
+  generationId: number;
+  protocolType: string;
+  protocolName: string;
+  leader: string;
+  /** KIP-814: a static leader that rejoined without a change must not recompute the assignment. */
+  skipAssignment: boolean;
+  memberId: string;
+  /** Every member's metadata for the chosen protocol, to the leader only. */
+  members: JoinGroupMember[];
+}
+
+export interface SyncGroupAssignment {
+  memberId: string;
+  assignment: Buffer;
+}
+
+export interface SyncGroupRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+  /** Checked against the group's when not empty. */
+  protocolType: string;
+  protocolName: string;
+  /** The leader's assignment for every member; empty from the other members. */
+  assignments: SyncGroupAssignment[];
+}
+
+export interface SyncGroupResponse {
+  errorCode: number;
+  errorMessage: string;
+  protocolType: string;
+  protocolName: string;
+  assignment: Buffer;
+}
+
+export interface HeartbeatRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+}
+
+export interface HeartbeatResponse {
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface LeavingMember {
+  /** Empty with a group_instance_id: the static member is named by its instance id alone. */
+  memberId: string;
+  groupInstanceId: string;
+  reason: string;
+}
+
+export interface LeaveGroupRequest {
+  groupId: string;
+  members: LeavingMember[];
+}
+
+export interface LeftMember {
+  memberId: string;
+  groupInstanceId: string;
+  errorCode: number;
+}
+
+export interface LeaveGroupResponse {
+  errorCode: number;
+  errorMessage: string;
+  members: LeftMember[];
+}
+
+export interface OffsetCommitPartition {
+  partitionIndex: number;
+  committedOffset: number;
+  /** -1 when unknown. */
+  committedLeaderEpoch: number;
+  committedMetadata: string;
+}
+
+export interface OffsetCommitTopic {
+  name: string;
+  partitions: OffsetCommitPartition[];
+}
+
+export interface OffsetCommitRequest {
+  groupId: string;
+  /** -1 with an empty member_id for a commit from outside group management. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string;
+  /** -1: the broker's retention. */
+  retentionTimeMs: number;
+  topics: OffsetCommitTopic[];
+}
+
+export interface OffsetCommitPartitionResponse {
+  partitionIndex: number;
+  errorCode: number;
+}
+
+export interface OffsetCommitTopicResponse {
+  name: string;
+  partitions: OffsetCommitPartitionResponse[];
+}
+
+export interface OffsetCommitResponse {
+  topics: OffsetCommitTopicResponse[];
+}
+
+export interface OffsetFetchTopic {
+  name: string;
+  partitionIndexes: number[];
+}
+
+export interface OffsetFetchRequest {
+  groupId: string;
+  /** Empty: every partition the group has committed an offset for. */
+  topics: OffsetFetchTopic[];
+  /** Refuse (UNSTABLE_OFFSET_COMMIT) while a commit for a partition is in flight. */
+  requireStable: boolean;
+}
+
+export interface FetchedOffset {
+  partitionIndex: number;
+  /** -1 when the group has no committed offset for the partition. */
+  committedOffset: number;
+  committedLeaderEpoch: number;
+  metadata: string;
+  errorCode: number;
+}
+
+export interface OffsetFetchTopicResponse {
+  name: string;
+  partitions: FetchedOffset[];
+}
+
+export interface OffsetFetchResponse {
+  /** Whole-group errors: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS. */
+  errorCode: number;
+  topics: OffsetFetchTopicResponse[];
+}
+
+export interface DescribeGroupsRequest {
+  groupIds: string[];
+}
+
+export interface DescribedMember {
+  memberId: string;
+  groupInstanceId: string;
+  clientId: string;
+  clientHost: string;
+  /** The member's metadata for the group's protocol. */
+  memberMetadata: Buffer;
+  memberAssignment: Buffer;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  /** NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS; an unknown group is Dead with no error. */
+  errorCode: number;
+  /** Empty, PreparingRebalance, CompletingRebalance, Stable or Dead, as Kafka names them. */
+  groupState: string;
+  protocolType: string;
+  /** The chosen protocol: the assignor's name for consumer groups. */
+  protocolData: string;
+  members: DescribedMember[];
+}
+
+export interface DescribeGroupsResponse {
+  groups: GroupDescription[];
+}
+
+export interface ListGroupsRequest {
+  /** Only groups in these states; empty: every group. */
+  statesFilter: string[];
+}
+
+export interface GroupListing {
+  groupId: string;
+  protocolType: string;
+  groupState: string;
+}
+
+export interface ListGroupsResponse {
+  /** The groups this broker coordinates; listing a cluster's groups asks every broker. */
+  groups: GroupListing[];
+}
+
+export interface DeleteGroupsRequest {
+  groupIds: string[];
+}
+
+export interface DeletedGroup {
+  groupId: string;
+  /** NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, NOT_COORDINATOR, ... */
+  errorCode: number;
+}
+
+export interface DeleteGroupsResponse {
+  results: DeletedGroup[];
+}
+
 function createBaseMetadataRequest(): MetadataRequest {
   return { topics: [], allowAutoTopicCreation: false };
 }
@@ -4770,6 +5019,2543 @@ export const DrainBrokerResponse = {
   },
 };
 
+function createBaseFindCoordinatorRequest(): FindCoordinatorRequest {
+  return { groupId: "" };
+}
+
+export const FindCoordinatorRequest = {
+  encode(message: FindCoordinatorRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): FindCoordinatorRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseFindCoordinatorRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<FindCoordinatorRequest>): FindCoordinatorRequest {
+    return FindCoordinatorRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindCoordinatorRequest>): FindCoordinatorRequest {
+    const message = createBaseFindCoordinatorRequest();
+    message.groupId = object.groupId ?? "";
+    return message;
+  },
+};
+
+function createBaseFindCoordinatorResponse(): FindCoordinatorResponse {
+  return { errorCode: 0, errorMessage: "", nodeId: 0, host: "", grpcPort: 0 };
+}
+
+export const FindCoordinatorResponse = {
+  encode(message: FindCoordinatorResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(18).string(message.errorMessage);
+    }
+    if (message.nodeId !== 0) {
+      writer.uint32(24).int32(message.nodeId);
+    }
+    if (message.host !== "") {
+      writer.uint32(34).string(message.host);
+    }
+    if (message.grpcPort !== 0) {
+      writer.uint32(40).int32(message.grpcPort);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): FindCoordinatorResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseFindCoordinatorResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.nodeId = reader.int32();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.host = reader.string();
+          continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.grpcPort = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<FindCoordinatorResponse>): FindCoordinatorResponse {
+    return FindCoordinatorResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindCoordinatorResponse>): FindCoordinatorResponse {
+    const message = createBaseFindCoordinatorResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    message.nodeId = object.nodeId ?? 0;
+    message.host = object.host ?? "";
+    message.grpcPort = object.grpcPort ?? 0;
+    return message;
+  },
+};
+
+function createBaseJoinGroupProtocol(): JoinGroupProtocol {
+  return { name: "", metadata: Buffer.alloc(0) };
+}
+
+export const JoinGroupProtocol = {
+  encode(message: JoinGroupProtocol, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.metadata.length !== 0) {
+      writer.uint32(18).bytes(message.metadata);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): JoinGroupProtocol {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseJoinGroupProtocol();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.metadata = reader.bytes() as Buffer;
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<JoinGroupProtocol>): JoinGroupProtocol {
+    return JoinGroupProtocol.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinGroupProtocol>): JoinGroupProtocol {
+    const message = createBaseJoinGroupProtocol();
+    message.name = object.name ?? "";
+    message.metadata = object.metadata ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseJoinGroupRequest(): JoinGroupRequest {
+  return {
+    groupId: "",
+    sessionTimeoutMs: 0,
+    rebalanceTimeoutMs: 0,
+    memberId: "",
+    groupInstanceId: "",
+    protocolType: "",
+    protocols: [],
+    requireKnownMemberId: false,
+    reason: "",
+    clientId: "",
+  };
+}
+
+export const JoinGroupRequest = {
+  encode(message: JoinGroupRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.sessionTimeoutMs !== 0) {
+      writer.uint32(16).int32(message.sessionTimeoutMs);
+    }
+    if (message.rebalanceTimeoutMs !== 0) {
+      writer.uint32(24).int32(message.rebalanceTimeoutMs);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(34).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(42).string(message.groupInstanceId);
+    }
+    if (message.protocolType !== "") {
+      writer.uint32(50).string(message.protocolType);
+    }
+    for (const v of message.protocols) {
+      JoinGroupProtocol.encode(v!, writer.uint32(58).fork()).ldelim();
+    }
+    if (message.requireKnownMemberId !== false) {
+      writer.uint32(64).bool(message.requireKnownMemberId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(74).string(message.reason);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(82).string(message.clientId);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): JoinGroupRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseJoinGroupRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.sessionTimeoutMs = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.rebalanceTimeoutMs = reader.int32();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.protocolType = reader.string();
+          continue;
+        case 7:
+          if (tag !== 58) {
+            break;
+          }
+
+          message.protocols.push(JoinGroupProtocol.decode(reader, reader.uint32()));
+          continue;
+        case 8:
+          if (tag !== 64) {
+            break;
+          }
+
+          message.requireKnownMemberId = reader.bool();
+          continue;
+        case 9:
+          if (tag !== 74) {
+            break;
+          }
+
+          message.reason = reader.string();
+          continue;
+        case 10:
+          if (tag !== 82) {
+            break;
+          }
+
+          message.clientId = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<JoinGroupRequest>): JoinGroupRequest {
+    return JoinGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinGroupRequest>): JoinGroupRequest {
+    const message = createBaseJoinGroupRequest();
+    message.groupId = object.groupId ?? "";
+    message.sessionTimeoutMs = object.sessionTimeoutMs ?? 0;
+    message.rebalanceTimeoutMs = object.rebalanceTimeoutMs ?? 0;
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.protocolType = object.protocolType ?? "";
+    message.protocols = object.protocols?.map((e) => JoinGroupProtocol.fromPartial(e)) || [];
+    message.requireKnownMemberId = object.requireKnownMemberId ?? false;
+    message.reason = object.reason ?? "";
+    message.clientId = object.clientId ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinGroupMember(): JoinGroupMember {
+  return { memberId: "", groupInstanceId: "", metadata: Buffer.alloc(0) };
+}
+
+export const JoinGroupMember = {
+  encode(message: JoinGroupMember, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(18).string(message.groupInstanceId);
+    }
+    if (message.metadata.length !== 0) {
+      writer.uint32(26).bytes(message.metadata);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): JoinGroupMember {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseJoinGroupMember();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.metadata = reader.bytes() as Buffer;
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<JoinGroupMember>): JoinGroupMember {
+    return JoinGroupMember.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinGroupMember>): JoinGroupMember {
+    const message = createBaseJoinGroupMember();
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.metadata = object.metadata ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseJoinGroupResponse(): JoinGroupResponse {
+  return {
+    errorCode: 0,
+    errorMessage: "",
+    generationId: 0,
+    protocolType: "",
+    protocolName: "",
+    leader: "",
+    skipAssignment: false,
+    memberId: "",
+    members: [],
+  };
+}
+
+export const JoinGroupResponse = {
+  encode(message: JoinGroupResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(18).string(message.errorMessage);
+    }
+    if (message.generationId !== 0) {
+      writer.uint32(24).int32(message.generationId);
+    }
+    if (message.protocolType !== "") {
+      writer.uint32(34).string(message.protocolType);
+    }
+    if (message.protocolName !== "") {
+      writer.uint32(42).string(message.protocolName);
+    }
+    if (message.leader !== "") {
+      writer.uint32(50).string(message.leader);
+    }
+    if (message.skipAssignment !== false) {
+      writer.uint32(56).bool(message.skipAssignment);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(66).string(message.memberId);
+    }
+    for (const v of message.members) {
+      JoinGroupMember.encode(v!, writer.uint32(74).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): JoinGroupResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseJoinGroupResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.generationId = reader.int32();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.protocolType = reader.string();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.protocolName = reader.string();
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.leader = reader.string();
+          continue;
+        case 7:
+          if (tag !== 56) {
+            break;
+          }
+
+          message.skipAssignment = reader.bool();
+          continue;
+        case 8:
+          if (tag !== 66) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 9:
+          if (tag !== 74) {
+            break;
+          }
+
+          message.members.push(JoinGroupMember.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<JoinGroupResponse>): JoinGroupResponse {
+    return JoinGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinGroupResponse>): JoinGroupResponse {
+    const message = createBaseJoinGroupResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    message.generationId = object.generationId ?? 0;
+    message.protocolType = object.protocolType ?? "";
+    message.protocolName = object.protocolName ?? "";
+    message.leader = object.leader ?? "";
+    message.skipAssignment = object.skipAssignment ?? false;
+    message.memberId = object.memberId ?? "";
+    message.members = object.members?.map((e) => JoinGroupMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSyncGroupAssignment(): SyncGroupAssignment {
+  return { memberId: "", assignment: Buffer.alloc(0) };
+}
+
+export const SyncGroupAssignment = {
+  encode(message: SyncGroupAssignment, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.assignment.length !== 0) {
+      writer.uint32(18).bytes(message.assignment);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): SyncGroupAssignment {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseSyncGroupAssignment();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.assignment = reader.bytes() as Buffer;
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<SyncGroupAssignment>): SyncGroupAssignment {
+    return SyncGroupAssignment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SyncGroupAssignment>): SyncGroupAssignment {
+    const message = createBaseSyncGroupAssignment();
+    message.memberId = object.memberId ?? "";
+    message.assignment = object.assignment ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSyncGroupRequest(): SyncGroupRequest {
+  return {
+    groupId: "",
+    generationId: 0,
+    memberId: "",
+    groupInstanceId: "",
+    protocolType: "",
+    protocolName: "",
+    assignments: [],
+  };
+}
+
+export const SyncGroupRequest = {
+  encode(message: SyncGroupRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.generationId !== 0) {
+      writer.uint32(16).int32(message.generationId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(26).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(34).string(message.groupInstanceId);
+    }
+    if (message.protocolType !== "") {
+      writer.uint32(42).string(message.protocolType);
+    }
+    if (message.protocolName !== "") {
+      writer.uint32(50).string(message.protocolName);
+    }
+    for (const v of message.assignments) {
+      SyncGroupAssignment.encode(v!, writer.uint32(58).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): SyncGroupRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseSyncGroupRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.generationId = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.protocolType = reader.string();
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.protocolName = reader.string();
+          continue;
+        case 7:
+          if (tag !== 58) {
+            break;
+          }
+
+          message.assignments.push(SyncGroupAssignment.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<SyncGroupRequest>): SyncGroupRequest {
+    return SyncGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SyncGroupRequest>): SyncGroupRequest {
+    const message = createBaseSyncGroupRequest();
+    message.groupId = object.groupId ?? "";
+    message.generationId = object.generationId ?? 0;
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.protocolType = object.protocolType ?? "";
+    message.protocolName = object.protocolName ?? "";
+    message.assignments = object.assignments?.map((e) => SyncGroupAssignment.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSyncGroupResponse(): SyncGroupResponse {
+  return { errorCode: 0, errorMessage: "", protocolType: "", protocolName: "", assignment: Buffer.alloc(0) };
+}
+
+export const SyncGroupResponse = {
+  encode(message: SyncGroupResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(18).string(message.errorMessage);
+    }
+    if (message.protocolType !== "") {
+      writer.uint32(26).string(message.protocolType);
+    }
+    if (message.protocolName !== "") {
+      writer.uint32(34).string(message.protocolName);
+    }
+    if (message.assignment.length !== 0) {
+      writer.uint32(42).bytes(message.assignment);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): SyncGroupResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseSyncGroupResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.protocolType = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.protocolName = reader.string();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.assignment = reader.bytes() as Buffer;
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<SyncGroupResponse>): SyncGroupResponse {
+    return SyncGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SyncGroupResponse>): SyncGroupResponse {
+    const message = createBaseSyncGroupResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    message.protocolType = object.protocolType ?? "";
+    message.protocolName = object.protocolName ?? "";
+    message.assignment = object.assignment ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseHeartbeatRequest(): HeartbeatRequest {
+  return { groupId: "", generationId: 0, memberId: "", groupInstanceId: "" };
+}
+
+export const HeartbeatRequest = {
+  encode(message: HeartbeatRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.generationId !== 0) {
+      writer.uint32(16).int32(message.generationId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(26).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(34).string(message.groupInstanceId);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): HeartbeatRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseHeartbeatRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.generationId = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<HeartbeatRequest>): HeartbeatRequest {
+    return HeartbeatRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HeartbeatRequest>): HeartbeatRequest {
+    const message = createBaseHeartbeatRequest();
+    message.groupId = object.groupId ?? "";
+    message.generationId = object.generationId ?? 0;
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    return message;
+  },
+};
+
+function createBaseHeartbeatResponse(): HeartbeatResponse {
+  return { errorCode: 0, errorMessage: "" };
+}
+
+export const HeartbeatResponse = {
+  encode(message: HeartbeatResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(18).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): HeartbeatResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseHeartbeatResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<HeartbeatResponse>): HeartbeatResponse {
+    return HeartbeatResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HeartbeatResponse>): HeartbeatResponse {
+    const message = createBaseHeartbeatResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
+function createBaseLeavingMember(): LeavingMember {
+  return { memberId: "", groupInstanceId: "", reason: "" };
+}
+
+export const LeavingMember = {
+  encode(message: LeavingMember, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(18).string(message.groupInstanceId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): LeavingMember {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLeavingMember();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.reason = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<LeavingMember>): LeavingMember {
+    return LeavingMember.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeavingMember>): LeavingMember {
+    const message = createBaseLeavingMember();
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseLeaveGroupRequest(): LeaveGroupRequest {
+  return { groupId: "", members: [] };
+}
+
+export const LeaveGroupRequest = {
+  encode(message: LeaveGroupRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    for (const v of message.members) {
+      LeavingMember.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): LeaveGroupRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLeaveGroupRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.members.push(LeavingMember.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<LeaveGroupRequest>): LeaveGroupRequest {
+    return LeaveGroupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaveGroupRequest>): LeaveGroupRequest {
+    const message = createBaseLeaveGroupRequest();
+    message.groupId = object.groupId ?? "";
+    message.members = object.members?.map((e) => LeavingMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLeftMember(): LeftMember {
+  return { memberId: "", groupInstanceId: "", errorCode: 0 };
+}
+
+export const LeftMember = {
+  encode(message: LeftMember, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(18).string(message.groupInstanceId);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(24).int32(message.errorCode);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): LeftMember {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLeftMember();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<LeftMember>): LeftMember {
+    return LeftMember.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeftMember>): LeftMember {
+    const message = createBaseLeftMember();
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.errorCode = object.errorCode ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaveGroupResponse(): LeaveGroupResponse {
+  return { errorCode: 0, errorMessage: "", members: [] };
+}
+
+export const LeaveGroupResponse = {
+  encode(message: LeaveGroupResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(18).string(message.errorMessage);
+    }
+    for (const v of message.members) {
+      LeftMember.encode(v!, writer.uint32(26).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): LeaveGroupResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLeaveGroupResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.members.push(LeftMember.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<LeaveGroupResponse>): LeaveGroupResponse {
+    return LeaveGroupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaveGroupResponse>): LeaveGroupResponse {
+    const message = createBaseLeaveGroupResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    message.members = object.members?.map((e) => LeftMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetCommitPartition(): OffsetCommitPartition {
+  return { partitionIndex: 0, committedOffset: 0, committedLeaderEpoch: 0, committedMetadata: "" };
+}
+
+export const OffsetCommitPartition = {
+  encode(message: OffsetCommitPartition, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.partitionIndex !== 0) {
+      writer.uint32(8).int32(message.partitionIndex);
+    }
+    if (message.committedOffset !== 0) {
+      writer.uint32(16).int64(message.committedOffset);
+    }
+    if (message.committedLeaderEpoch !== 0) {
+      writer.uint32(24).int32(message.committedLeaderEpoch);
+    }
+    if (message.committedMetadata !== "") {
+      writer.uint32(34).string(message.committedMetadata);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitPartition {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitPartition();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.partitionIndex = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.committedOffset = longToNumber(reader.int64() as Long);
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.committedLeaderEpoch = reader.int32();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.committedMetadata = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitPartition>): OffsetCommitPartition {
+    return OffsetCommitPartition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitPartition>): OffsetCommitPartition {
+    const message = createBaseOffsetCommitPartition();
+    message.partitionIndex = object.partitionIndex ?? 0;
+    message.committedOffset = object.committedOffset ?? 0;
+    message.committedLeaderEpoch = object.committedLeaderEpoch ?? 0;
+    message.committedMetadata = object.committedMetadata ?? "";
+    return message;
+  },
+};
+
+function createBaseOffsetCommitTopic(): OffsetCommitTopic {
+  return { name: "", partitions: [] };
+}
+
+export const OffsetCommitTopic = {
+  encode(message: OffsetCommitTopic, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.partitions) {
+      OffsetCommitPartition.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitTopic {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitTopic();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.partitions.push(OffsetCommitPartition.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitTopic>): OffsetCommitTopic {
+    return OffsetCommitTopic.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitTopic>): OffsetCommitTopic {
+    const message = createBaseOffsetCommitTopic();
+    message.name = object.name ?? "";
+    message.partitions = object.partitions?.map((e) => OffsetCommitPartition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetCommitRequest(): OffsetCommitRequest {
+  return { groupId: "", generationId: 0, memberId: "", groupInstanceId: "", retentionTimeMs: 0, topics: [] };
+}
+
+export const OffsetCommitRequest = {
+  encode(message: OffsetCommitRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.generationId !== 0) {
+      writer.uint32(16).int32(message.generationId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(26).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(34).string(message.groupInstanceId);
+    }
+    if (message.retentionTimeMs !== 0) {
+      writer.uint32(40).int64(message.retentionTimeMs);
+    }
+    for (const v of message.topics) {
+      OffsetCommitTopic.encode(v!, writer.uint32(50).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.generationId = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.retentionTimeMs = longToNumber(reader.int64() as Long);
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.topics.push(OffsetCommitTopic.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitRequest>): OffsetCommitRequest {
+    return OffsetCommitRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitRequest>): OffsetCommitRequest {
+    const message = createBaseOffsetCommitRequest();
+    message.groupId = object.groupId ?? "";
+    message.generationId = object.generationId ?? 0;
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.retentionTimeMs = object.retentionTimeMs ?? 0;
+    message.topics = object.topics?.map((e) => OffsetCommitTopic.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetCommitPartitionResponse(): OffsetCommitPartitionResponse {
+  return { partitionIndex: 0, errorCode: 0 };
+}
+
+export const OffsetCommitPartitionResponse = {
+  encode(message: OffsetCommitPartitionResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.partitionIndex !== 0) {
+      writer.uint32(8).int32(message.partitionIndex);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(16).int32(message.errorCode);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitPartitionResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitPartitionResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.partitionIndex = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitPartitionResponse>): OffsetCommitPartitionResponse {
+    return OffsetCommitPartitionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitPartitionResponse>): OffsetCommitPartitionResponse {
+    const message = createBaseOffsetCommitPartitionResponse();
+    message.partitionIndex = object.partitionIndex ?? 0;
+    message.errorCode = object.errorCode ?? 0;
+    return message;
+  },
+};
+
+function createBaseOffsetCommitTopicResponse(): OffsetCommitTopicResponse {
+  return { name: "", partitions: [] };
+}
+
+export const OffsetCommitTopicResponse = {
+  encode(message: OffsetCommitTopicResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.partitions) {
+      OffsetCommitPartitionResponse.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitTopicResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitTopicResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.partitions.push(OffsetCommitPartitionResponse.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitTopicResponse>): OffsetCommitTopicResponse {
+    return OffsetCommitTopicResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitTopicResponse>): OffsetCommitTopicResponse {
+    const message = createBaseOffsetCommitTopicResponse();
+    message.name = object.name ?? "";
+    message.partitions = object.partitions?.map((e) => OffsetCommitPartitionResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetCommitResponse(): OffsetCommitResponse {
+  return { topics: [] };
+}
+
+export const OffsetCommitResponse = {
+  encode(message: OffsetCommitResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.topics) {
+      OffsetCommitTopicResponse.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.topics.push(OffsetCommitTopicResponse.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitResponse>): OffsetCommitResponse {
+    return OffsetCommitResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitResponse>): OffsetCommitResponse {
+    const message = createBaseOffsetCommitResponse();
+    message.topics = object.topics?.map((e) => OffsetCommitTopicResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetFetchTopic(): OffsetFetchTopic {
+  return { name: "", partitionIndexes: [] };
+}
+
+export const OffsetFetchTopic = {
+  encode(message: OffsetFetchTopic, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    writer.uint32(18).fork();
+    for (const v of message.partitionIndexes) {
+      writer.int32(v);
+    }
+    writer.ldelim();
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetFetchTopic {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetFetchTopic();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag === 16) {
+            message.partitionIndexes.push(reader.int32());
+
+            continue;
+          }
+
+          if (tag === 18) {
+            const end2 = reader.uint32() + reader.pos;
+            while (reader.pos < end2) {
+              message.partitionIndexes.push(reader.int32());
+            }
+
+            continue;
+          }
+
+          break;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetFetchTopic>): OffsetFetchTopic {
+    return OffsetFetchTopic.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetFetchTopic>): OffsetFetchTopic {
+    const message = createBaseOffsetFetchTopic();
+    message.name = object.name ?? "";
+    message.partitionIndexes = object.partitionIndexes?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetFetchRequest(): OffsetFetchRequest {
+  return { groupId: "", topics: [], requireStable: false };
+}
+
+export const OffsetFetchRequest = {
+  encode(message: OffsetFetchRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    for (const v of message.topics) {
+      OffsetFetchTopic.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    if (message.requireStable !== false) {
+      writer.uint32(24).bool(message.requireStable);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetFetchRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetFetchRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.topics.push(OffsetFetchTopic.decode(reader, reader.uint32()));
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.requireStable = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetFetchRequest>): OffsetFetchRequest {
+    return OffsetFetchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetFetchRequest>): OffsetFetchRequest {
+    const message = createBaseOffsetFetchRequest();
+    message.groupId = object.groupId ?? "";
+    message.topics = object.topics?.map((e) => OffsetFetchTopic.fromPartial(e)) || [];
+    message.requireStable = object.requireStable ?? false;
+    return message;
+  },
+};
+
+function createBaseFetchedOffset(): FetchedOffset {
+  return { partitionIndex: 0, committedOffset: 0, committedLeaderEpoch: 0, metadata: "", errorCode: 0 };
+}
+
+export const FetchedOffset = {
+  encode(message: FetchedOffset, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.partitionIndex !== 0) {
+      writer.uint32(8).int32(message.partitionIndex);
+    }
+    if (message.committedOffset !== 0) {
+      writer.uint32(16).int64(message.committedOffset);
+    }
+    if (message.committedLeaderEpoch !== 0) {
+      writer.uint32(24).int32(message.committedLeaderEpoch);
+    }
+    if (message.metadata !== "") {
+      writer.uint32(34).string(message.metadata);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(40).int32(message.errorCode);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): FetchedOffset {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseFetchedOffset();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.partitionIndex = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.committedOffset = longToNumber(reader.int64() as Long);
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.committedLeaderEpoch = reader.int32();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.metadata = reader.string();
+          continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<FetchedOffset>): FetchedOffset {
+    return FetchedOffset.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FetchedOffset>): FetchedOffset {
+    const message = createBaseFetchedOffset();
+    message.partitionIndex = object.partitionIndex ?? 0;
+    message.committedOffset = object.committedOffset ?? 0;
+    message.committedLeaderEpoch = object.committedLeaderEpoch ?? 0;
+    message.metadata = object.metadata ?? "";
+    message.errorCode = object.errorCode ?? 0;
+    return message;
+  },
+};
+
+function createBaseOffsetFetchTopicResponse(): OffsetFetchTopicResponse {
+  return { name: "", partitions: [] };
+}
+
+export const OffsetFetchTopicResponse = {
+  encode(message: OffsetFetchTopicResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.partitions) {
+      FetchedOffset.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetFetchTopicResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetFetchTopicResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.partitions.push(FetchedOffset.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetFetchTopicResponse>): OffsetFetchTopicResponse {
+    return OffsetFetchTopicResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetFetchTopicResponse>): OffsetFetchTopicResponse {
+    const message = createBaseOffsetFetchTopicResponse();
+    message.name = object.name ?? "";
+    message.partitions = object.partitions?.map((e) => FetchedOffset.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOffsetFetchResponse(): OffsetFetchResponse {
+  return { errorCode: 0, topics: [] };
+}
+
+export const OffsetFetchResponse = {
+  encode(message: OffsetFetchResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.errorCode !== 0) {
+      writer.uint32(8).int32(message.errorCode);
+    }
+    for (const v of message.topics) {
+      OffsetFetchTopicResponse.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetFetchResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetFetchResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.topics.push(OffsetFetchTopicResponse.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetFetchResponse>): OffsetFetchResponse {
+    return OffsetFetchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetFetchResponse>): OffsetFetchResponse {
+    const message = createBaseOffsetFetchResponse();
+    message.errorCode = object.errorCode ?? 0;
+    message.topics = object.topics?.map((e) => OffsetFetchTopicResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDescribeGroupsRequest(): DescribeGroupsRequest {
+  return { groupIds: [] };
+}
+
+export const DescribeGroupsRequest = {
+  encode(message: DescribeGroupsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.groupIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DescribeGroupsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDescribeGroupsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupIds.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DescribeGroupsRequest>): DescribeGroupsRequest {
+    return DescribeGroupsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeGroupsRequest>): DescribeGroupsRequest {
+    const message = createBaseDescribeGroupsRequest();
+    message.groupIds = object.groupIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDescribedMember(): DescribedMember {
+  return {
+    memberId: "",
+    groupInstanceId: "",
+    clientId: "",
+    clientHost: "",
+    memberMetadata: Buffer.alloc(0),
+    memberAssignment: Buffer.alloc(0),
+  };
+}
+
+export const DescribedMember = {
+  encode(message: DescribedMember, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.groupInstanceId !== "") {
+      writer.uint32(18).string(message.groupInstanceId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.clientHost !== "") {
+      writer.uint32(34).string(message.clientHost);
+    }
+    if (message.memberMetadata.length !== 0) {
+      writer.uint32(42).bytes(message.memberMetadata);
+    }
+    if (message.memberAssignment.length !== 0) {
+      writer.uint32(50).bytes(message.memberAssignment);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DescribedMember {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDescribedMember();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.memberId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.groupInstanceId = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.clientId = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.clientHost = reader.string();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.memberMetadata = reader.bytes() as Buffer;
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.memberAssignment = reader.bytes() as Buffer;
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DescribedMember>): DescribedMember {
+    return DescribedMember.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribedMember>): DescribedMember {
+    const message = createBaseDescribedMember();
+    message.memberId = object.memberId ?? "";
+    message.groupInstanceId = object.groupInstanceId ?? "";
+    message.clientId = object.clientId ?? "";
+    message.clientHost = object.clientHost ?? "";
+    message.memberMetadata = object.memberMetadata ?? Buffer.alloc(0);
+    message.memberAssignment = object.memberAssignment ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseGroupDescription(): GroupDescription {
+  return { groupId: "", errorCode: 0, groupState: "", protocolType: "", protocolData: "", members: [] };
+}
+
+export const GroupDescription = {
+  encode(message: GroupDescription, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(16).int32(message.errorCode);
+    }
+    if (message.groupState !== "") {
+      writer.uint32(26).string(message.groupState);
+    }
+    if (message.protocolType !== "") {
+      writer.uint32(34).string(message.protocolType);
+    }
+    if (message.protocolData !== "") {
+      writer.uint32(42).string(message.protocolData);
+    }
+    for (const v of message.members) {
+      DescribedMember.encode(v!, writer.uint32(50).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GroupDescription {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGroupDescription();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.groupState = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.protocolType = reader.string();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.protocolData = reader.string();
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.members.push(DescribedMember.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<GroupDescription>): GroupDescription {
+    return GroupDescription.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupDescription>): GroupDescription {
+    const message = createBaseGroupDescription();
+    message.groupId = object.groupId ?? "";
+    message.errorCode = object.errorCode ?? 0;
+    message.groupState = object.groupState ?? "";
+    message.protocolType = object.protocolType ?? "";
+    message.protocolData = object.protocolData ?? "";
+    message.members = object.members?.map((e) => DescribedMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDescribeGroupsResponse(): DescribeGroupsResponse {
+  return { groups: [] };
+}
+
+export const DescribeGroupsResponse = {
+  encode(message: DescribeGroupsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.groups) {
+      GroupDescription.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DescribeGroupsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDescribeGroupsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groups.push(GroupDescription.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DescribeGroupsResponse>): DescribeGroupsResponse {
+    return DescribeGroupsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeGroupsResponse>): DescribeGroupsResponse {
+    const message = createBaseDescribeGroupsResponse();
+    message.groups = object.groups?.map((e) => GroupDescription.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListGroupsRequest(): ListGroupsRequest {
+  return { statesFilter: [] };
+}
+
+export const ListGroupsRequest = {
+  encode(message: ListGroupsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.statesFilter) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ListGroupsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseListGroupsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.statesFilter.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ListGroupsRequest>): ListGroupsRequest {
+    return ListGroupsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGroupsRequest>): ListGroupsRequest {
+    const message = createBaseListGroupsRequest();
+    message.statesFilter = object.statesFilter?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGroupListing(): GroupListing {
+  return { groupId: "", protocolType: "", groupState: "" };
+}
+
+export const GroupListing = {
+  encode(message: GroupListing, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.protocolType !== "") {
+      writer.uint32(18).string(message.protocolType);
+    }
+    if (message.groupState !== "") {
+      writer.uint32(26).string(message.groupState);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GroupListing {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGroupListing();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.protocolType = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.groupState = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<GroupListing>): GroupListing {
+    return GroupListing.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GroupListing>): GroupListing {
+    const message = createBaseGroupListing();
+    message.groupId = object.groupId ?? "";
+    message.protocolType = object.protocolType ?? "";
+    message.groupState = object.groupState ?? "";
+    return message;
+  },
+};
+
+function createBaseListGroupsResponse(): ListGroupsResponse {
+  return { groups: [] };
+}
+
+export const ListGroupsResponse = {
+  encode(message: ListGroupsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.groups) {
+      GroupListing.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ListGroupsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseListGroupsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groups.push(GroupListing.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<ListGroupsResponse>): ListGroupsResponse {
+    return ListGroupsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGroupsResponse>): ListGroupsResponse {
+    const message = createBaseListGroupsResponse();
+    message.groups = object.groups?.map((e) => GroupListing.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteGroupsRequest(): DeleteGroupsRequest {
+  return { groupIds: [] };
+}
+
+export const DeleteGroupsRequest = {
+  encode(message: DeleteGroupsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.groupIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DeleteGroupsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDeleteGroupsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupIds.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DeleteGroupsRequest>): DeleteGroupsRequest {
+    return DeleteGroupsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteGroupsRequest>): DeleteGroupsRequest {
+    const message = createBaseDeleteGroupsRequest();
+    message.groupIds = object.groupIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDeletedGroup(): DeletedGroup {
+  return { groupId: "", errorCode: 0 };
+}
+
+export const DeletedGroup = {
+  encode(message: DeletedGroup, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.groupId !== "") {
+      writer.uint32(10).string(message.groupId);
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(16).int32(message.errorCode);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DeletedGroup {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDeletedGroup();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.groupId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DeletedGroup>): DeletedGroup {
+    return DeletedGroup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeletedGroup>): DeletedGroup {
+    const message = createBaseDeletedGroup();
+    message.groupId = object.groupId ?? "";
+    message.errorCode = object.errorCode ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeleteGroupsResponse(): DeleteGroupsResponse {
+  return { results: [] };
+}
+
+export const DeleteGroupsResponse = {
+  encode(message: DeleteGroupsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.results) {
+      DeletedGroup.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): DeleteGroupsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseDeleteGroupsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.results.push(DeletedGroup.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<DeleteGroupsResponse>): DeleteGroupsResponse {
+    return DeleteGroupsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteGroupsResponse>): DeleteGroupsResponse {
+    const message = createBaseDeleteGroupsResponse();
+    message.results = object.results?.map((e) => DeletedGroup.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type ClientApiService = typeof ClientApiService;
 export const ClientApiService = {
   /** Brokers, topics and where each partition's leader lives. */
@@ -4935,6 +7721,103 @@ export const ClientApiService = {
     responseSerialize: (value: DrainBrokerResponse) => (DrainBrokerResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => DrainBrokerResponse.decode(value),
   },
+  /**
+   * Consumer groups, as Kafka's group coordinator protocol. A group's requests go to its
+   * coordinator (FindCoordinator); any other broker answers NOT_COORDINATOR in error_code.
+   * Group errors travel in error_code fields, not as gRPC statuses.
+   */
+  findCoordinator: {
+    path: "/rivulet.client.v1.ClientApi/FindCoordinator",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: FindCoordinatorRequest) => (FindCoordinatorRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => FindCoordinatorRequest.decode(value),
+    responseSerialize: (value: FindCoordinatorResponse) => (FindCoordinatorResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => FindCoordinatorResponse.decode(value),
+  },
+  /** Long poll: answered once the group's rebalance completes, up to the rebalance timeout. */
+  joinGroup: {
+    path: "/rivulet.client.v1.ClientApi/JoinGroup",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: JoinGroupRequest) => (JoinGroupRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => JoinGroupRequest.decode(value),
+    responseSerialize: (value: JoinGroupResponse) => (JoinGroupResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => JoinGroupResponse.decode(value),
+  },
+  /** Answered once the leader's assignment is stored. */
+  syncGroup: {
+    path: "/rivulet.client.v1.ClientApi/SyncGroup",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: SyncGroupRequest) => (SyncGroupRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => SyncGroupRequest.decode(value),
+    responseSerialize: (value: SyncGroupResponse) => (SyncGroupResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => SyncGroupResponse.decode(value),
+  },
+  heartbeat: {
+    path: "/rivulet.client.v1.ClientApi/Heartbeat",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: HeartbeatRequest) => (HeartbeatRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => HeartbeatRequest.decode(value),
+    responseSerialize: (value: HeartbeatResponse) => (HeartbeatResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => HeartbeatResponse.decode(value),
+  },
+  leaveGroup: {
+    path: "/rivulet.client.v1.ClientApi/LeaveGroup",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: LeaveGroupRequest) => (LeaveGroupRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => LeaveGroupRequest.decode(value),
+    responseSerialize: (value: LeaveGroupResponse) => (LeaveGroupResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => LeaveGroupResponse.decode(value),
+  },
+  offsetCommit: {
+    path: "/rivulet.client.v1.ClientApi/OffsetCommit",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: OffsetCommitRequest) => (OffsetCommitRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => OffsetCommitRequest.decode(value),
+    responseSerialize: (value: OffsetCommitResponse) => (OffsetCommitResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => OffsetCommitResponse.decode(value),
+  },
+  offsetFetch: {
+    path: "/rivulet.client.v1.ClientApi/OffsetFetch",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: OffsetFetchRequest) => (OffsetFetchRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => OffsetFetchRequest.decode(value),
+    responseSerialize: (value: OffsetFetchResponse) => (OffsetFetchResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => OffsetFetchResponse.decode(value),
+  },
+  describeGroups: {
+    path: "/rivulet.client.v1.ClientApi/DescribeGroups",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DescribeGroupsRequest) => (DescribeGroupsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => DescribeGroupsRequest.decode(value),
+    responseSerialize: (value: DescribeGroupsResponse) => (DescribeGroupsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => DescribeGroupsResponse.decode(value),
+  },
+  listGroups: {
+    path: "/rivulet.client.v1.ClientApi/ListGroups",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ListGroupsRequest) => (ListGroupsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => ListGroupsRequest.decode(value),
+    responseSerialize: (value: ListGroupsResponse) => (ListGroupsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => ListGroupsResponse.decode(value),
+  },
+  deleteGroups: {
+    path: "/rivulet.client.v1.ClientApi/DeleteGroups",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: DeleteGroupsRequest) => (DeleteGroupsRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => DeleteGroupsRequest.decode(value),
+    responseSerialize: (value: DeleteGroupsResponse) => (DeleteGroupsResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => DeleteGroupsResponse.decode(value),
+  },
 } as const;
 
 export interface ClientApiServer extends UntypedServiceImplementation {
@@ -4967,6 +7850,23 @@ export interface ClientApiServer extends UntypedServiceImplementation {
   alterPartitionReassignments: handleUnaryCall<AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse>;
   listPartitionReassignments: handleUnaryCall<ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse>;
   drainBroker: handleUnaryCall<DrainBrokerRequest, DrainBrokerResponse>;
+  /**
+   * Consumer groups, as Kafka's group coordinator protocol. A group's requests go to its
+   * coordinator (FindCoordinator); any other broker answers NOT_COORDINATOR in error_code.
+   * Group errors travel in error_code fields, not as gRPC statuses.
+   */
+  findCoordinator: handleUnaryCall<FindCoordinatorRequest, FindCoordinatorResponse>;
+  /** Long poll: answered once the group's rebalance completes, up to the rebalance timeout. */
+  joinGroup: handleUnaryCall<JoinGroupRequest, JoinGroupResponse>;
+  /** Answered once the leader's assignment is stored. */
+  syncGroup: handleUnaryCall<SyncGroupRequest, SyncGroupResponse>;
+  heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
+  leaveGroup: handleUnaryCall<LeaveGroupRequest, LeaveGroupResponse>;
+  offsetCommit: handleUnaryCall<OffsetCommitRequest, OffsetCommitResponse>;
+  offsetFetch: handleUnaryCall<OffsetFetchRequest, OffsetFetchResponse>;
+  describeGroups: handleUnaryCall<DescribeGroupsRequest, DescribeGroupsResponse>;
+  listGroups: handleUnaryCall<ListGroupsRequest, ListGroupsResponse>;
+  deleteGroups: handleUnaryCall<DeleteGroupsRequest, DeleteGroupsResponse>;
 }
 
 export interface ClientApiClient extends Client {
@@ -5204,6 +8104,163 @@ export interface ClientApiClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DrainBrokerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Consumer groups, as Kafka's group coordinator protocol. A group's requests go to its
+   * coordinator (FindCoordinator); any other broker answers NOT_COORDINATOR in error_code.
+   * Group errors travel in error_code fields, not as gRPC statuses.
+   */
+  findCoordinator(
+    request: FindCoordinatorRequest,
+    callback: (error: ServiceError | null, response: FindCoordinatorResponse) => void,
+  ): ClientUnaryCall;
+  findCoordinator(
+    request: FindCoordinatorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindCoordinatorResponse) => void,
+  ): ClientUnaryCall;
+  findCoordinator(
+    request: FindCoordinatorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindCoordinatorResponse) => void,
+  ): ClientUnaryCall;
+  /** Long poll: answered once the group's rebalance completes, up to the rebalance timeout. */
+  joinGroup(
+    request: JoinGroupRequest,
+    callback: (error: ServiceError | null, response: JoinGroupResponse) => void,
+  ): ClientUnaryCall;
+  joinGroup(
+    request: JoinGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinGroupResponse) => void,
+  ): ClientUnaryCall;
+  joinGroup(
+    request: JoinGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinGroupResponse) => void,
+  ): ClientUnaryCall;
+  /** Answered once the leader's assignment is stored. */
+  syncGroup(
+    request: SyncGroupRequest,
+    callback: (error: ServiceError | null, response: SyncGroupResponse) => void,
+  ): ClientUnaryCall;
+  syncGroup(
+    request: SyncGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SyncGroupResponse) => void,
+  ): ClientUnaryCall;
+  syncGroup(
+    request: SyncGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SyncGroupResponse) => void,
+  ): ClientUnaryCall;
+  heartbeat(
+    request: HeartbeatRequest,
+    callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  heartbeat(
+    request: HeartbeatRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  heartbeat(
+    request: HeartbeatRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  leaveGroup(
+    request: LeaveGroupRequest,
+    callback: (error: ServiceError | null, response: LeaveGroupResponse) => void,
+  ): ClientUnaryCall;
+  leaveGroup(
+    request: LeaveGroupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaveGroupResponse) => void,
+  ): ClientUnaryCall;
+  leaveGroup(
+    request: LeaveGroupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaveGroupResponse) => void,
+  ): ClientUnaryCall;
+  offsetCommit(
+    request: OffsetCommitRequest,
+    callback: (error: ServiceError | null, response: OffsetCommitResponse) => void,
+  ): ClientUnaryCall;
+  offsetCommit(
+    request: OffsetCommitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OffsetCommitResponse) => void,
+  ): ClientUnaryCall;
+  offsetCommit(
+    request: OffsetCommitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OffsetCommitResponse) => void,
+  ): ClientUnaryCall;
+  offsetFetch(
+    request: OffsetFetchRequest,
+    callback: (error: ServiceError | null, response: OffsetFetchResponse) => void,
+  ): ClientUnaryCall;
+  offsetFetch(
+    request: OffsetFetchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: OffsetFetchResponse) => void,
+  ): ClientUnaryCall;
+  offsetFetch(
+    request: OffsetFetchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: OffsetFetchResponse) => void,
+  ): ClientUnaryCall;
+  describeGroups(
+    request: DescribeGroupsRequest,
+    callback: (error: ServiceError | null, response: DescribeGroupsResponse) => void,
+  ): ClientUnaryCall;
+  describeGroups(
+    request: DescribeGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeGroupsResponse) => void,
+  ): ClientUnaryCall;
+  describeGroups(
+    request: DescribeGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  listGroups(
+    request: ListGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListGroupsResponse) => void,
+  ): ClientUnaryCall;
+  deleteGroups(
+    request: DeleteGroupsRequest,
+    callback: (error: ServiceError | null, response: DeleteGroupsResponse) => void,
+  ): ClientUnaryCall;
+  deleteGroups(
+    request: DeleteGroupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteGroupsResponse) => void,
+  ): ClientUnaryCall;
+  deleteGroups(
+    request: DeleteGroupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteGroupsResponse) => void,
   ): ClientUnaryCall;
 }
 
