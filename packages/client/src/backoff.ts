@@ -15,10 +15,22 @@ export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: (
   return Math.max(0, Math.round(Math.min(policy.maxMs, base * jitter)));
 }
 
-/** Resolves after `ms`; the timer does not keep the process alive on its own. */
-export function sleep(ms: number): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts; the timer does not keep the process alive on its own. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
+    if (signal?.aborted === true) {
+      resolve();
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -29,21 +29,25 @@ export interface RivuletClientOptions {
  */
 export class RivuletClient {
   private readonly cluster: Cluster;
+  private readonly clientId: string;
   private readonly requestTimeoutMs: number;
+  private readonly metadataMaxAgeMs: number;
   private readonly logger: Logger;
   private readonly closeables = new Set<{ close(): Promise<void> }>();
   private adminInstance: Admin | undefined;
 
   constructor(options: RivuletClientOptions) {
     const clientId = options.clientId ?? 'rivulet';
+    this.clientId = clientId;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 300_000;
     this.logger = (options.logger ?? noopLogger).child({ clientId });
     this.cluster = new Cluster({
       bootstrap: parseBootstrap(options.bootstrap),
       transportFactory: options.transportFactory ?? grpcTransportFactory(clientId),
       requestTimeoutMs: this.requestTimeoutMs,
       retryBackoff: { initialMs: options.retryBackoffMs ?? 100, maxMs: options.retryBackoffMaxMs ?? 1000 },
-      metadataMaxAgeMs: options.metadataMaxAgeMs ?? 300_000,
+      metadataMaxAgeMs: this.metadataMaxAgeMs,
       unknownTopicAttempts: 3,
       allowAutoTopicCreation: options.allowAutoTopicCreation ?? true,
       logger: this.logger,
@@ -59,9 +63,8 @@ export class RivuletClient {
   }
 
   consumer(options: ConsumerOptions = {}): Consumer {
-    const consumer: Consumer = new Consumer(this.cluster, options, this.requestTimeoutMs, this.logger.child({ component: 'consumer' }), () =>
-      this.closeables.delete(consumer),
-    );
+    const context = { clientId: this.clientId, requestTimeoutMs: this.requestTimeoutMs, metadataMaxAgeMs: this.metadataMaxAgeMs };
+    const consumer: Consumer = new Consumer(this.cluster, options, context, this.logger.child({ component: 'consumer' }), () => this.closeables.delete(consumer));
     this.closeables.add(consumer);
     return consumer;
   }

@@ -99,6 +99,11 @@ export class Cluster {
     return broker === undefined ? undefined : this.connectionTo(`${broker.host}:${broker.grpcPort}`);
   }
 
+  /** The transport to a broker named by address, as a group's FindCoordinator answers it (it may be newer than this metadata). */
+  connectionAt(host: string, grpcPort: number): BrokerTransport {
+    return this.connectionTo(`${host}:${grpcPort}`);
+  }
+
   /**
    * Marks broker `nodeId` suspect for SUSPECT_BROKER_MS: the next metadata requests go to
    * other brokers first (see `suspectUntilMs`).
@@ -208,6 +213,14 @@ export class Cluster {
         await sleep(backoffDelayMs(this.options.retryBackoff, attempt));
       }
     }
+  }
+
+  /** Metadata of every topic, creating none (pattern subscriptions match against it); it also refreshes this view. */
+  async refreshAllTopics(): Promise<TopicInfo[]> {
+    const request: clientApi.MetadataRequest = { topics: [], allowAutoTopicCreation: false };
+    const response = await this.withAnyBroker((connection) => connection.getMetadata(request, this.options.requestTimeoutMs));
+    this.apply(response, request.topics);
+    return [...this.topics.values()];
   }
 
   close(): void {

@@ -1,10 +1,16 @@
 import { RivuletError, type Logger } from '@rivulet/common';
 import type { clientApi } from '@rivulet/proto';
 import { decodeRecordBatch, lastOffsetOf, readBatchHeader, splitBatches } from '@rivulet/records';
+import type { PartitionAssignor } from './assignors/assignor.js';
+import { cooperativeStickyAssignor } from './assignors/cooperative-sticky.js';
+import { rangeAssignor } from './assignors/range.js';
+import { roundRobinAssignor } from './assignors/round-robin.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import type { Cluster } from './cluster.js';
-import { resultError } from './errors.js';
+import { resultError, toRivuletError } from './errors.js';
 import { recordsFromBatches } from './fetched-records.js';
+import { GroupMember, type TopicSubscription } from './group/group-member.js';
+import type { CommittedOffset, OffsetToCommit } from './group/group-offsets.js';
 import { Signal } from './signal.js';
 import { tpKey, type ConsumerRecord, type TopicPartitionRef } from './types.js';
 
@@ -12,6 +18,39 @@ export type OffsetResetPolicy = 'earliest' | 'latest' | 'none';
 
 /** Where `seek` moves a partition: an offset, either end of the log, or the first record at or after a time. */
 export type SeekTarget = number | 'earliest' | 'latest' | { readonly timestampMs: number };
+
+/** The assignors this client has, by their protocol names (the same as Kafka clients'). */
+export type AssignorName = 'range' | 'roundrobin' | 'cooperative-sticky';
+
+const ASSIGNORS_BY_NAME: Readonly<Record<AssignorName, PartitionAssignor>> = {
+  range: rangeAssignor,
+  roundrobin: roundRobinAssignor,
+  'cooperative-sticky': cooperativeStickyAssignor,
+};
+
+/**
+ * Told of the partitions a group rebalance gives and takes, as Kafka's ConsumerRebalanceListener.
+ * The consumer waits for each call (they may be async); an error thrown by one reaches the
+ * reader (the iterator or `run`) once the rebalance is done.
+ */
+export interface RebalanceListener {
+  /** After every rebalance, with the partitions newly assigned (possibly none). A `seek` here wins over the committed offset. */
+  onPartitionsAssigned?(partitions: TopicPartitionRef[]): Promise<void> | void;
+  /** Before partitions are given up, once their records in the application's hands are done and (with autoCommit) their offsets committed. */
+  onPartitionsRevoked?(partitions: TopicPartitionRef[]): Promise<void> | void;
+  /** Partitions the group may already have given to another member (this member missed a generation): nothing can be committed for them. Default: onPartitionsRevoked. */
+  onPartitionsLost?(partitions: TopicPartitionRef[]): Promise<void> | void;
+}
+
+/** A group member's identity, for logs and for checking who consumes what. */
+export interface ConsumerGroupMetadata {
+  readonly groupId: string;
+  /** '' until the first join. */
+  readonly memberId: string;
+  /** -1 until the first join, and after the coordinator forgot this member. */
+  readonly generationId: number;
+  readonly groupInstanceId: string | null;
+}
 
 export interface ConsumerOptions {
   /** What to do when a partition has no position, or its position left the log. Default 'latest', as in Kafka. */
@@ -30,6 +69,42 @@ export interface ConsumerOptions {
   readonly retryBackoffMs?: number;
   readonly retryBackoffMaxMs?: number;
   readonly requestTimeoutMs?: number;
+  /**
+   * The consumer group to join with `subscribe`, and to commit offsets to. With `assign`, a
+   * groupId gives the partitions their committed offsets as starting positions and lets the
+   * consumer commit (outside group management, as Kafka's).
+   */
+  readonly groupId?: string;
+  /** Static membership (KIP-345): a restart under the same id within the session timeout gets the same partitions, without a rebalance. */
+  readonly groupInstanceId?: string;
+  /** A member not heard from for this long is removed from the group. Default 45000 (Kafka 3). */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * How long the group waits for its members to rejoin in a rebalance, and how long a member
+   * giving partitions up waits for their records in the application's hands (Kafka's
+   * max.poll.interval.ms). Default 300000.
+   */
+  readonly rebalanceTimeoutMs?: number;
+  /** Default 3000; keep it well below sessionTimeoutMs. */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Assignors in order of preference: names, or custom ones. Default ['cooperative-sticky']:
+   * incremental cooperative rebalancing, where partitions that stay are consumed throughout.
+   * With an eager-only assignor in the list (range, roundrobin) the member uses the eager
+   * protocol: it gives every partition up at each rebalance, as Kafka's consumer does.
+   */
+  readonly partitionAssigners?: readonly (AssignorName | PartitionAssignor)[];
+  /** Commit the offsets of consumed records every autoCommitIntervalMs, before giving partitions up, and on close. Default true. */
+  readonly autoCommit?: boolean;
+  readonly autoCommitIntervalMs?: number;
+}
+
+/** What the owning client lends a consumer. */
+export interface ConsumerContext {
+  readonly clientId: string;
+  readonly requestTimeoutMs: number;
+  /** How often a group member looks its subscription up again (new topics of a pattern, new partitions). */
+  readonly metadataMaxAgeMs: number;
 }
 
 export interface RecordBatchView {
@@ -69,6 +144,14 @@ interface PartitionState {
   attempts: number;
   retryAtMs: number;
   error: RivuletError | undefined;
+  /** Offset of the first record in the application's hands (iterator body or handler running): commits stop there. */
+  delivering: number | undefined;
+  /** Being given up in a rebalance: no records handed out or fetched any more. */
+  revoking: boolean;
+  /** Waiting for the group's committed offset, which is where consumption starts. */
+  awaitingCommitted: boolean;
+  /** The offset last committed to the group for this partition, so unchanged ones are not committed again. */
+  committedOffset: number | undefined;
 }
 
 /**
@@ -101,6 +184,9 @@ interface ResolvedConsumerOptions {
   readonly maxPrefetchBytes: number;
   readonly backoff: BackoffPolicy;
   readonly requestTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly autoCommit: boolean;
+  readonly autoCommitIntervalMs: number;
 }
 
 function resolveOptions(options: ConsumerOptions, requestTimeoutMs: number): ResolvedConsumerOptions {
@@ -113,17 +199,38 @@ function resolveOptions(options: ConsumerOptions, requestTimeoutMs: number): Res
     maxPrefetchBytes: options.maxPrefetchBytes ?? 16 * 1024 * 1024,
     backoff: { initialMs: options.retryBackoffMs ?? 100, maxMs: options.retryBackoffMaxMs ?? 1000 },
     requestTimeoutMs: options.requestTimeoutMs ?? requestTimeoutMs,
+    rebalanceTimeoutMs: options.rebalanceTimeoutMs ?? 300_000,
+    autoCommit: options.autoCommit ?? true,
+    autoCommitIntervalMs: options.autoCommitIntervalMs ?? 5_000,
   };
+}
+
+function resolveAssignors(assigners: readonly (AssignorName | PartitionAssignor)[]): PartitionAssignor[] {
+  return assigners.map((a) => {
+    if (typeof a !== 'string') return a;
+    const assignor = ASSIGNORS_BY_NAME[a] as PartitionAssignor | undefined;
+    if (assignor === undefined) throw new RivuletError('INVALID_CONFIG', `unknown partition assignor ${a}: use one of ${Object.keys(ASSIGNORS_BY_NAME).join(', ')}`);
+    return assignor;
+  });
+}
+
+function positiveOption(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RivuletError('INVALID_CONFIG', `${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 const LIST_OFFSETS_LATEST = -1;
 const LIST_OFFSETS_EARLIEST = -2;
 
 /**
- * A consumer of explicitly assigned partitions (no group yet). It prefetches from every
- * partition's leader in the background, one fetch per broker at a time, while the buffered
- * bytes stay under `maxPrefetchBytes`, and hands records out in offset order per partition,
- * through an async iterator or `run`.
+ * A consumer of partitions, assigned explicitly (`assign`) or by a consumer group
+ * (`subscribe`, with `groupId`). It prefetches from every partition's leader in the
+ * background, one fetch per broker at a time, while the buffered bytes stay under
+ * `maxPrefetchBytes`, and hands records out in offset order per partition, through an async
+ * iterator or `run`.
+ *
+ * A record counts as consumed, for commits, once the application is done with it: when the
+ * iterator is asked for the next record (or left), or when the handler returns.
  */
 export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readonly options: ResolvedConsumerOptions;
@@ -134,23 +241,91 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private reservedBytes = 0;
   private readonly busyNodes = new Set<number>();
   private readonly changed = new Signal();
+  /** Notified whenever the application is done with a record or batch. */
+  private readonly deliveryDone = new Signal();
   private retryTimer: NodeJS.Timeout | undefined;
   private pumpScheduled = false;
   private closed = false;
+  /** Set by close; resolves once closing is done. */
+  private closeDone: Promise<void> | undefined;
+  /** Aborted by close: stops committed-offset lookups that are retrying. */
+  private readonly closing = new AbortController();
+  /** The group named by groupId; undefined without one. */
+  private readonly group: GroupMember | undefined;
+  private readonly groupId: string | undefined;
+  private isSubscribed = false;
+  private rebalanceListener: RebalanceListener = {};
+  private autoCommitTimer: NodeJS.Timeout | undefined;
+  /** The membership failed for good: every read throws it. */
+  private fatalError: RivuletError | undefined;
+  /** A rebalance listener threw: the next read throws it, once. */
+  private listenerError: { readonly error: unknown } | undefined;
 
   constructor(
     private readonly cluster: Cluster,
     options: ConsumerOptions,
-    clientRequestTimeoutMs: number,
+    context: ConsumerContext,
     private readonly logger: Logger,
     /** Tells the owning client this instance is closed and no longer needs closing. */
     private readonly onClosed: () => void = () => {},
   ) {
-    this.options = resolveOptions(options, clientRequestTimeoutMs);
+    this.options = resolveOptions(options, context.requestTimeoutMs);
+    if (options.groupId === undefined) return;
+    if (options.groupId === '') throw new RivuletError('INVALID_GROUP_ID', 'groupId must not be empty');
+    if (options.groupInstanceId === '') throw new RivuletError('INVALID_CONFIG', 'groupInstanceId must not be empty');
+    const sessionTimeoutMs = positiveOption('sessionTimeoutMs', options.sessionTimeoutMs ?? 45_000);
+    const heartbeatIntervalMs = positiveOption('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 3_000);
+    if (heartbeatIntervalMs >= sessionTimeoutMs) throw new RivuletError('INVALID_CONFIG', `heartbeatIntervalMs (${heartbeatIntervalMs}) must be below sessionTimeoutMs (${sessionTimeoutMs})`);
+    positiveOption('autoCommitIntervalMs', this.options.autoCommitIntervalMs);
+    this.groupId = options.groupId;
+    this.group = new GroupMember(
+      cluster,
+      {
+        groupId: options.groupId,
+        groupInstanceId: options.groupInstanceId ?? null,
+        clientId: context.clientId,
+        sessionTimeoutMs,
+        rebalanceTimeoutMs: positiveOption('rebalanceTimeoutMs', this.options.rebalanceTimeoutMs),
+        heartbeatIntervalMs,
+        assignors: resolveAssignors(options.partitionAssigners ?? ['cooperative-sticky']),
+        requestTimeoutMs: this.options.requestTimeoutMs,
+        backoff: this.options.backoff,
+        metadataMaxAgeMs: context.metadataMaxAgeMs,
+        logger,
+      },
+      {
+        ownedPartitions: () => [...this.partitions.values()].map(({ topic, partition }) => ({ topic, partition })),
+        revokePartitions: (partitions) => this.giveUp(partitions, 'revoked'),
+        losePartitions: (partitions) => this.giveUp(partitions, 'lost'),
+        assignPartitions: (partitions) => this.addAssigned(partitions),
+        fail: (error) => {
+          this.fatalError = error;
+          this.changed.notify();
+        },
+      },
+    );
   }
 
-  /** Replaces the assignment. Partitions kept keep their position; new ones start per autoOffsetReset unless seeked. */
+  /**
+   * Joins the group (groupId) to consume `topics`, or every topic matching a pattern (checked
+   * again every metadataMaxAgeMs); the group shares their partitions among its members. A
+   * second call changes the subscription. `listener` hears of the partitions each rebalance
+   * gives and takes.
+   */
+  subscribe(topics: TopicSubscription, listener: RebalanceListener = {}): void {
+    const group = this.requireGroup('subscribe');
+    if (this.closed) throw new RivuletError('INVALID_REQUEST', 'the consumer is closed');
+    if (!this.isSubscribed && this.partitions.size > 0) throw new RivuletError('INVALID_REQUEST', 'this consumer has assigned partitions: assign and subscribe do not mix');
+    if (!(topics instanceof RegExp) && topics.length === 0) throw new RivuletError('INVALID_REQUEST', 'subscribe to at least one topic');
+    this.isSubscribed = true;
+    this.rebalanceListener = listener;
+    group.subscribe(topics);
+    this.scheduleAutoCommit();
+  }
+
+  /** Replaces the assignment. Partitions kept keep their position; new ones start at the group's committed offset (with groupId), else per autoOffsetReset, unless seeked. */
   assign(partitions: readonly TopicPartitionRef[]): void {
+    if (this.isSubscribed) throw new RivuletError('INVALID_REQUEST', 'this consumer subscribed to a group: the group assigns its partitions');
     const wanted = new Map(partitions.map((tp) => [tpKey(tp.topic, tp.partition), tp]));
     for (const [key, state] of this.partitions) {
       if (!wanted.has(key)) {
@@ -158,18 +333,51 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         state.epoch++;
       }
     }
+    const added: PartitionState[] = [];
     for (const [key, tp] of wanted) {
-      if (!this.partitions.has(key)) this.partitions.set(key, this.newState(tp));
+      if (this.partitions.has(key)) continue;
+      const state = this.newState(tp);
+      this.partitions.set(key, state);
+      added.push(state);
     }
     this.dropStaleChunks();
     this.cluster.refreshMetadata(partitions.map((tp) => tp.topic)).catch((err: unknown) => {
       this.logger.warn({ err }, 'metadata refresh after assign failed; fetches will retry it');
     });
+    if (this.group !== undefined && added.length > 0) this.lookUpCommitted(added);
+    this.scheduleAutoCommit();
     this.schedulePump();
   }
 
   assignment(): TopicPartitionRef[] {
     return [...this.partitions.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  /** The member's group identity; undefined without a groupId. */
+  groupMetadata(): ConsumerGroupMetadata | undefined {
+    if (this.group === undefined || this.groupId === undefined) return undefined;
+    return { groupId: this.groupId, memberId: this.group.memberId, generationId: this.group.generationId, groupInstanceId: this.group.groupInstanceId };
+  }
+
+  /**
+   * Commits the offsets of every record consumed so far (see the class comment) to the group.
+   * During a rebalance it fails with REBALANCE_IN_PROGRESS, as Kafka's commitSync; a member the
+   * group no longer knows gets ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID.
+   */
+  async commit(): Promise<void> {
+    await this.commitNow(this.committable([...this.partitions.values()], false));
+  }
+
+  /** Commits the given offsets (each the next offset to consume) to the group. */
+  async commitOffsets(offsets: readonly OffsetToCommit[]): Promise<void> {
+    await this.commitNow(offsets);
+  }
+
+  /** The group's committed offsets of `partitions` (offset -1: none). */
+  async committed(partitions: readonly TopicPartitionRef[]): Promise<CommittedOffset[]> {
+    const group = this.requireGroup('committed');
+    const offsets = await group.offsets.fetch(partitions, Date.now() + this.options.requestTimeoutMs);
+    return partitions.map((tp) => offsets.get(tpKey(tp.topic, tp.partition)) ?? { topic: tp.topic, partition: tp.partition, offset: -1, metadata: '', leaderEpoch: -1 });
   }
 
   /** Moves a partition: the next record returned is at the target. Buffered records of the partition are dropped. */
@@ -181,6 +389,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     state.retryAtMs = 0;
     state.highWatermark = undefined;
     state.endCheckedAt = undefined;
+    state.awaitingCommitted = false;
     if (typeof target === 'number') {
       if (!Number.isSafeInteger(target) || target < 0) throw new RivuletError('INVALID_REQUEST', `seek offset must be a non-negative integer, got ${target}`);
       state.position = target;
@@ -230,12 +439,18 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       const chunk = await this.nextChunk(options.stopAtEnd ?? false);
       if (chunk === undefined) return;
       // A pause or seek between two records takes effect at once; the rest of the chunk stays buffered.
-      while (chunk.next < chunk.records.length && !chunk.state.paused && this.isCurrent(chunk)) {
+      while (chunk.next < chunk.records.length && !chunk.state.paused && this.isDeliverable(chunk)) {
         const record = chunk.records[chunk.next++]!;
         chunk.state.position = record.offset + 1;
         // Release before yielding: a caller that breaks out of the loop never comes back here.
         if (chunk.next === chunk.records.length) this.releaseIfDone(chunk);
-        yield record;
+        chunk.state.delivering = record.offset;
+        try {
+          yield record;
+        } finally {
+          // Asked for the next record, or left the loop: the application is done with this one.
+          this.finishDelivery(chunk.state);
+        }
       }
       this.releaseIfDone(chunk);
     }
@@ -251,31 +466,211 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (chunk === undefined) return;
       const records = chunk.records.slice(chunk.next);
       chunk.next = chunk.records.length;
-      if (handlers.eachBatch !== undefined) {
-        await handlers.eachBatch({ topic: chunk.state.topic, partition: chunk.state.partition, records, highWatermark: chunk.highWatermark });
-      }
-      if (handlers.eachRecord !== undefined) {
-        for (const record of records) {
-          if (!this.isCurrent(chunk)) break;
-          await handlers.eachRecord(record);
-          chunk.state.position = record.offset + 1;
+      const state = chunk.state;
+      state.delivering = records[0]!.offset;
+      try {
+        if (handlers.eachBatch !== undefined) {
+          await handlers.eachBatch({ topic: state.topic, partition: state.partition, records, highWatermark: chunk.highWatermark });
         }
-      } else if (this.isCurrent(chunk)) {
-        chunk.state.position = records.at(-1)!.offset + 1;
+        if (handlers.eachRecord !== undefined) {
+          for (const record of records) {
+            if (!this.isDeliverable(chunk)) break;
+            state.delivering = record.offset;
+            await handlers.eachRecord(record);
+            // A partition being revoked still counts what its handler finished, so that it is committed.
+            if (this.isCurrent(chunk)) state.position = record.offset + 1;
+          }
+        } else if (this.isCurrent(chunk)) {
+          state.position = records.at(-1)!.offset + 1;
+        }
+      } finally {
+        this.finishDelivery(state);
       }
       this.releaseIfDone(chunk);
     }
   }
 
-  /** Stops fetching and ends iterators and run loops. */
+  /**
+   * Stops fetching and ends iterators and run loops. A group member then commits what was
+   * consumed (autoCommit; records still in the application's hands are not: the group hands
+   * them out again), tells the listener its partitions are revoked, and leaves the group (a
+   * static member stays, to come back within its session timeout).
+   */
   close(): Promise<void> {
-    if (!this.closed) this.onClosed();
+    this.closeDone ??= this.shutDown();
+    return this.closeDone;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.onClosed();
     this.closed = true;
+    this.closing.abort();
     clearTimeout(this.retryTimer);
+    clearTimeout(this.autoCommitTimer);
     this.chunks = [];
     this.bufferedBytes = 0;
     this.changed.notify();
-    return Promise.resolve();
+    this.deliveryDone.notify();
+    if (this.group !== undefined) await this.closeMembership(this.group);
+  }
+
+  private async closeMembership(group: GroupMember): Promise<void> {
+    await group.stop();
+    const owned = [...this.partitions.values()];
+    if (this.options.autoCommit && (group.isStable || !this.isSubscribed) && this.fatalError === undefined) {
+      await this.commitNow(this.committable(owned, true)).catch((err: unknown) => this.logger.warn({ err }, 'committing offsets on close failed'));
+    }
+    if (this.isSubscribed && owned.length > 0) {
+      const partitions = owned.map(({ topic, partition }) => ({ topic, partition }));
+      await this.callListener(group.hasGeneration ? 'revoked' : 'lost', partitions);
+    }
+    if (!this.isSubscribed) return;
+    this.partitions.clear();
+    await group.leave('the consumer is closing');
+  }
+
+  private requireGroup(operation: string): GroupMember {
+    if (this.group === undefined) throw new RivuletError('INVALID_CONFIG', `${operation} needs a groupId in the consumer options`);
+    return this.group;
+  }
+
+  /** What to commit for `states`: where the application is (see `delivering`); with `changedOnly`, not what is committed already. */
+  private committable(states: readonly PartitionState[], changedOnly: boolean): OffsetToCommit[] {
+    const offsets: OffsetToCommit[] = [];
+    for (const state of states) {
+      const offset = state.delivering ?? state.position;
+      if (offset === undefined || state.awaitingCommitted) continue;
+      if (changedOnly && offset === state.committedOffset) continue;
+      offsets.push({ topic: state.topic, partition: state.partition, offset });
+    }
+    return offsets;
+  }
+
+  private async commitNow(offsets: readonly OffsetToCommit[]): Promise<void> {
+    const group = this.requireGroup('commit');
+    if (offsets.length === 0) return;
+    await group.offsets.commit(offsets, Date.now() + this.options.requestTimeoutMs);
+    for (const o of offsets) {
+      const state = this.partitions.get(tpKey(o.topic, o.partition));
+      if (state !== undefined) state.committedOffset = o.offset;
+    }
+  }
+
+  private scheduleAutoCommit(): void {
+    clearTimeout(this.autoCommitTimer);
+    if (this.group === undefined || !this.options.autoCommit || this.closed) return;
+    this.autoCommitTimer = setTimeout(() => void this.autoCommit(), this.options.autoCommitIntervalMs);
+    this.autoCommitTimer.unref();
+  }
+
+  /** Kafka's auto commit, on a timer: skipped during a rebalance and while a commit waits already. */
+  private async autoCommit(): Promise<void> {
+    try {
+      if (this.group === undefined || (this.isSubscribed && !this.group.isStable) || this.group.offsets.hasPendingCommit) return;
+      await this.commitNow(this.committable([...this.partitions.values()], true));
+    } catch (err) {
+      this.logger.warn({ err }, 'automatic offset commit failed');
+    } finally {
+      this.scheduleAutoCommit();
+    }
+  }
+
+  /**
+   * Gives partitions up in a rebalance: no more of their records are handed out; once the
+   * application is done with those it holds (up to rebalanceTimeoutMs: Kafka's max poll
+   * interval), their offsets are committed (autoCommit, unless lost) and the listener told.
+   */
+  private async giveUp(partitions: readonly TopicPartitionRef[], how: 'revoked' | 'lost'): Promise<void> {
+    const states = partitions.map((tp) => this.partitions.get(tpKey(tp.topic, tp.partition))).filter((s): s is PartitionState => s !== undefined);
+    for (const state of states) state.revoking = true;
+    this.dropChunksOf(states);
+    await this.waitForDeliveries(states);
+    if (how === 'revoked' && this.options.autoCommit) {
+      await this.commitNow(this.committable(states, true)).catch((err: unknown) => this.logger.warn({ err }, 'committing offsets of revoked partitions failed'));
+    }
+    await this.callListener(how, [...partitions]);
+    for (const state of states) {
+      if (this.partitions.get(tpKey(state.topic, state.partition)) !== state) continue;
+      this.partitions.delete(tpKey(state.topic, state.partition));
+      state.epoch++;
+    }
+    this.logger.info({ how, partitions: partitions.map((tp) => `${tp.topic}-${tp.partition}`) }, `partitions ${how}`);
+  }
+
+  private async waitForDeliveries(states: readonly PartitionState[]): Promise<void> {
+    const deadlineMs = Date.now() + this.options.rebalanceTimeoutMs;
+    while (!this.closed && states.some((s) => s.delivering !== undefined)) {
+      const remainingMs = deadlineMs - Date.now();
+      if (remainingMs <= 0) {
+        this.logger.warn({ rebalanceTimeoutMs: this.options.rebalanceTimeoutMs }, 'records still in the application after the rebalance timeout; giving their partitions up without them');
+        return;
+      }
+      await this.deliveryDone.waitAtMost(remainingMs);
+    }
+  }
+
+  /** Starts consuming partitions the group assigned: from the committed offsets, once looked up, unless the listener seeks. */
+  private async addAssigned(partitions: readonly TopicPartitionRef[]): Promise<void> {
+    const added: PartitionState[] = [];
+    for (const tp of partitions) {
+      const state = this.newState(tp);
+      this.partitions.set(tpKey(tp.topic, tp.partition), state);
+      added.push(state);
+    }
+    if (added.length > 0) {
+      this.cluster.refreshMetadata([...new Set(partitions.map((tp) => tp.topic))]).catch((err: unknown) => {
+        this.logger.warn({ err }, 'metadata refresh after an assignment failed; fetches will retry it');
+      });
+      this.lookUpCommitted(added);
+    }
+    await this.callListener('assigned', [...partitions]);
+    this.schedulePump();
+  }
+
+  /** Looks up where `states` start (retrying while the coordinator is unavailable); a partition seeked meanwhile keeps its seek. */
+  private lookUpCommitted(states: readonly PartitionState[]): void {
+    const group = this.requireGroup('lookUpCommitted');
+    const epochs = states.map((s) => s.epoch);
+    for (const state of states) state.awaitingCommitted = true;
+    group.offsets
+      .fetch(states, Number.POSITIVE_INFINITY, this.closing.signal)
+      .then((committed) => {
+        states.forEach((state, i) => {
+          if (state.epoch !== epochs[i] || !state.awaitingCommitted) return;
+          state.awaitingCommitted = false;
+          const offset = committed.get(tpKey(state.topic, state.partition))?.offset ?? -1;
+          if (offset < 0) return;
+          state.position = offset;
+          state.fetchOffset = offset;
+          state.committedOffset = offset;
+        });
+      })
+      .catch((err: unknown) => {
+        if (this.closed) return;
+        // Only a group the coordinator refuses outright gets here (retriable failures are retried).
+        this.fatalError = toRivuletError(err);
+        this.changed.notify();
+      })
+      .finally(() => this.schedulePump());
+  }
+
+  private async callListener(what: 'assigned' | 'revoked' | 'lost', partitions: TopicPartitionRef[]): Promise<void> {
+    const listener = this.rebalanceListener;
+    try {
+      if (what === 'assigned') await listener.onPartitionsAssigned?.(partitions);
+      else if (what === 'revoked' || listener.onPartitionsLost === undefined) await listener.onPartitionsRevoked?.(partitions);
+      else await listener.onPartitionsLost(partitions);
+    } catch (error) {
+      this.logger.warn({ err: error, what }, 'the rebalance listener threw');
+      this.listenerError ??= { error };
+      this.changed.notify();
+    }
+  }
+
+  /** The application is done with what it held of `state`. */
+  private finishDelivery(state: PartitionState): void {
+    state.delivering = undefined;
+    this.deliveryDone.notify();
   }
 
   private newState(tp: TopicPartitionRef): PartitionState {
@@ -294,6 +689,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       attempts: 0,
       retryAtMs: 0,
       error: undefined,
+      delivering: undefined,
+      revoking: false,
+      awaitingCommitted: false,
+      committedOffset: undefined,
     };
   }
 
@@ -327,18 +726,25 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return chunk.next < chunk.records.length;
   }
 
+  /** The chunk's partition is still consumed from where the chunk was fetched (no seek, not dropped). */
   private isCurrent(chunk: BufferedChunk): boolean {
     return !this.closed && chunk.epoch === chunk.state.epoch && this.partitions.get(tpKey(chunk.state.topic, chunk.state.partition)) === chunk.state;
+  }
+
+  /** The chunk's records may be handed to the application: current, and its partition not being given up. */
+  private isDeliverable(chunk: BufferedChunk): boolean {
+    return this.isCurrent(chunk) && !chunk.state.revoking;
   }
 
   /** Waits for the next chunk with records the application may see now; undefined when the iteration ends. */
   private async nextChunk(stopAtEnd: boolean): Promise<BufferedChunk | undefined> {
     for (;;) {
       if (this.closed) return undefined;
+      this.throwGroupError();
       this.throwPartitionError();
-      const chunk = this.chunks.find((c) => !c.state.paused && this.hasUnread(c) && this.isCurrent(c));
+      const chunk = this.chunks.find((c) => !c.state.paused && this.hasUnread(c) && this.isDeliverable(c));
       if (chunk !== undefined) {
-        if ((await this.fill(chunk)) && this.isCurrent(chunk)) return chunk;
+        if ((await this.fill(chunk)) && this.isDeliverable(chunk)) return chunk;
         this.releaseIfDone(chunk);
         continue;
       }
@@ -346,6 +752,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       this.schedulePump();
       await this.changed.wait();
     }
+  }
+
+  private throwGroupError(): void {
+    if (this.fatalError !== undefined) throw this.fatalError;
+    const listenerError = this.listenerError;
+    if (listenerError === undefined) return;
+    this.listenerError = undefined;
+    throw listenerError.error;
   }
 
   private throwPartitionError(): void {
@@ -380,7 +794,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private dropStaleChunks(): void {
-    const kept = this.chunks.filter((c) => this.isCurrent(c));
+    this.dropChunks((c) => !this.isCurrent(c));
+  }
+
+  private dropChunksOf(states: readonly PartitionState[]): void {
+    this.dropChunks((c) => states.includes(c.state));
+  }
+
+  private dropChunks(isDropped: (chunk: BufferedChunk) => boolean): void {
+    const kept = this.chunks.filter((c) => !isDropped(c));
     for (const chunk of this.chunks) if (!kept.includes(chunk)) this.bufferedBytes -= chunk.sizeBytes;
     this.chunks = kept;
   }
@@ -403,7 +825,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     let leaderMissing = false;
     let earliestRetryMs = Number.POSITIVE_INFINITY;
     for (const state of this.partitions.values()) {
-      if (state.busy || state.paused || state.error !== undefined) continue;
+      if (state.busy || state.paused || state.error !== undefined || state.revoking || state.awaitingCommitted) continue;
       if (state.retryAtMs > nowMs) {
         earliestRetryMs = Math.min(earliestRetryMs, state.retryAtMs);
         continue;
@@ -634,9 +1056,4 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     state.error = error;
     this.changed.notify();
   }
-}
-
-function toRivuletError(err: unknown): RivuletError {
-  if (err instanceof RivuletError) return err;
-  return new RivuletError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err), {}, { cause: err });
 }

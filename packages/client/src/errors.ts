@@ -37,6 +37,12 @@ function describeFailure(failure: OperationFailure): string {
   return `${where(failure)}: ${failure.error.errorName} (${failure.error.message})`;
 }
 
+/** Any thrown value as a RivuletError: unexpected ones become UNKNOWN_SERVER_ERROR, the original as the cause. */
+export function toRivuletError(err: unknown): RivuletError {
+  if (err instanceof RivuletError) return err;
+  return new RivuletError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err), {}, { cause: err });
+}
+
 /** Builds the typed error of a per-topic or per-partition result, or undefined when it succeeded. */
 export function resultError(errorCode: number, errorMessage: string, context: ErrorContext): RivuletError | undefined {
   if (errorCode === 0) return undefined;

@@ -3,7 +3,23 @@ export type { RivuletClientOptions } from './client.js';
 export { Producer } from './producer.js';
 export type { ProducerOptions } from './producer.js';
 export { Consumer } from './consumer.js';
-export type { ConsumerOptions, OffsetResetPolicy, RecordBatchView, RunHandlers, SeekTarget, StreamOptions } from './consumer.js';
+export type {
+  AssignorName,
+  ConsumerGroupMetadata,
+  ConsumerOptions,
+  OffsetResetPolicy,
+  RebalanceListener,
+  RecordBatchView,
+  RunHandlers,
+  SeekTarget,
+  StreamOptions,
+} from './consumer.js';
+export type { GroupAssignment, MemberSubscription, PartitionAssignor, RebalanceProtocol } from './assignors/assignor.js';
+export { cooperativeStickyAssignor } from './assignors/cooperative-sticky.js';
+export { rangeAssignor } from './assignors/range.js';
+export { roundRobinAssignor } from './assignors/round-robin.js';
+export type { TopicSubscription } from './group/group-member.js';
+export type { CommittedOffset, OffsetToCommit } from './group/group-offsets.js';
 export { Admin } from './admin.js';
 export type {
   ClusterDescription,
