@@ -1,7 +1,11 @@
-import { RivuletError } from '@rivulet/common';
+import { noopLogger, RivuletError } from '@rivulet/common';
 import type { clientApi } from '@rivulet/proto';
 import type { BrokerAddress, Cluster, TopicInfo } from './cluster.js';
+import { backoffDelayMs, sleep } from './backoff.js';
 import { resultError, RivuletAggregateError, type OperationFailure } from './errors.js';
+import { decodeAssignment, decodeSubscription } from './group/consumer-protocol.js';
+import { CoordinatorLink } from './group/coordinator-link.js';
+import type { CommittedOffset } from './group/group-offsets.js';
 import { describeQuorum, type ControllerAddress, type QuorumDescription } from './quorum.js';
 import type { BrokerTransport } from './transport.js';
 import type { TopicPartitionRef } from './types.js';
@@ -96,6 +100,34 @@ export interface DrainedPartition extends TopicPartitionRef {
   readonly targetReplicas: readonly number[];
   /** The partition's leader once the drain is committed. */
   readonly leaderId: number;
+}
+
+/** A group as ListGroups reports it. */
+export interface GroupListing {
+  readonly groupId: string;
+  /** 'consumer' for consumer groups. */
+  readonly protocolType: string;
+  /** Kafka's state names: Empty, PreparingRebalance, CompletingRebalance, Stable, Dead. */
+  readonly state: string;
+}
+
+export interface GroupMemberDescription {
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+  /** For consumer groups: the topics the member subscribes to and the partitions it was assigned. */
+  readonly subscribedTopics: readonly string[];
+  readonly assignment: readonly TopicPartitionRef[];
+}
+
+export interface GroupDescription {
+  readonly groupId: string;
+  readonly state: string;
+  readonly protocolType: string;
+  /** The chosen protocol: for consumer groups, the assignor. */
+  readonly assignor: string;
+  readonly members: readonly GroupMemberDescription[];
 }
 
 function offsetSpecTimestamp(spec: OffsetSpec): number {
@@ -279,6 +311,106 @@ export class Admin {
     return describeQuorum(controllers, options.timeoutMs ?? Math.min(this.requestTimeoutMs, 5000));
   }
 
+  /** Every group of the cluster: each broker lists those it coordinates. */
+  async listGroups(): Promise<GroupListing[]> {
+    await this.cluster.refreshMetadata();
+    const perBroker = await Promise.all(
+      this.cluster.knownBrokers.map(async (broker) => {
+        const connection = this.cluster.connectionFor(broker.nodeId);
+        if (connection === undefined) throw new RivuletError('BROKER_NOT_AVAILABLE', `broker ${broker.nodeId} left the metadata`, { nodeId: broker.nodeId });
+        return (await connection.listGroups({ statesFilter: [] }, this.requestTimeoutMs)).groups;
+      }),
+    );
+    return perBroker
+      .flat()
+      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState }))
+      .sort((a, b) => a.groupId.localeCompare(b.groupId));
+  }
+
+  /** Each group's state, assignor and members (with their subscriptions and assignments for consumer groups), asked of its coordinator. */
+  async describeGroups(groupIds: readonly string[]): Promise<GroupDescription[]> {
+    return Promise.all(
+      groupIds.map(async (groupId) => {
+        const response = await this.atCoordinator(
+          groupId,
+          (c) => c.describeGroups({ groupIds: [groupId] }, this.requestTimeoutMs),
+          (r) => r.groups[0]?.errorCode ?? 0,
+        );
+        const group = response.groups.find((g) => g.groupId === groupId);
+        if (group === undefined) throw new RivuletError('UNKNOWN_SERVER_ERROR', `DescribeGroups left group ${groupId} out`);
+        const error = resultError(group.errorCode, `DescribeGroups of group ${groupId}`, {});
+        if (error !== undefined) throw error;
+        const isConsumerGroup = group.protocolType === 'consumer';
+        return {
+          groupId,
+          state: group.groupState,
+          protocolType: group.protocolType,
+          assignor: group.protocolData,
+          members: group.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId === '' ? null : m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            subscribedTopics: isConsumerGroup && m.memberMetadata.length > 0 ? decodeSubscription(m.memberMetadata).topics : [],
+            assignment: isConsumerGroup ? decodeAssignment(m.memberAssignment).partitions : [],
+          })),
+        };
+      }),
+    );
+  }
+
+  /** Deletes groups that have no members, with their committed offsets; failures (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND) come together. */
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    const results = await Promise.all(
+      groupIds.map(async (groupId) => {
+        const response = await this.atCoordinator(
+          groupId,
+          (c) => c.deleteGroups({ groupIds: [groupId] }, this.requestTimeoutMs),
+          (r) => r.results[0]?.errorCode ?? 0,
+        );
+        return response.results.find((r) => r.groupId === groupId) ?? { groupId, errorCode: 0 };
+      }),
+    );
+    const failures: OperationFailure[] = [];
+    for (const result of results) {
+      const error = resultError(result.errorCode, `DeleteGroups of group ${result.groupId}`, {});
+      // An OperationFailure names a topic; a group's failure names the group there.
+      if (error !== undefined) failures.push({ topic: result.groupId, error });
+    }
+    throwFailures('deleteGroups', failures);
+  }
+
+  /** Every offset the group has committed. */
+  async listGroupOffsets(groupId: string): Promise<CommittedOffset[]> {
+    const response = await this.atCoordinator(
+      groupId,
+      (c) => c.offsetFetch({ groupId, topics: [], requireStable: false }, this.requestTimeoutMs),
+      (r) => r.errorCode,
+    );
+    const error = resultError(response.errorCode, `OffsetFetch of group ${groupId}`, {});
+    if (error !== undefined) throw error;
+    return response.topics
+      .flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.metadata, leaderEpoch: p.committedLeaderEpoch })))
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /**
+   * Runs a request at the group's coordinator, found with FindCoordinator; an answer whose
+   * `errorCodeOf` says the coordinator moved or is loading is asked again, until the request timeout.
+   */
+  private async atCoordinator<T>(groupId: string, send: (connection: BrokerTransport) => Promise<T>, errorCodeOf: (response: T) => number): Promise<T> {
+    const link = new CoordinatorLink(this.cluster, { groupId, requestTimeoutMs: this.requestTimeoutMs, backoff: ADMIN_RETRY_BACKOFF, logger: noopLogger });
+    const deadlineMs = Date.now() + this.requestTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      const response = await send(await link.transport(deadlineMs));
+      const error = resultError(errorCodeOf(response), '', {});
+      const delayMs = backoffDelayMs(ADMIN_RETRY_BACKOFF, attempt);
+      if (error === undefined || !error.retriable || Date.now() + delayMs >= deadlineMs) return response;
+      link.noteFailure(error);
+      await sleep(delayMs);
+    }
+  }
+
   /** Brokers and every topic's partitions and leaders, as the client's metadata sees them. */
   async metadata(topics: readonly string[] = []): Promise<ClusterMetadata> {
     const response = await this.cluster.withAnyBroker((c) => c.getMetadata({ topics: [...topics], allowAutoTopicCreation: false }, this.requestTimeoutMs));
@@ -332,6 +464,9 @@ export class Admin {
     return failures;
   }
 }
+
+/** Backoff of admin lookups of a group's coordinator. */
+const ADMIN_RETRY_BACKOFF = { initialMs: 100, maxMs: 1000 };
 
 function groupByTopic<Q extends TopicPartitionRef, P>(queries: readonly Q[], toPartition: (q: Q) => P): { name: string; partitions: P[] }[] {
   const byTopic = new Map<string, P[]>();
