@@ -56,7 +56,7 @@ export class CoordinatorLink {
         this.lookup ??= this.findCoordinator().finally(() => {
           this.lookup = undefined;
         });
-        this.coordinator = await this.lookup;
+        this.coordinator = await abandonOnAbort(this.lookup, signal);
       } catch (err) {
         const error = toRivuletError(err);
         if (!LOOKUP_RETRIABLE.has(error.errorName) && !error.retriable) throw error;
@@ -85,4 +85,15 @@ export class CoordinatorLink {
     this.options.logger.debug({ groupId: this.options.groupId, coordinator: response.nodeId }, 'found the group coordinator');
     return { nodeId: response.nodeId, host: response.host, grpcPort: response.grpcPort };
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the promise itself runs on, for whoever else waits for it). */
+function abandonOnAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new RivuletError('NETWORK_EXCEPTION', 'the coordinator lookup was abandoned'));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

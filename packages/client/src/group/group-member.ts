@@ -147,7 +147,9 @@ export class GroupMember {
 
   /** Joins with `subscription`, or rejoins with it when it changed. */
   subscribe(subscription: TopicSubscription): void {
-    this.subscription = subscription instanceof RegExp ? new RegExp(subscription.source, subscription.flags.replace(/[gy]/g, '')) : [...new Set(subscription)].sort();
+    const next = subscription instanceof RegExp ? new RegExp(subscription.source, subscription.flags.replace(/[gy]/g, '')) : [...new Set(subscription)].sort();
+    if (this.subscription !== undefined && String(this.subscription) === String(next) && next instanceof RegExp === this.subscription instanceof RegExp) return;
+    this.subscription = next;
     this.requestRejoin('the subscription changed');
     this.loop ??= this.runRebalances();
     this.scheduleMetadataCheck();
@@ -196,8 +198,9 @@ export class GroupMember {
     return { generationId: this.generationIdValue, memberId: this.memberIdValue, groupInstanceId: this.options.groupInstanceId };
   }
 
+  /** A commit refusal says something only about the generation it was sent in, and only while that is the one consumed. */
   private onCommitRejected(error: RivuletError, identity: CommitterIdentity): void {
-    if (identity.generationId !== this.generationIdValue || identity.memberId !== this.memberIdValue) return;
+    if (this.state !== 'stable' || identity.generationId !== this.generationIdValue || identity.memberId !== this.memberIdValue) return;
     this.onMembershipError(error, 'OffsetCommit');
   }
 
@@ -207,11 +210,13 @@ export class GroupMember {
       case 'REBALANCE_IN_PROGRESS':
         this.requestRejoin(`${api}: the group is rebalancing`);
         return;
-      case 'ILLEGAL_GENERATION':
+      case 'ILLEGAL_GENERATION': {
+        const generationId = this.generationIdValue;
         // The member id may still be good: keep it, so the rejoin does not wait for the old one to expire.
         this.resetMember(false);
-        this.requestRejoin(`${api}: generation ${this.generationIdValue} is over`);
+        this.requestRejoin(`${api}: generation ${generationId} is over`);
         return;
+      }
       case 'UNKNOWN_MEMBER_ID':
         this.resetMember(true);
         this.requestRejoin(`${api}: the coordinator does not know this member`);
@@ -496,7 +501,8 @@ export class GroupMember {
       const timeoutMs = Math.min(this.options.requestTimeoutMs, this.options.sessionTimeoutMs);
       const transport = await this.link.transport(Date.now() + timeoutMs);
       const response = await transport.heartbeat({ groupId: this.options.groupId, generationId, memberId, groupInstanceId: this.options.groupInstanceId ?? '' }, timeoutMs);
-      if (response.errorCode === 0 || generationId !== this.generationIdValue || memberId !== this.memberIdValue) return;
+      // An answer about another generation, or arriving after this member started to rejoin, is stale.
+      if (response.errorCode === 0 || this.state !== 'stable' || generationId !== this.generationIdValue || memberId !== this.memberIdValue) return;
       const error = RivuletError.fromCode(response.errorCode, `Heartbeat of group ${this.options.groupId}: ${response.errorMessage || RivuletError.fromCode(response.errorCode).message}`);
       if (isCoordinatorMoved(error) || error.errorName === 'COORDINATOR_LOAD_IN_PROGRESS') {
         this.link.noteFailure(error);
