@@ -1,9 +1,11 @@
-import { AssertionError, RivuletError, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
+import { AssertionError, ErrorCode, RivuletError, systemRandom, systemScheduler, topicPartitionKey, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
+import type { GroupCoordinatorApi } from '@rivulet/group';
 import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration, type TopicImage } from '@rivulet/metadata';
 import type { controllerApi, replicationApi } from '@rivulet/proto';
 import type { AlterPartitionProposal } from '@rivulet/replication';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
+import { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC, GroupService, type GroupCoordinatorSettings } from './group-service.js';
 import { Partition } from './partition.js';
 import { ProducerIdManager, initProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from './producer-ids.js';
 import { ReplicaFetcherManager, type ReplicaTransportFactory } from './replica-fetcher.js';
@@ -82,6 +84,12 @@ export interface BrokerOptions {
   reassignmentThrottleBytesPerSec?: number;
   /** producer.id.expiration.ms: a partition forgets an idempotent producer idle this long. Default 86 400 000 (1 day). */
   producerIdExpirationMs?: number;
+  /** Consumer-group coordination (the offsets topic and group timeouts); Kafka's defaults when absent. */
+  groupCoordinator?: GroupCoordinatorSettings;
+  /** Timers of the group coordinator; the system's when absent. */
+  scheduler?: Scheduler;
+  /** Member ids of the group coordinator; the system's when absent. */
+  random?: Random;
   clock: Clock;
   logger: Logger;
 }
@@ -168,6 +176,7 @@ export class Broker {
   private isrTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly producerIds: ProducerIdManager;
+  private readonly groupService: GroupService;
 
   private constructor(
     private readonly options: BrokerOptions,
@@ -196,6 +205,44 @@ export class Broker {
       },
       logger: this.logger,
     });
+    const groupSettings = options.groupCoordinator ?? DEFAULT_GROUP_COORDINATOR_SETTINGS;
+    this.groupService = new GroupService({
+      nodeId: options.nodeId,
+      ...groupSettings,
+      clock: options.clock,
+      scheduler: options.scheduler ?? systemScheduler,
+      random: options.random ?? systemRandom,
+      logger: options.logger,
+      host: {
+        offsetsReplica: (partition) => this.partitions.get(topicPartitionKey({ topic: GROUP_OFFSETS_TOPIC, partition })),
+        offsetsTopicLeaders: () => {
+          const topic = this.image.topicsByName.get(GROUP_OFFSETS_TOPIC);
+          if (topic === undefined) return undefined;
+          return [...topic.partitions.values()].sort((a, b) => a.partition - b.partition).map((p) => p.leader);
+        },
+        createOffsetsTopic: (partitions, replicationFactor) => this.createOffsetsTopic(partitions, replicationFactor),
+        liveBrokerCount: () => this.liveBrokers().length,
+        leaseValid: () => options.leaseValid(),
+      },
+    });
+  }
+
+  /** The consumer-group coordinator for the offsets-topic partitions this broker leads. */
+  get groups(): GroupCoordinatorApi {
+    return this.groupService.coordinator;
+  }
+
+  /** Kafka FindCoordinator for a group: the node leading its offsets-topic partition (creating the topic on first use). */
+  findGroupCoordinator(groupId: string): Promise<number> {
+    return this.groupService.findCoordinator(groupId);
+  }
+
+  private async createOffsetsTopic(partitions: number, replicationFactor: number): Promise<void> {
+    const spec = { name: GROUP_OFFSETS_TOPIC, partitions, replicationFactor, configs: { 'cleanup.policy': 'compact' } };
+    const [result] = await this.createTopics([spec], false);
+    if (result !== undefined && result.errorCode !== 0 && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+      throw RivuletError.fromCode(result.errorCode, result.errorMessage, { topic: GROUP_OFFSETS_TOPIC });
+    }
   }
 
   /** Kafka InitProducerId for idempotent producers: a producer id unique in the cluster, epoch 0. */
@@ -227,6 +274,7 @@ export class Broker {
   async stop(): Promise<void> {
     if (this.isStopped) return;
     this.isStopped = true;
+    this.groupService.close();
     clearTimeout(this.retentionTimer);
     clearInterval(this.isrTimer);
     clearInterval(this.checkpointTimer);
@@ -258,6 +306,7 @@ export class Broker {
       const want = wanted.get(key);
       if (want !== undefined && want.topic.topicId === replica.topicId) continue;
       this.partitions.delete(key);
+      if (replica.topic === GROUP_OFFSETS_TOPIC) this.groupService.onReplicaChanged(replica.partition, undefined);
       this.waiters.wake(key);
       this.replicaWaiters.wake(key);
       await this.fetchers.unfollow(key);
@@ -295,6 +344,7 @@ export class Broker {
         if (leader !== undefined && leader.grpcPort > 0) this.fetchers.follow(key, replica, r.leader, r.leaderEpoch, `${leader.host}:${leader.grpcPort}`, isBeingAdded);
         else this.logger.warn({ topic: replica.topic, partition: replica.partition, leaderId: r.leader }, 'the leader has no gRPC endpoint in metadata; not fetching');
       }
+      if (replica.topic === GROUP_OFFSETS_TOPIC) this.groupService.onReplicaChanged(replica.partition, replica);
     }
     if (toOpen.length > 0) this.logger.info({ opened: toOpen.length, hosted: this.partitions.size, offset: image.offset }, 'replicas opened');
     for (const waiter of [...this.offsetWaiters]) {
@@ -776,7 +826,7 @@ export class Broker {
         replicas: [...p.replicas],
         isr: [...p.isr],
       }));
-    return { name, topicId: topic.topicId, errorCode: 0, errorMessage: '', isInternal: false, partitions };
+    return { name, topicId: topic.topicId, errorCode: 0, errorMessage: '', isInternal: name === GROUP_OFFSETS_TOPIC, partitions };
   }
 
   describeTopics(names: string[]): TopicDescription[] {
@@ -800,7 +850,7 @@ export class Broker {
           };
         });
         const configs = describeTopicConfig(this.topicConfigOf(topic));
-        return { name, errorCode: 0, errorMessage: '', isInternal: false, configs, explicitConfigKeys: [...topic.configs.keys()], partitions };
+        return { name, errorCode: 0, errorMessage: '', isInternal: name === GROUP_OFFSETS_TOPIC, configs, explicitConfigKeys: [...topic.configs.keys()], partitions };
       } catch (err) {
         return { name, isInternal: false, configs: {}, partitions: [], ...errorFields(err) };
       }
@@ -846,6 +896,9 @@ export class Broker {
       request.topics.map(async (topic) => {
         try {
           validateTopicName(topic.name);
+          if (topic.name === GROUP_OFFSETS_TOPIC) {
+            throw new RivuletError('INVALID_TOPIC_EXCEPTION', `${GROUP_OFFSETS_TOPIC} is internal: only the group coordinator writes to it`, { topic: topic.name });
+          }
           if (!this.image.topicsByName.has(topic.name) && this.options.autoCreateTopics) await this.autoCreate(topic.name);
         } catch (err) {
           const fields = errorFields(err);
