@@ -1,46 +1,16 @@
-import { execFileSync, spawn } from 'node:child_process';
 import { Admin, Producer } from '@platformatic/kafka';
 import { Compression, decodeRecordBatches, readBatchHeader, splitBatches } from '@rivulet/records';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasKcat, runKcat } from './testing/kcat.js';
 import { startTestNode, type TestNode } from './testing/test-node.js';
 
 /**
  * Real, unmodified Kafka clients against a broker with a KafkaListener on port 0. kcat is the
- * Debian package (librdkafka 2.0.2); KafkaJS and @platformatic/kafka come from npm. Consumer
- * groups do not exist yet, so records are read back with kcat's simple consumer (-C without
- * -G) or straight from the broker core.
+ * Debian package (librdkafka 2.0.2); KafkaJS and @platformatic/kafka come from npm. Records
+ * are read back with kcat's simple consumer (-C without -G) or straight from the broker core;
+ * consumer groups have their own file (kafka-groups.integration.test.ts).
  */
-function hasCommand(command: string): boolean {
-  try {
-    execFileSync(command, ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// kcat comes from Debian (`apt-get install -y kcat`); where it is missing its tests skip, by name.
-const hasKcat = hasCommand('kcat');
-
-function runKcat(args: string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(input);
-  });
-}
-
 let node: TestNode;
 
 async function readAll(topic: string, partition = 0): Promise<{ codecs: number[]; values: string[]; keys: (string | null)[] }> {
