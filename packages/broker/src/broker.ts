@@ -1,4 +1,5 @@
-import { AssertionError, RivuletError, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
+import { AssertionError, ErrorCode, RivuletError, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
+import type { GroupCoordinatorApi } from '@rivulet/group';
 import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration, type TopicImage } from '@rivulet/metadata';
 import type { controllerApi, replicationApi } from '@rivulet/proto';
 import type { AlterPartitionProposal } from '@rivulet/replication';
@@ -202,6 +203,38 @@ export class Broker {
   initProducerId(request: InitProducerIdRequest): Promise<InitProducerIdResponse> {
     return initProducerId(this.producerIds, request);
   }
+
+  // ---- STUB: consumer groups, until the group coordinator is wired in --------------------------
+  // Only the shape the Kafka front-end calls; every group operation answers (or rejects with)
+  // COORDINATOR_NOT_AVAILABLE, which clients treat as "retry later". Replace this whole block.
+  readonly groups: GroupCoordinatorApi = ((): GroupCoordinatorApi => {
+    const code = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const errorMessage = 'the group coordinator is not running on this broker yet';
+    const reject = (): Promise<never> => Promise.reject(new RivuletError('COORDINATOR_NOT_AVAILABLE', errorMessage));
+    return {
+      partitionFor: () => 0,
+      beginLoading: () => undefined,
+      replay: () => undefined,
+      finishLoading: () => undefined,
+      unload: () => undefined,
+      joinGroup: reject,
+      syncGroup: reject,
+      heartbeat: () => ({ errorCode: code, errorMessage }),
+      leaveGroup: reject,
+      commitOffsets: reject,
+      fetchOffsets: () => ({ errorCode: code, topics: [] }),
+      describeGroups: (groupIds) => groupIds.map((groupId) => ({ groupId, errorCode: code, groupState: 'Dead', protocolType: '', protocolData: '', members: [] })),
+      listGroups: () => [],
+      deleteGroups: (groupIds) => Promise.resolve(groupIds.map((groupId) => ({ groupId, errorCode: code }))),
+      close: () => undefined,
+    };
+  })();
+
+  /** The node id of the coordinator of `groupId` (the leader of its __consumer_offsets partition). */
+  findGroupCoordinator(_groupId: string): Promise<number> {
+    return Promise.reject(new RivuletError('COORDINATOR_NOT_AVAILABLE', 'the group coordinator is not running on this broker yet'));
+  }
+  // ---- end of STUB ------------------------------------------------------------------------------
 
   private get replicaLagTimeMaxMs(): number {
     return this.options.replicaLagTimeMaxMs ?? DEFAULT_REPLICA_LAG_TIME_MAX_MS;

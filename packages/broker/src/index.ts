@@ -11,3 +11,4 @@ export type { MetadataFollowerOptions, MetadataSource } from './metadata-followe
 export { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from './types.js';
 export type * from './types.js';
 export type { InitProducerIdRequest, InitProducerIdResponse } from './producer-ids.js';
+export type * from '@rivulet/group';
