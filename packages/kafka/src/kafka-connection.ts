@@ -122,7 +122,7 @@ export class KafkaConnection {
     if (request.disposition === 'apiVersionsTooNew') return encodeApiVersionsTooNew(api, header.correlationId);
     const body: MessageValue | null =
       request.disposition === 'unsupported'
-        ? unsupportedVersionResponse(header.apiKey, request.body)
+        ? unsupportedVersionResponse(header.apiKey, request.body, header.apiVersion)
         : await routeRequest(header.apiKey, request.body, header.apiVersion, { ...this.context, clientId: header.clientId ?? '' });
     return body === null ? null : encodeResponseFrame(api, header.apiVersion, header.correlationId, body);
   }

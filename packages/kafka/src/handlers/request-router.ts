@@ -39,13 +39,24 @@ export function routeRequest(apiKey: number, request: MessageValue, version: num
   return handler(request, version, context);
 }
 
+/** A whole-request error in the response shape of one API (null: no response, Produce acks=0). */
+type ErrorAnswer = (request: MessageValue, version: number, errorCode: number) => MessageValue | null;
+
+const OLD_MESSAGE_FORMAT = 'this version of the API is not supported; upgrade the client to message format v2';
+
 /**
- * The answer to a version we decode but do not serve (Produce 0-2 and Fetch 0-3, the old
- * message formats): UNSUPPORTED_VERSION on every partition. acks=0 still gets no response.
+ * Error answers of the APIs that have versions we decode but do not serve: Produce 0-2 and
+ * Fetch 0-3 (the old message formats). An API whose served range is narrower than its decoded
+ * range must be listed here.
  */
-export function unsupportedVersionResponse(apiKey: number, request: MessageValue): MessageValue | null {
-  const message = 'this version of the API is not supported; upgrade the client to message format v2';
-  if (apiKey === ApiKey.Produce) return (request as { acks?: number }).acks === 0 ? null : produceErrorResponse(request, ErrorCode.UNSUPPORTED_VERSION, message);
-  if (apiKey === ApiKey.Fetch) return fetchErrorResponse(request, ErrorCode.UNSUPPORTED_VERSION);
-  throw new RivuletError('INVALID_REQUEST', `API key ${apiKey} has no unsupported-version answer`);
+const errorAnswers = new Map<number, ErrorAnswer>([
+  [ApiKey.Produce, (request, _version, errorCode) => ((request as { acks?: number }).acks === 0 ? null : produceErrorResponse(request, errorCode, OLD_MESSAGE_FORMAT))],
+  [ApiKey.Fetch, (request, _version, errorCode) => fetchErrorResponse(request, errorCode)],
+]);
+
+/** The answer to a version we decode but do not serve: UNSUPPORTED_VERSION wherever the API carries errors. */
+export function unsupportedVersionResponse(apiKey: number, request: MessageValue, version: number): MessageValue | null {
+  const answer = errorAnswers.get(apiKey);
+  if (!answer) throw new RivuletError('INVALID_REQUEST', `API key ${apiKey} has no unsupported-version answer`);
+  return answer(request, version, ErrorCode.UNSUPPORTED_VERSION);
 }
