@@ -5,6 +5,7 @@ import { handleApiVersions } from './api-versions-handler.js';
 import { handleDescribeCluster, handleMetadata } from './cluster-handlers.js';
 import { fetchErrorResponse, handleFetch } from './fetch-handler.js';
 import { handleFindCoordinator } from './find-coordinator-handler.js';
+import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './group-handlers.js';
 import type { Handler, HandlerContext } from './handler-context.js';
 import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
 import { handleProduce, produceErrorResponse } from './produce-handler.js';
@@ -18,6 +19,10 @@ const handlers = new Map<number, Handler>([
   [ApiKey.ListOffsets, handleListOffsets],
   [ApiKey.Metadata, handleMetadata],
   [ApiKey.FindCoordinator, handleFindCoordinator],
+  [ApiKey.JoinGroup, handleJoinGroup],
+  [ApiKey.Heartbeat, handleHeartbeat],
+  [ApiKey.LeaveGroup, handleLeaveGroup],
+  [ApiKey.SyncGroup, handleSyncGroup],
   [ApiKey.ApiVersions, handleApiVersions],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],

@@ -26,6 +26,10 @@ export const ApiKey = {
   ListOffsets: 2,
   Metadata: 3,
   FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -202,6 +206,93 @@ const findCoordinator = api(ApiKey.FindCoordinator, 'FindCoordinator', '0-4', '0
       field('Port', 'int32', '0+', { default: -1 }),
       field('ErrorCode', 'int16'),
       field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null }),
+    ]),
+  ],
+);
+
+/*
+ * The classic consumer-group protocol (KIP-62 rebalance timeouts, KIP-345 static members,
+ * KIP-394 member ids, KIP-800 reasons, KIP-814 skip-assignment).
+ * Where the clients land (the newest version both sides know):
+ *   JoinGroup       KafkaJS 5, librdkafka 2.0 5, @platformatic/kafka 9
+ *   SyncGroup       KafkaJS 3, librdkafka 3,     @platformatic/kafka 5
+ *   Heartbeat       KafkaJS 3, librdkafka 3,     @platformatic/kafka 4
+ *   LeaveGroup      KafkaJS 3, librdkafka 1,     @platformatic/kafka 5
+ */
+const joinGroup = api(ApiKey.JoinGroup, 'JoinGroup', '0-9', '0-9', '6+',
+  [
+    field('GroupId', 'string'),
+    field('SessionTimeoutMs', 'int32'),
+    field('RebalanceTimeoutMs', 'int32', '1+', { default: -1 }),
+    field('MemberId', 'string'),
+    field('GroupInstanceId', 'string', '5+', { nullable: '5+', default: null }),
+    field('ProtocolType', 'string'),
+    group('Protocols', '[]struct', '0+', [field('Name', 'string'), field('Metadata', 'bytes')]),
+    field('Reason', 'string', '8+', { nullable: '8+', default: null }),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '2+'),
+    field('ErrorCode', 'int16'),
+    field('GenerationId', 'int32', '0+', { default: -1 }),
+    field('ProtocolType', 'string', '7+', { nullable: '7+', default: null }),
+    field('ProtocolName', 'string', '0+', { nullable: '7+' }),
+    field('Leader', 'string'),
+    field('SkipAssignment', 'bool', '9+'),
+    field('MemberId', 'string'),
+    group('Members', '[]struct', '0+', [
+      field('MemberId', 'string'),
+      field('GroupInstanceId', 'string', '5+', { nullable: '5+', default: null }),
+      field('Metadata', 'bytes'),
+    ]),
+  ],
+);
+
+const syncGroup = api(ApiKey.SyncGroup, 'SyncGroup', '0-5', '0-5', '4+',
+  [
+    field('GroupId', 'string'),
+    field('GenerationId', 'int32'),
+    field('MemberId', 'string'),
+    field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+    field('ProtocolType', 'string', '5+', { nullable: '5+', default: null }),
+    field('ProtocolName', 'string', '5+', { nullable: '5+', default: null }),
+    group('Assignments', '[]struct', '0+', [field('MemberId', 'string'), field('Assignment', 'bytes')]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    field('ErrorCode', 'int16'),
+    field('ProtocolType', 'string', '5+', { nullable: '5+', default: null }),
+    field('ProtocolName', 'string', '5+', { nullable: '5+', default: null }),
+    field('Assignment', 'bytes'),
+  ],
+);
+
+const heartbeat = api(ApiKey.Heartbeat, 'Heartbeat', '0-4', '0-4', '4+',
+  [
+    field('GroupId', 'string'),
+    field('GenerationId', 'int32'),
+    field('MemberId', 'string'),
+    field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+  ],
+  [field('ThrottleTimeMs', 'int32', '1+'), field('ErrorCode', 'int16')],
+);
+
+const leaveGroup = api(ApiKey.LeaveGroup, 'LeaveGroup', '0-5', '0-5', '4+',
+  [
+    field('GroupId', 'string'),
+    field('MemberId', 'string', '0-2'),
+    group('Members', '[]struct', '3+', [
+      field('MemberId', 'string'),
+      field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+      field('Reason', 'string', '5+', { nullable: '5+', default: null }),
+    ]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    field('ErrorCode', 'int16'),
+    group('Members', '[]struct', '3+', [
+      field('MemberId', 'string'),
+      field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+      field('ErrorCode', 'int16'),
     ]),
   ],
 );
@@ -460,5 +551,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
+  produce, fetch, listOffsets, metadata, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
 ];
