@@ -6,6 +6,7 @@ import { handleDescribeCluster, handleMetadata } from './cluster-handlers.js';
 import { fetchErrorResponse, handleFetch } from './fetch-handler.js';
 import { handleFindCoordinator } from './find-coordinator-handler.js';
 import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './group-handlers.js';
+import { handleOffsetCommit, handleOffsetFetch, offsetCommitErrorResponse, offsetFetchErrorResponse } from './group-offset-handlers.js';
 import type { Handler, HandlerContext } from './handler-context.js';
 import { handleDeleteRecords, handleListOffsets, handleOffsetForLeaderEpoch } from './offset-handlers.js';
 import { handleProduce, produceErrorResponse } from './produce-handler.js';
@@ -18,6 +19,8 @@ const handlers = new Map<number, Handler>([
   [ApiKey.Fetch, handleFetch],
   [ApiKey.ListOffsets, handleListOffsets],
   [ApiKey.Metadata, handleMetadata],
+  [ApiKey.OffsetCommit, handleOffsetCommit],
+  [ApiKey.OffsetFetch, handleOffsetFetch],
   [ApiKey.FindCoordinator, handleFindCoordinator],
   [ApiKey.JoinGroup, handleJoinGroup],
   [ApiKey.Heartbeat, handleHeartbeat],
@@ -51,12 +54,14 @@ const OLD_MESSAGE_FORMAT = 'this version of the API is not supported; upgrade th
 
 /**
  * Error answers of the APIs that have versions we decode but do not serve: Produce 0-2 and
- * Fetch 0-3 (the old message formats). An API whose served range is narrower than its decoded
- * range must be listed here.
+ * Fetch 0-3 (the old message formats), OffsetCommit 0 and OffsetFetch 0 (offsets kept in
+ * ZooKeeper). An API whose served range is narrower than its decoded range must be listed here.
  */
 const errorAnswers = new Map<number, ErrorAnswer>([
   [ApiKey.Produce, (request, _version, errorCode) => ((request as { acks?: number }).acks === 0 ? null : produceErrorResponse(request, errorCode, OLD_MESSAGE_FORMAT))],
   [ApiKey.Fetch, (request, _version, errorCode) => fetchErrorResponse(request, errorCode)],
+  [ApiKey.OffsetCommit, offsetCommitErrorResponse],
+  [ApiKey.OffsetFetch, offsetFetchErrorResponse],
 ]);
 
 /** The answer to a version we decode but do not serve: UNSUPPORTED_VERSION wherever the API carries errors. */

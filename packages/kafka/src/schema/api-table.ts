@@ -7,8 +7,10 @@ import { field, group, parseVersions, type FieldSpec, type VersionRange } from '
  * wire format. Field names are Kafka's, camel-cased.
  *
  * `versions` is the range we decode and encode. `servedVersions` is the part we answer with
- * data; a version below it (Produce 0-2 and Fetch 0-3, which carry the old message formats)
- * is still decoded so that it can be answered with UNSUPPORTED_VERSION, as Kafka 4.0 does.
+ * data; a version below it is still decoded so that it can be answered with UNSUPPORTED_VERSION:
+ * Produce 0-2 and Fetch 0-3, which carry the old message formats, as Kafka 4.0 does; OffsetCommit
+ * 0 and OffsetFetch 0, which kept offsets in ZooKeeper, as Kafka without ZooKeeper does. Clients
+ * pick the newest version both sides know, so the newest decoded version is always served.
  */
 export interface ApiSpec {
   readonly apiKey: number;
@@ -25,6 +27,8 @@ export const ApiKey = {
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
   FindCoordinator: 10,
   JoinGroup: 11,
   Heartbeat: 12,
@@ -212,12 +216,18 @@ const findCoordinator = api(ApiKey.FindCoordinator, 'FindCoordinator', '0-4', '0
 
 /*
  * The classic consumer-group protocol (KIP-62 rebalance timeouts, KIP-345 static members,
- * KIP-394 member ids, KIP-800 reasons, KIP-814 skip-assignment).
- * Where the clients land (the newest version both sides know):
+ * KIP-394 member ids, KIP-800 reasons, KIP-814 skip-assignment), with the offset APIs beside
+ * it. Where the clients land (the newest version both sides know):
  *   JoinGroup       KafkaJS 5, librdkafka 2.0 5, @platformatic/kafka 9
  *   SyncGroup       KafkaJS 3, librdkafka 3,     @platformatic/kafka 5
  *   Heartbeat       KafkaJS 3, librdkafka 3,     @platformatic/kafka 4
  *   LeaveGroup      KafkaJS 3, librdkafka 1,     @platformatic/kafka 5
+ *   OffsetCommit    KafkaJS 5, librdkafka 7,     @platformatic/kafka 9
+ *   OffsetFetch     KafkaJS 4, librdkafka 7,     @platformatic/kafka 9
+ * OffsetCommit 9 and OffsetFetch 9 are the first versions KIP-848's consumer protocol may use;
+ * on the wire they differ from 8 only by OffsetFetch's member id and epoch, which a classic
+ * group ignores, so they are served with classic semantics (GenerationIdOrMemberEpoch is the
+ * generation).
  */
 const joinGroup = api(ApiKey.JoinGroup, 'JoinGroup', '0-9', '0-9', '6+',
   [
@@ -292,6 +302,65 @@ const leaveGroup = api(ApiKey.LeaveGroup, 'LeaveGroup', '0-5', '0-5', '4+',
     group('Members', '[]struct', '3+', [
       field('MemberId', 'string'),
       field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+      field('ErrorCode', 'int16'),
+    ]),
+  ],
+);
+
+const offsetCommit = api(ApiKey.OffsetCommit, 'OffsetCommit', '0-9', '1-9', '8+',
+  [
+    field('GroupId', 'string'),
+    field('GenerationIdOrMemberEpoch', 'int32', '1+', { default: -1 }),
+    field('MemberId', 'string', '1+'),
+    field('GroupInstanceId', 'string', '7+', { nullable: '7+', default: null }),
+    field('RetentionTimeMs', 'int64', '2-4', { default: -1 }),
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [
+        field('PartitionIndex', 'int32'),
+        field('CommittedOffset', 'int64'),
+        field('CommittedLeaderEpoch', 'int32', '6+', { default: -1 }),
+        field('CommitTimestamp', 'int64', '1', { default: -1 }),
+        field('CommittedMetadata', 'string', '0+', { nullable: '0+' }),
+      ]),
+    ]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '3+'),
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [field('PartitionIndex', 'int32'), field('ErrorCode', 'int16')]),
+    ]),
+  ],
+);
+
+const offsetFetchPartitions = [
+  field('PartitionIndex', 'int32'),
+  field('CommittedOffset', 'int64'),
+  field('CommittedLeaderEpoch', 'int32', '5+', { default: -1 }),
+  field('Metadata', 'string', '0+', { nullable: '0+' }),
+  field('ErrorCode', 'int16'),
+];
+
+const offsetFetch = api(ApiKey.OffsetFetch, 'OffsetFetch', '0-9', '1-9', '6+',
+  [
+    field('GroupId', 'string', '0-7'),
+    group('Topics', '[]struct', '0-7', [field('Name', 'string'), field('PartitionIndexes', '[]int32')], { nullable: '2-7' }),
+    group('Groups', '[]struct', '8+', [
+      field('GroupId', 'string'),
+      field('MemberId', 'string', '9+', { nullable: '9+', default: null }),
+      field('MemberEpoch', 'int32', '9+', { default: -1 }),
+      group('Topics', '[]struct', '0+', [field('Name', 'string'), field('PartitionIndexes', '[]int32')], { nullable: '8+' }),
+    ]),
+    field('RequireStable', 'bool', '7+'),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '3+'),
+    group('Topics', '[]struct', '0-7', [field('Name', 'string'), group('Partitions', '[]struct', '0+', offsetFetchPartitions)]),
+    field('ErrorCode', 'int16', '2-7'),
+    group('Groups', '[]struct', '8+', [
+      field('GroupId', 'string'),
+      group('Topics', '[]struct', '0+', [field('Name', 'string'), group('Partitions', '[]struct', '0+', offsetFetchPartitions)]),
       field('ErrorCode', 'int16'),
     ]),
   ],
@@ -551,5 +620,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
+  produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
 ];
