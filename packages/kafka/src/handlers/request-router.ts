@@ -5,6 +5,7 @@ import { handleApiVersions } from './api-versions-handler.js';
 import { handleDescribeCluster, handleMetadata } from './cluster-handlers.js';
 import { fetchErrorResponse, handleFetch } from './fetch-handler.js';
 import { handleFindCoordinator } from './find-coordinator-handler.js';
+import { handleDeleteGroups, handleDescribeGroups, handleListGroups } from './group-admin-handlers.js';
 import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './group-handlers.js';
 import { handleOffsetCommit, handleOffsetFetch, offsetCommitErrorResponse, offsetFetchErrorResponse } from './group-offset-handlers.js';
 import type { Handler, HandlerContext } from './handler-context.js';
@@ -26,6 +27,8 @@ const handlers = new Map<number, Handler>([
   [ApiKey.Heartbeat, handleHeartbeat],
   [ApiKey.LeaveGroup, handleLeaveGroup],
   [ApiKey.SyncGroup, handleSyncGroup],
+  [ApiKey.DescribeGroups, handleDescribeGroups],
+  [ApiKey.ListGroups, handleListGroups],
   [ApiKey.ApiVersions, handleApiVersions],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
@@ -34,6 +37,7 @@ const handlers = new Map<number, Handler>([
   [ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
   [ApiKey.DescribeConfigs, handleDescribeConfigs],
   [ApiKey.CreatePartitions, handleCreatePartitions],
+  [ApiKey.DeleteGroups, handleDeleteGroups],
   [ApiKey.AlterConfigs, handleAlterConfigs],
   [ApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
   [ApiKey.AlterPartitionReassignments, handleAlterPartitionReassignments],

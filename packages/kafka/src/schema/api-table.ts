@@ -34,6 +34,8 @@ export const ApiKey = {
   Heartbeat: 12,
   LeaveGroup: 13,
   SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -43,6 +45,7 @@ export const ApiKey = {
   DescribeConfigs: 32,
   AlterConfigs: 33,
   CreatePartitions: 37,
+  DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
   AlterPartitionReassignments: 45,
   ListPartitionReassignments: 46,
@@ -224,6 +227,9 @@ const findCoordinator = api(ApiKey.FindCoordinator, 'FindCoordinator', '0-4', '0
  *   LeaveGroup      KafkaJS 3, librdkafka 1,     @platformatic/kafka 5
  *   OffsetCommit    KafkaJS 5, librdkafka 7,     @platformatic/kafka 9
  *   OffsetFetch     KafkaJS 4, librdkafka 7,     @platformatic/kafka 9
+ *   DescribeGroups  KafkaJS 2, librdkafka 4,     @platformatic/kafka 5
+ *   ListGroups      KafkaJS 2, librdkafka 4,     @platformatic/kafka 5
+ *   DeleteGroups    KafkaJS 1, librdkafka 1,     @platformatic/kafka 2
  * OffsetCommit 9 and OffsetFetch 9 are the first versions KIP-848's consumer protocol may use;
  * on the wire they differ from 8 only by OffsetFetch's member id and epoch, which a classic
  * group ignores, so they are served with classic semantics (GenerationIdOrMemberEpoch is the
@@ -364,6 +370,43 @@ const offsetFetch = api(ApiKey.OffsetFetch, 'OffsetFetch', '0-9', '1-9', '6+',
       field('ErrorCode', 'int16'),
     ]),
   ],
+);
+
+const describeGroups = api(ApiKey.DescribeGroups, 'DescribeGroups', '0-5', '0-5', '5+',
+  [field('Groups', '[]string'), field('IncludeAuthorizedOperations', 'bool', '3+')],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    group('Groups', '[]struct', '0+', [
+      field('ErrorCode', 'int16'),
+      field('GroupId', 'string'),
+      field('GroupState', 'string'),
+      field('ProtocolType', 'string'),
+      field('ProtocolData', 'string'),
+      group('Members', '[]struct', '0+', [
+        field('MemberId', 'string'),
+        field('GroupInstanceId', 'string', '4+', { nullable: '4+', default: null }),
+        field('ClientId', 'string'),
+        field('ClientHost', 'string'),
+        field('MemberMetadata', 'bytes'),
+        field('MemberAssignment', 'bytes'),
+      ]),
+      field('AuthorizedOperations', 'int32', '3+', { default: AUTHORIZED_OPERATIONS_OMITTED }),
+    ]),
+  ],
+);
+
+const listGroups = api(ApiKey.ListGroups, 'ListGroups', '0-5', '0-5', '3+',
+  [field('StatesFilter', '[]string', '4+'), field('TypesFilter', '[]string', '5+')],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    field('ErrorCode', 'int16'),
+    group('Groups', '[]struct', '0+', [field('GroupId', 'string'), field('ProtocolType', 'string'), field('GroupState', 'string', '4+'), field('GroupType', 'string', '5+')]),
+  ],
+);
+
+const deleteGroups = api(ApiKey.DeleteGroups, 'DeleteGroups', '0-2', '0-2', '2+',
+  [field('GroupsNames', '[]string')],
+  [field('ThrottleTimeMs', 'int32'), group('Results', '[]struct', '0+', [field('GroupId', 'string'), field('ErrorCode', 'int16')])],
 );
 
 const apiVersions = api(ApiKey.ApiVersions, 'ApiVersions', '0-3', '0-3', '3+',
@@ -620,5 +663,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
+  produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
 ];
