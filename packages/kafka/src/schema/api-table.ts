@@ -197,6 +197,12 @@ const metadata = api(ApiKey.Metadata, 'Metadata', '0-12', '0-12', '9+',
   ],
 );
 
+/*
+ * FindCoordinator: v1 adds the key type (0 group, 1 transaction), v4 (KIP-699) batches keys.
+ * v5 (KIP-890's TRANSACTION_ABORTABLE) and v6 (KIP-932 share groups) change nothing on the wire
+ * for group keys and no client we target needs them: KafkaJS and librdkafka 2.0 send v2,
+ * @platformatic/kafka (4-6) lands on v4.
+ */
 const findCoordinator = api(ApiKey.FindCoordinator, 'FindCoordinator', '0-4', '0-4', '3+',
   [field('Key', 'string', '0-3'), field('KeyType', 'int8', '1+'), field('CoordinatorKeys', '[]string', '4+')],
   [
