@@ -87,11 +87,14 @@ const produce = api(ApiKey.Produce, 'Produce', '0-9', '3-9', '9+',
 );
 
 const leaderIdAndEpoch = [field('LeaderId', 'int32', '0+', { default: -1 }), field('LeaderEpoch', 'int32', '0+', { default: -1 })];
+/** KIP-951: where a leader named in CurrentLeader can be reached. */
+const nodeEndpoint = [field('NodeId', 'int32'), field('Host', 'string'), field('Port', 'int32'), field('Rack', 'string', '0+', { nullable: '0+', default: null })];
 
-const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
+const fetch = api(ApiKey.Fetch, 'Fetch', '0-17', '4-17', '12+',
   [
     field('ClusterId', 'string', '12+', { nullable: '12+', tag: 0, default: null }),
-    field('ReplicaId', 'int32'),
+    field('ReplicaId', 'int32', '0-14', { default: -1 }),
+    group('ReplicaState', 'struct', '15+', [field('ReplicaId', 'int32', '15+', { default: -1 }), field('ReplicaEpoch', 'int64', '15+', { default: -1 })], { tag: 1 }),
     field('MaxWaitMs', 'int32'),
     field('MinBytes', 'int32'),
     field('MaxBytes', 'int32', '3+', { default: 0x7fffffff }),
@@ -99,7 +102,8 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
     field('SessionId', 'int32', '7+'),
     field('SessionEpoch', 'int32', '7+', { default: -1 }),
     group('Topics', '[]struct', '0+', [
-      field('Topic', 'string'),
+      field('Topic', 'string', '0-12'),
+      field('TopicId', 'uuid', '13+'),
       group('Partitions', '[]struct', '0+', [
         field('Partition', 'int32'),
         field('CurrentLeaderEpoch', 'int32', '9+', { default: -1 }),
@@ -107,9 +111,10 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
         field('LastFetchedEpoch', 'int32', '12+', { default: -1 }),
         field('LogStartOffset', 'int64', '5+', { default: -1 }),
         field('PartitionMaxBytes', 'int32'),
+        field('ReplicaDirectoryId', 'uuid', '17+', { tag: 0 }),
       ]),
     ]),
-    group('ForgottenTopicsData', '[]struct', '7+', [field('Topic', 'string'), field('Partitions', '[]int32')]),
+    group('ForgottenTopicsData', '[]struct', '7+', [field('Topic', 'string', '7-12'), field('TopicId', 'uuid', '13+'), field('Partitions', '[]int32', '7+')]),
     field('RackId', 'string', '11+'),
   ],
   [
@@ -117,7 +122,8 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
     field('ErrorCode', 'int16', '7+'),
     field('SessionId', 'int32', '7+'),
     group('Responses', '[]struct', '0+', [
-      field('Topic', 'string'),
+      field('Topic', 'string', '0-12'),
+      field('TopicId', 'uuid', '13+'),
       group('Partitions', '[]struct', '0+', [
         field('PartitionIndex', 'int32'),
         field('ErrorCode', 'int16'),
@@ -132,6 +138,7 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
         field('Records', 'records', '0+', { nullable: '0+' }),
       ]),
     ]),
+    group('NodeEndpoints', '[]struct', '16+', nodeEndpoint, { tag: 0 }),
   ],
 );
 
