@@ -314,6 +314,7 @@ export class GroupCoordinator implements GroupCoordinatorApi {
     newMember.setAssignment(oldMember.assignment, oldMember.assignmentGenerationId);
     newMember.syncedGenerationId = oldMember.syncedGenerationId;
     const protocolsUnchanged = oldMember.hasSameProtocols(request.protocols);
+    stopSessionTimer(oldMember);
     answerParkedRequests(oldMember, ErrorCode.FENCED_INSTANCE_ID);
     group.replaceStaticMember(oldMember, newMember);
     const parked = this.parkJoin(newMember);
