@@ -729,7 +729,9 @@ export class GroupCoordinator implements GroupCoordinatorApi {
   /** Why one partition of a validated commit is refused, or NONE. */
   private commitRefusal(topic: string, offset: OffsetCommitRequest['topics'][number]['partitions'][number], assignedPartitions: AssignedPartitions): number {
     if (!Number.isInteger(offset.partitionIndex) || offset.partitionIndex < 0 || offset.partitionIndex > 0x7fffffff) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    if (!Number.isSafeInteger(offset.committedOffset) || !Number.isInteger(offset.committedLeaderEpoch) || Math.abs(offset.committedLeaderEpoch) > 0x7fffffff) return ErrorCode.INVALID_REQUEST;
+    if (!Number.isSafeInteger(offset.committedOffset) || !Number.isInteger(offset.committedLeaderEpoch) || offset.committedLeaderEpoch < -0x80000000 || offset.committedLeaderEpoch > 0x7fffffff) {
+      return ErrorCode.INVALID_REQUEST;
+    }
     if (offset.committedMetadata !== null && utf8ByteLength(offset.committedMetadata) > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
     // Ours, beyond Kafka: a consumer commits only what it was assigned in this generation.
     if (assignedPartitions !== null && !(assignedPartitions.get(topic)?.has(offset.partitionIndex) ?? false)) return ErrorCode.ILLEGAL_GENERATION;
