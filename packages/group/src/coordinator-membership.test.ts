@@ -359,10 +359,12 @@ describe('Heartbeat', () => {
     const test = testCoordinator();
     const [a] = await stableGroup(test, [null]);
     expect(test.coordinator.heartbeat(heartbeatRequest(a!.memberId, 1)).errorCode).toBe(0);
+    const before = { described: describeGroup(test), listed: test.coordinator.listGroups(null) };
     expect(test.coordinator.heartbeat(heartbeatRequest(a!.memberId, 1, { groupId: '' })).errorCode).toBe(ErrorCode.INVALID_GROUP_ID);
     expect(test.coordinator.heartbeat(heartbeatRequest(a!.memberId, 1, { groupId: 'other' })).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect(test.coordinator.heartbeat(heartbeatRequest('nobody', 1)).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect(test.coordinator.heartbeat(heartbeatRequest(a!.memberId, 0)).errorCode).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect({ described: describeGroup(test), listed: test.coordinator.listGroups(null) }).toEqual(before);
     void test.coordinator.joinGroup(joinRequest());
     expect(test.coordinator.heartbeat(heartbeatRequest(a!.memberId, 1)).errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
   });

@@ -91,6 +91,26 @@ describe('OffsetCommit and OffsetFetch', () => {
     expect(codes(await test.coordinator.commitOffsets(commitRequest(follower!.memberId, 2, [1])))).toEqual([ErrorCode.REBALANCE_IN_PROGRESS]);
   });
 
+  it('changes nothing for refused commits, whatever the reason', async () => {
+    const test = testCoordinator();
+    const [leader, follower] = await stableGroup(test, ['instance-a', null]);
+    await test.coordinator.commitOffsets(commitRequest(follower!.memberId, 1, [1], { offset: 7 }));
+    const snapshot = () => ({ described: test.coordinator.describeGroups([GROUP_ID]), fetched: fetchAll(test), written: test.log.written.length, listed: test.coordinator.listGroups(null) });
+    const before = snapshot();
+    const refused = [
+      commitRequest('', -1, [1]),
+      commitRequest('nobody', 1, [1]),
+      commitRequest(follower!.memberId, 1, [1], { groupInstanceId: 'instance-a' }),
+      commitRequest(follower!.memberId, 0, [1]),
+      commitRequest(follower!.memberId, 1, [0, 2]),
+      { ...commitRequest(leader!.memberId, 1, []), groupInstanceId: 'instance-a', topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(99) }] }] },
+      { ...commitRequest(leader!.memberId, 1, []), groupInstanceId: 'instance-a', topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 2 ** 60, committedLeaderEpoch: -1, committedMetadata: null }] }] },
+      commitRequest('m', 1, [0], { groupId: 'unknown' }),
+    ];
+    for (const request of refused) expect(codes(await test.coordinator.commitOffsets(request)).every((code) => code !== 0)).toBe(true);
+    expect(snapshot()).toEqual(before);
+  });
+
   it('refuses, partition by partition, what the member was not assigned in this generation', async () => {
     const test = testCoordinator();
     const [leader, follower] = await stableGroup(test, [null, null]);
