@@ -76,7 +76,7 @@ export interface LogStoreContext {
   readonly tailCache: TailCacheBudget;
 }
 
-/** A follower append whose base offset is not the log-end offset; the fetcher must truncate or re-fetch. */
+/** A follower append whose base offset is below the log-end offset; the fetcher must truncate or re-fetch. */
 export class UnexpectedAppendOffsetError extends RivuletError {
   override readonly name = 'UnexpectedAppendOffsetError';
   constructor(
@@ -90,6 +90,8 @@ export class UnexpectedAppendOffsetError extends RivuletError {
 
 interface PendingAppend {
   readonly batch: Buffer;
+  /** The log end this append follows: its base offset, or less when a follower's batch skips offsets a compaction removed. */
+  readonly previousEnd: number;
   readonly baseOffset: number;
   readonly lastOffset: number;
   readonly maxTimestampMs: number;
@@ -318,12 +320,18 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     return original.then((result) => ({ ...result, isDuplicate: true }));
   }
 
+  /**
+   * Appends a leader's batch with its own offsets and leader epoch. Its base offset may lie
+   * above the log end, when the leader's compaction removed the batches in between: the log
+   * end then jumps to its last offset + 1 and the skipped offsets stay a gap, as on the leader
+   * (Kafka's follower does the same). A base offset below the log end is refused.
+   */
   appendAsFollower(batch: Buffer): Promise<AppendResult> {
     try {
       this.checkUsable();
       const header = readBatchHeader(batch);
       assert(header.sizeBytes === batch.length, 'appendAsFollower: buffer must hold exactly one batch');
-      if (header.baseOffset !== this.nextOffset) {
+      if (header.baseOffset < this.nextOffset) {
         throw new UnexpectedAppendOffsetError(this.nextOffset, header.baseOffset, this.errorContext);
       }
       this.ctx.pipeline.checkCapacity(batch.length);
@@ -337,6 +345,8 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const { lastOffsetDelta, maxTimestamp: maxTimestampMs } = header;
     assert(Number.isInteger(lastOffsetDelta) && lastOffsetDelta >= 0, 'batch lastOffsetDelta must be non-negative');
     const lastOffset = baseOffset + lastOffsetDelta;
+    const previousEnd = this.nextOffset;
+    assert(baseOffset >= previousEnd, `append at ${baseOffset} below the log end ${previousEnd}`);
     this.nextOffset = lastOffset + 1;
     // As Kafka does on every append, the first batch of a new epoch records where it starts.
     if (leaderEpoch >= 0) this.recordEpochChange(this.epochCache.assign(leaderEpoch, baseOffset));
@@ -344,7 +354,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const logAppendTimeMs = this.ctx.clock.wallClockMs();
     const generation = this.generation;
     const appended = new Promise<AppendResult>((resolve, reject) => {
-      work.appends.push({ batch, baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs, generation, resolve, reject });
+      work.appends.push({ batch, previousEnd, baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs, generation, resolve, reject });
     });
     // Leader and follower appends alike update the producer state, so any replica can lead.
     if (header.producerId !== NO_PRODUCER_ID && header.baseSequence >= 0 && header.producerEpoch >= 0) {
@@ -415,7 +425,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     for (const append of work.appends) {
       this.committedSizeBytes += append.batch.length;
       if (append.generation === this.generation) {
-        assert(append.baseOffset === this.committedEnd, `commit out of order: batch at ${append.baseOffset}, log end ${this.committedEnd}`);
+        assert(append.previousEnd === this.committedEnd, `commit out of order: batch at ${append.baseOffset} follows ${append.previousEnd}, log end ${this.committedEnd}`);
         this.committedEnd = append.lastOffset + 1;
         this.tail.add(append.baseOffset, append.lastOffset, append.batch);
         append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, logAppendTimeMs: append.logAppendTimeMs });
