@@ -50,6 +50,7 @@ export interface NodeConfig {
   retentionMs: number;
   retentionBytes: number;
   retentionCheckIntervalMs: number;
+  logCleanerBackoffMs: number;
   producerIdExpirationMs: number;
   messageMaxBytes: number;
   fetchMaxBytes: number;
@@ -85,6 +86,7 @@ export const defaultConfig: NodeConfig = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   retentionCheckIntervalMs: 5 * 60 * 1000,
+  logCleanerBackoffMs: 15_000,
   producerIdExpirationMs: 24 * 60 * 60 * 1000,
   messageMaxBytes: 1_048_588,
   fetchMaxBytes: 52_428_800,
@@ -159,6 +161,12 @@ export const configOptions: readonly OptionSpec[] = [
   { name: 'retentionMs', type: 'int', description: 'Default retention.ms of topics (-1: keep forever)', kafkaName: 'log.retention.ms' },
   { name: 'retentionBytes', type: 'int', description: 'Default retention.bytes per partition (-1: unlimited)', kafkaName: 'log.retention.bytes' },
   { name: 'retentionCheckIntervalMs', type: 'int', description: 'How often retention runs', kafkaName: 'log.retention.check.interval.ms' },
+  {
+    name: 'logCleanerBackoffMs',
+    type: 'int',
+    description: 'How often the log cleaner looks for replicas of compacted topics (cleanup.policy compact) due for a pass',
+    kafkaName: 'log.cleaner.backoff.ms',
+  },
   { name: 'producerIdExpirationMs', type: 'int', description: 'A partition forgets an idempotent producer idle this long (checked when retention runs)', kafkaName: 'producer.id.expiration.ms' },
   { name: 'messageMaxBytes', type: 'int', description: 'Largest record batch a produce may carry', kafkaName: 'message.max.bytes' },
   { name: 'fetchMaxBytes', type: 'int', description: 'Largest fetch response the broker builds', kafkaName: 'fetch.max.bytes' },
@@ -281,6 +289,7 @@ export function validateConfig(config: NodeConfig): void {
   if (config.messageMaxBytes < 1024) throw invalid('messageMaxBytes must be >= 1024');
   if (config.fetchMaxBytes < config.messageMaxBytes) throw invalid('fetchMaxBytes must be >= messageMaxBytes');
   if (config.retentionCheckIntervalMs < 100) throw invalid('retentionCheckIntervalMs must be >= 100');
+  if (config.logCleanerBackoffMs < 100) throw invalid('logCleanerBackoffMs must be >= 100');
   if (config.producerIdExpirationMs < 1) throw invalid('producerIdExpirationMs must be >= 1');
   if (config.brokerHeartbeatIntervalMs < 10) throw invalid('brokerHeartbeatIntervalMs must be >= 10');
   if (config.brokerSessionTimeoutMs < 2 * config.brokerHeartbeatIntervalMs) {
