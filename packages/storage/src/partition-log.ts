@@ -139,6 +139,8 @@ interface PartitionWork {
 
 /** Batches deleted per atomic LevelDB write during truncation and deletion; bounds memory and pauses. */
 const DELETE_CHUNK_BATCHES = 4096;
+/** Batches a cleaning pass takes from a LevelDB iterator at once (each up to max.message.bytes). */
+const CLEANING_READ_PAGE_BATCHES = 16;
 /** Upper bound on the iterator read-ahead of one read(), whatever maxBytes asks for. */
 const READ_AHEAD_BYTES_MAX = 16 * 1024 * 1024;
 const READ_AHEAD_BYTES_MIN = 64 * 1024;
@@ -1011,7 +1013,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   }
 
   private stoppedPass(result: Omit<CompactionResult, 'cleanedUpToOffset'>): CompactionResult {
-    this.ctx.logger.info({ ...this.errorContext, cleanedUpTo: this.cleanedUpTo }, 'cleaning pass stopped: the log was truncated or its start moved');
+    this.ctx.logger.info({ ...this.errorContext, cleanedUpTo: this.cleanedUpTo }, 'cleaning pass stopped: the log was truncated, deleted or failed, or its start moved');
     return { ...result, cleanedUpToOffset: this.cleanedUpTo, isComplete: false };
   }
 
@@ -1045,7 +1047,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     let mappedEnd = from;
     try {
       while (true) {
-        const entries = await iterator.nextv(64);
+        const entries = await iterator.nextv(CLEANING_READ_PAGE_BATCHES);
         if (entries.length === 0) return mappedEnd;
         for (const [key, value] of entries) {
           const { lastOffset } = decodeDataKey(key);
@@ -1076,7 +1078,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     try {
       let readBytes = 0;
       reading: while (true) {
-        const page = await iterator.nextv(64);
+        const page = await iterator.nextv(CLEANING_READ_PAGE_BATCHES);
         if (page.length === 0) break;
         for (const entry of page) {
           if (entries.length > 0 && readBytes + entry[1].length > bytesMax) break reading;
