@@ -77,6 +77,20 @@ describe('kcat (librdkafka 2.0.2)', () => {
     });
   }
 
+  it.skipIf(!hasKcat)('consumes a compacted topic across the offset gaps its cleaning left', async () => {
+    const topic = 'kcat-compacted';
+    await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: { 'cleanup.policy': 'compact' } }], false);
+    const produce = (lines: string[]) => runKcat(['-b', node.bootstrap, '-P', '-t', topic, '-K:'], lines.join('\n') + '\n');
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    await produce(range(0, 5).map((i) => `k${i}:a`)); // offsets 0..4, all superseded below
+    await produce(range(0, 10).map((i) => `k${i}:b`)); // 5..14
+    await produce(range(0, 5).map((i) => `k${i}:c`)); // 15..19
+    await produce(['last:x']); // 20, the last batch, never cleaned
+    expect(await node.broker.cleanLogs()).toBe(1);
+    const consumed = await runKcat(['-b', node.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%o|%k|%s\\n']);
+    expect(consumed.trim().split('\n')).toEqual([...range(5, 10).map((i) => `${i + 5}|k${i}|b`), ...range(0, 5).map((i) => `${i + 15}|k${i}|c`), '20|last|x']);
+  });
+
   it.skipIf(!hasKcat)('produces with -X enable.idempotence=true: a producer id from InitProducerId, sequences from 0, every record once', async () => {
     await node.broker.createTopics([{ name: 'kcat-idempotent', partitions: 1, replicationFactor: 1, configs: {} }], false);
     const lines = Array.from({ length: 300 }, (_, i) => `line-${i}`);
@@ -137,6 +151,21 @@ describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
       expect(new Set(stored.codecs)).toEqual(new Set([compression === CompressionTypes.GZIP ? Compression.gzip : Compression.none]));
     });
   }
+
+  it('a record without a key sent to a compacted topic is refused with INVALID_RECORD and not stored', async () => {
+    const topic = 'js-compacted';
+    await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: { 'cleanup.policy': 'compact' } }], false);
+    const producer = kafka().producer();
+    await producer.connect();
+    try {
+      await expect(producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'keyed' }, { value: 'keyless' }] })).rejects.toMatchObject({ type: 'INVALID_RECORD' });
+      const [result] = await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'keyed' }] });
+      expect(result!.errorCode).toBe(0);
+    } finally {
+      await producer.disconnect();
+    }
+    expect((await readAll(topic)).values).toEqual(['keyed']);
+  });
 
   it('an idempotent producer (idempotent: true) gets a producer id and writes every record once, in sequence', async () => {
     const topic = 'js-idempotent';

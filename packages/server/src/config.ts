@@ -50,6 +50,7 @@ export interface NodeConfig {
   retentionMs: number;
   retentionBytes: number;
   retentionCheckIntervalMs: number;
+  logCleanerBackoffMs: number;
   producerIdExpirationMs: number;
   offsetsTopicPartitions: number;
   offsetsTopicReplicationFactor: number;
@@ -95,6 +96,7 @@ export const defaultConfig: NodeConfig = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   retentionCheckIntervalMs: 5 * 60 * 1000,
+  logCleanerBackoffMs: 15_000,
   producerIdExpirationMs: 24 * 60 * 60 * 1000,
   offsetsTopicPartitions: 50,
   offsetsTopicReplicationFactor: 3,
@@ -179,6 +181,12 @@ export const configOptions: readonly OptionSpec[] = [
   { name: 'retentionMs', type: 'int', description: 'Default retention.ms of topics (-1: keep forever)', kafkaName: 'log.retention.ms' },
   { name: 'retentionBytes', type: 'int', description: 'Default retention.bytes per partition (-1: unlimited)', kafkaName: 'log.retention.bytes' },
   { name: 'retentionCheckIntervalMs', type: 'int', description: 'How often retention runs', kafkaName: 'log.retention.check.interval.ms' },
+  {
+    name: 'logCleanerBackoffMs',
+    type: 'int',
+    description: 'How often the log cleaner looks for replicas of compacted topics (cleanup.policy compact) due for a pass',
+    kafkaName: 'log.cleaner.backoff.ms',
+  },
   { name: 'producerIdExpirationMs', type: 'int', description: 'A partition forgets an idempotent producer idle this long (checked when retention runs)', kafkaName: 'producer.id.expiration.ms' },
   {
     name: 'offsetsTopicPartitions',
@@ -326,6 +334,7 @@ export function validateConfig(config: NodeConfig): void {
   if (config.messageMaxBytes < 1024) throw invalid('messageMaxBytes must be >= 1024');
   if (config.fetchMaxBytes < config.messageMaxBytes) throw invalid('fetchMaxBytes must be >= messageMaxBytes');
   if (config.retentionCheckIntervalMs < 100) throw invalid('retentionCheckIntervalMs must be >= 100');
+  if (config.logCleanerBackoffMs < 100) throw invalid('logCleanerBackoffMs must be >= 100');
   if (config.producerIdExpirationMs < 1) throw invalid('producerIdExpirationMs must be >= 1');
   if (config.offsetsTopicPartitions < 1 || config.offsetsTopicPartitions > 10_000) throw invalid('offsetsTopicPartitions must be between 1 and 10000');
   if (config.offsetsTopicReplicationFactor < 1) throw invalid('offsetsTopicReplicationFactor must be >= 1');

@@ -136,6 +136,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         defaultReplicationFactor: config.defaultReplicationFactor,
         topicDefaults: { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, messageMaxBytes: config.messageMaxBytes },
         retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+        logCleanerBackoffMs: config.logCleanerBackoffMs,
         producerIdExpirationMs: config.producerIdExpirationMs,
         groupCoordinator: {
           offsetsTopicPartitions: config.offsetsTopicPartitions,
