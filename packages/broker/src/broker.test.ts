@@ -458,3 +458,105 @@ describe('as the committed metadata assigns replicas', () => {
     expect(tooMany!.errorMessage).toMatch(/3 available brokers/);
   });
 });
+
+describe('compacted topics', () => {
+  function keyedBatch(records: [string | null, string | null][], timestampMs = 1_700_000_000_000): Promise<Buffer> {
+    return encodeRecordBatch({ records: records.map(([key, value]) => ({ key: key === null ? null : Buffer.from(key), value: value === null ? null : Buffer.from(value), timestampMs })) });
+  }
+
+  const stats = (topic: string) => broker.partitionStats().find((p) => p.topic === topic)!;
+
+  it('refuses a produce holding a record without a key with INVALID_RECORD, appending nothing', async () => {
+    expect((await create('keyed', 1, { 'cleanup.policy': 'compact' })).errorCode).toBe(0);
+    const refused = await produce('keyed', 0, await keyedBatch([['a', '1'], [null, 'keyless']]));
+    expect(refused.errorCode).toBe(ErrorCode.INVALID_RECORD);
+    expect(refused.errorCode).toBe(87);
+    expect(refused.errorMessage).toMatch(/record 1 has no key/);
+    expect(stats('keyed').logEndOffset).toBe(0);
+    expect((await produce('keyed', 0, await keyedBatch([['a', '1'], ['b', null]]))).errorCode).toBe(0);
+    // A topic that only deletes takes keyless records, and so does one switched back to delete.
+    expect((await broker.alterTopicConfigs([{ name: 'keyed', changes: [{ key: 'cleanup.policy', value: 'delete' }] }], false))[0]!.errorCode).toBe(0);
+    expect((await produce('keyed', 0, await keyedBatch([[null, 'keyless']]))).errorCode).toBe(0);
+  });
+
+  it('describes the compaction configs and refuses a min.compaction.lag.ms above max.compaction.lag.ms', async () => {
+    expect((await create('described', 1, { 'cleanup.policy': 'delete,compact', 'min.cleanable.dirty.ratio': '0.2' })).errorCode).toBe(0);
+    const [described] = broker.describeTopics(['described']);
+    expect(described!.configs).toMatchObject({
+      'cleanup.policy': 'compact,delete',
+      'min.cleanable.dirty.ratio': '0.2',
+      'min.compaction.lag.ms': '0',
+      'max.compaction.lag.ms': '9223372036854775807',
+      'delete.retention.ms': '86400000',
+    });
+    expect(described!.explicitConfigKeys).toEqual(['cleanup.policy', 'min.cleanable.dirty.ratio']);
+    const conflicting = await create('conflicting', 1, { 'min.compaction.lag.ms': '5000', 'max.compaction.lag.ms': '1000' });
+    expect(conflicting.errorCode).toBe(ErrorCode.INVALID_CONFIG);
+    expect(conflicting.errorMessage).toMatch(/min\.compaction\.lag\.ms 5000 is larger than max\.compaction\.lag\.ms 1000/);
+    const [altered] = await broker.alterTopicConfigs([{ name: 'described', changes: [{ key: 'max.compaction.lag.ms', value: '10' }, { key: 'min.compaction.lag.ms', value: '11' }] }], false);
+    expect(altered!.errorCode).toBe(ErrorCode.INVALID_CONFIG);
+    expect((await create('bad-policy', 1, { 'cleanup.policy': 'archive' })).errorCode).toBe(ErrorCode.INVALID_CONFIG);
+  });
+
+  it('cleans below the high watermark on its timer\'s call, and consumers read across the gaps; retention applies only with delete', async () => {
+    // retention.ms of 1 ms would delete everything, but the policy is compact alone.
+    expect((await create('cleaned', 1, { 'cleanup.policy': 'compact', 'retention.ms': '1' })).errorCode).toBe(0);
+    await produce('cleaned', 0, await keyedBatch([['a', 'a1'], ['b', 'b1']], 1000));
+    await produce('cleaned', 0, await keyedBatch([['a', 'a2']], 2000));
+    await produce('cleaned', 0, await keyedBatch([['b', 'b2'], ['c', 'c1']], 3000));
+    await produce('cleaned', 0, await keyedBatch([['a', 'a3']], 4000));
+    expect(await broker.applyRetention()).toBe(0);
+    expect(stats('cleaned').logStartOffset).toBe(0);
+    expect(await broker.cleanLogs()).toBe(1);
+    // The first batch is gone; offsets stay, the log starts at 0 as before. The last batch is
+    // never cleaned (as Kafka's active segment), so a2 stays beside it until more arrives.
+    const response = await broker.fetch(fetchRequest('cleaned', 0, 0));
+    const fetched = response.topics[0]!.partitions[0]!;
+    expect(fetched.errorCode).toBe(0);
+    const batches = await decodeRecordBatches(fetched.records);
+    expect(batches.map((b) => b.header.baseOffset)).toEqual([2, 3, 5]);
+    expect(batches.flatMap((b) => b.records.map((r) => [r.offset, r.key!.toString(), r.value!.toString()]))).toEqual([
+      [2, 'a', 'a2'],
+      [3, 'b', 'b2'],
+      [4, 'c', 'c1'],
+      [5, 'a', 'a3'],
+    ]);
+    expect(fetched.nextOffset).toBe(6);
+    expect(fetched.logStartOffset).toBe(0);
+    expect(await fetchValues('cleaned', 0, 1)).toEqual(['a2', 'b2', 'c1', 'a3']);
+    const byTime = await broker.listOffsets({ topics: [{ name: 'cleaned', partitions: [{ partition: 0, timestamp: 500 }] }] });
+    expect(byTime.topics[0]!.partitions[0]).toMatchObject({ offset: 2, timestamp: 2000 });
+    // One more batch makes a3's batch cleanable, a small dirty share: due only under a lower ratio.
+    await produce('cleaned', 0, await keyedBatch([['d', 'd1']], 5000));
+    expect(await broker.cleanLogs()).toBe(0);
+    expect((await broker.alterTopicConfigs([{ name: 'cleaned', changes: [{ key: 'min.cleanable.dirty.ratio', value: '0.1' }] }], false))[0]!.errorCode).toBe(0);
+    expect(await broker.cleanLogs()).toBe(1);
+    expect(await fetchValues('cleaned', 0, 0)).toEqual(['b2', 'c1', 'a3', 'd1']);
+    // Nothing dirty is left below the last batch: no pass.
+    expect(await broker.cleanLogs()).toBe(0);
+    // With delete in the policy too, retention applies again.
+    expect((await broker.alterTopicConfigs([{ name: 'cleaned', changes: [{ key: 'cleanup.policy', value: 'compact,delete' }] }], false))[0]!.errorCode).toBe(0);
+    expect(await broker.applyRetention()).toBeGreaterThan(0);
+    expect(stats('cleaned').logStartOffset).toBe(6);
+  });
+
+  it('leaves a topic under its min.cleanable.dirty.ratio alone, and a cleaned log keeps its records across a restart', async () => {
+    expect((await create('lazy', 1, { 'cleanup.policy': 'compact', 'min.cleanable.dirty.ratio': '0.9' })).errorCode).toBe(0);
+    expect((await create('eager', 1, { 'cleanup.policy': 'compact' })).errorCode).toBe(0);
+    for (const topic of ['lazy', 'eager']) {
+      await produce(topic, 0, await keyedBatch([['k', '1']]));
+      await produce(topic, 0, await keyedBatch([['k', '2'], ['j', '1']]));
+      await produce(topic, 0, await keyedBatch([['k', '3']]));
+    }
+    // Never cleaned: everything below the last batch is dirty, both are due.
+    expect(await broker.cleanLogs()).toBe(2);
+    expect(await broker.cleanLogs()).toBe(0);
+    // Four more batches: about three quarters of the cleanable bytes are dirty.
+    for (const topic of ['lazy', 'eager']) for (const key of ['p', 'q', 'r', 'k']) await produce(topic, 0, await keyedBatch([[key, 'new']]));
+    expect(await broker.cleanLogs()).toBe(1);
+    await restart();
+    // k@1 is superseded by k@3; the newest k sits in the never-cleaned last batch.
+    expect(await fetchValues('eager', 0, 0)).toEqual(['1', '3', 'new', 'new', 'new', 'new']);
+    expect(await fetchValues('lazy', 0, 0)).toEqual(['2', '1', '3', 'new', 'new', 'new', 'new']);
+  });
+});

@@ -1,13 +1,26 @@
-import { AssertionError, RivuletError, topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
+import { AssertionError, ErrorCode, RivuletError, systemRandom, systemScheduler, topicPartitionKey, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
+import type { GroupCoordinatorApi } from '@rivulet/group';
 import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration, type TopicImage } from '@rivulet/metadata';
 import type { controllerApi, replicationApi } from '@rivulet/proto';
 import type { AlterPartitionProposal } from '@rivulet/replication';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
+import { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC, GroupService, type GroupCoordinatorSettings } from './group-service.js';
 import { Partition } from './partition.js';
 import { ProducerIdManager, initProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from './producer-ids.js';
 import { ReplicaFetcherManager, type ReplicaTransportFactory } from './replica-fetcher.js';
-import { describeTopicConfig, resolveTopicConfig, validateTopicConfigKey, validateTopicConfigs, validateTopicName, type TopicConfig, type TopicConfigDefaults } from './topic-config.js';
+import {
+  checkTopicConfigConsistency,
+  describeTopicConfig,
+  isCompacted,
+  logRetentionOf,
+  resolveTopicConfig,
+  validateTopicConfigKey,
+  validateTopicConfigs,
+  validateTopicName,
+  type TopicConfig,
+  type TopicConfigDefaults,
+} from './topic-config.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -60,6 +73,8 @@ export interface BrokerOptions {
   defaultReplicationFactor: number;
   topicDefaults: TopicConfigDefaults;
   retentionCheckIntervalMs: number;
+  /** log.cleaner.backoff.ms: how often the log cleaner looks for compacted replicas due for a pass. Default 15 000 ms. */
+  logCleanerBackoffMs?: number;
   fetchMaxBytes: number;
   version: string;
   /** This node's roles, as DescribeCluster reports them. */
@@ -82,6 +97,12 @@ export interface BrokerOptions {
   reassignmentThrottleBytesPerSec?: number;
   /** producer.id.expiration.ms: a partition forgets an idempotent producer idle this long. Default 86 400 000 (1 day). */
   producerIdExpirationMs?: number;
+  /** Consumer-group coordination (the offsets topic and group timeouts); Kafka's defaults when absent. */
+  groupCoordinator?: GroupCoordinatorSettings;
+  /** Timers of the group coordinator; the system's when absent. */
+  scheduler?: Scheduler;
+  /** Member ids of the group coordinator; the system's when absent. */
+  random?: Random;
   clock: Clock;
   logger: Logger;
 }
@@ -98,6 +119,8 @@ const CONCURRENT_REPLICA_OPENS_MAX = 32;
 const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 10_000;
 const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5_000;
 const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
+/** Kafka's log.cleaner.backoff.ms. */
+export const DEFAULT_LOG_CLEANER_BACKOFF_MS = 15_000;
 /** Deadline of one AlterPartition call, and the pause before a retry. */
 const ALTER_PARTITION_TIMEOUT_MS = 5_000;
 const ALTER_PARTITION_RETRY_MS = 500;
@@ -161,6 +184,10 @@ export class Broker {
   private strayReplicasChecked = false;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRun: Promise<void> = Promise.resolve();
+  private cleanerTimer: NodeJS.Timeout | undefined;
+  private cleanerRun: Promise<void> = Promise.resolve();
+  /** Replica logs a cleaning pass failed on: skipped until the broker restarts (Kafka's uncleanable partitions). */
+  private readonly uncleanableLogs = new WeakSet<Partition['log']>();
   private isStopped = false;
   /** Replica fetches of followers parked on the partitions they follow here, woken by appends. */
   private readonly replicaWaiters = new FetchWaiters(PARKED_FETCHES_MAX);
@@ -168,6 +195,7 @@ export class Broker {
   private isrTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly producerIds: ProducerIdManager;
+  private readonly groupService: GroupService;
 
   private constructor(
     private readonly options: BrokerOptions,
@@ -196,6 +224,44 @@ export class Broker {
       },
       logger: this.logger,
     });
+    const groupSettings = options.groupCoordinator ?? DEFAULT_GROUP_COORDINATOR_SETTINGS;
+    this.groupService = new GroupService({
+      nodeId: options.nodeId,
+      ...groupSettings,
+      clock: options.clock,
+      scheduler: options.scheduler ?? systemScheduler,
+      random: options.random ?? systemRandom,
+      logger: options.logger,
+      host: {
+        offsetsReplica: (partition) => this.partitions.get(topicPartitionKey({ topic: GROUP_OFFSETS_TOPIC, partition })),
+        offsetsTopicLeaders: () => {
+          const topic = this.image.topicsByName.get(GROUP_OFFSETS_TOPIC);
+          if (topic === undefined) return undefined;
+          return [...topic.partitions.values()].sort((a, b) => a.partition - b.partition).map((p) => p.leader);
+        },
+        createOffsetsTopic: (partitions, replicationFactor) => this.createOffsetsTopic(partitions, replicationFactor),
+        liveBrokerCount: () => this.liveBrokers().length,
+        leaseValid: () => options.leaseValid(),
+      },
+    });
+  }
+
+  /** The consumer-group coordinator for the offsets-topic partitions this broker leads. */
+  get groups(): GroupCoordinatorApi {
+    return this.groupService.coordinator;
+  }
+
+  /** Kafka FindCoordinator for a group: the node leading its offsets-topic partition (creating the topic on first use). */
+  findGroupCoordinator(groupId: string): Promise<number> {
+    return this.groupService.findCoordinator(groupId);
+  }
+
+  private async createOffsetsTopic(partitions: number, replicationFactor: number): Promise<void> {
+    const spec = { name: GROUP_OFFSETS_TOPIC, partitions, replicationFactor, configs: { 'cleanup.policy': 'compact' } };
+    const [result] = await this.createTopics([spec], false);
+    if (result !== undefined && result.errorCode !== 0 && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+      throw RivuletError.fromCode(result.errorCode, result.errorMessage, { topic: GROUP_OFFSETS_TOPIC });
+    }
   }
 
   /** Kafka InitProducerId for idempotent producers: a producer id unique in the cluster, epoch 0. */
@@ -211,6 +277,7 @@ export class Broker {
     const store = await LogStore.open({ dataDir: options.dataDir, flushPolicy: options.flushPolicy, tailCacheBytes: options.logTailCacheBytes, logger: options.logger, clock: options.clock });
     const broker = new Broker(options, store);
     broker.scheduleRetention();
+    broker.scheduleLogCleaner();
     broker.scheduleReplicationTimers();
     return broker;
   }
@@ -227,11 +294,14 @@ export class Broker {
   async stop(): Promise<void> {
     if (this.isStopped) return;
     this.isStopped = true;
+    this.groupService.close();
     clearTimeout(this.retentionTimer);
+    clearTimeout(this.cleanerTimer);
     clearInterval(this.isrTimer);
     clearInterval(this.checkpointTimer);
     await this.fetchers.stop();
     await this.retentionRun;
+    await this.cleanerRun;
     await this.checkpointHighWatermarks();
     await this.store.close();
     this.logger.info({}, 'broker stopped');
@@ -258,6 +328,7 @@ export class Broker {
       const want = wanted.get(key);
       if (want !== undefined && want.topic.topicId === replica.topicId) continue;
       this.partitions.delete(key);
+      if (replica.topic === GROUP_OFFSETS_TOPIC) this.groupService.onReplicaChanged(replica.partition, undefined);
       this.waiters.wake(key);
       this.replicaWaiters.wake(key);
       await this.fetchers.unfollow(key);
@@ -295,6 +366,7 @@ export class Broker {
         if (leader !== undefined && leader.grpcPort > 0) this.fetchers.follow(key, replica, r.leader, r.leaderEpoch, `${leader.host}:${leader.grpcPort}`, isBeingAdded);
         else this.logger.warn({ topic: replica.topic, partition: replica.partition, leaderId: r.leader }, 'the leader has no gRPC endpoint in metadata; not fetching');
       }
+      if (replica.topic === GROUP_OFFSETS_TOPIC) this.groupService.onReplicaChanged(replica.partition, replica);
     }
     if (toOpen.length > 0) this.logger.info({ opened: toOpen.length, hosted: this.partitions.size, offset: image.offset }, 'replicas opened');
     for (const waiter of [...this.offsetWaiters]) {
@@ -309,7 +381,7 @@ export class Broker {
     const config = this.topicConfigOf(topic);
     const tp = { topic: topic.name, partition };
     const key = topicPartitionKey(tp);
-    const log = await this.store.openPartition(tp, { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes });
+    const log = await this.store.openPartition(tp, logRetentionOf(config));
     const replica = new Partition(
       topic.name,
       partition,
@@ -580,10 +652,7 @@ export class Broker {
       throw new RivuletError('INVALID_REPLICATION_FACTOR', `replication factor must be at least 1, got ${spec.replicationFactor}`, { topic: spec.name });
     }
     validateTopicConfigs(spec.configs);
-    const minInsync = spec.configs['min.insync.replicas'];
-    if (minInsync !== undefined && Number(minInsync) > replicationFactor) {
-      throw new RivuletError('INVALID_CONFIG', `min.insync.replicas ${minInsync} is larger than the replication factor ${replicationFactor}`, { topic: spec.name });
-    }
+    checkTopicConfigConsistency(resolveTopicConfig(spec.configs, this.options.topicDefaults, replicationFactor), replicationFactor, spec.name);
     return { name: spec.name, partitions, replicationFactor, configs: Object.entries(spec.configs).map(([key, value]) => ({ key, value })) };
   }
 
@@ -658,10 +727,7 @@ export class Broker {
       }
     }
     const replicationFactor = this.replicationFactorOf(topic);
-    const effective = resolveTopicConfig(Object.fromEntries(next), this.options.topicDefaults, replicationFactor);
-    if (effective.minInsyncReplicas > replicationFactor) {
-      throw new RivuletError('INVALID_CONFIG', `min.insync.replicas ${effective.minInsyncReplicas} is larger than the replication factor ${replicationFactor}`, { topic: name });
-    }
+    checkTopicConfigConsistency(resolveTopicConfig(Object.fromEntries(next), this.options.topicDefaults, replicationFactor), replicationFactor, name);
     const removed = [...topic.configs.keys()].filter((key) => !next.has(key));
     return {
       name,
@@ -776,7 +842,7 @@ export class Broker {
         replicas: [...p.replicas],
         isr: [...p.isr],
       }));
-    return { name, topicId: topic.topicId, errorCode: 0, errorMessage: '', isInternal: false, partitions };
+    return { name, topicId: topic.topicId, errorCode: 0, errorMessage: '', isInternal: name === GROUP_OFFSETS_TOPIC, partitions };
   }
 
   describeTopics(names: string[]): TopicDescription[] {
@@ -800,7 +866,7 @@ export class Broker {
           };
         });
         const configs = describeTopicConfig(this.topicConfigOf(topic));
-        return { name, errorCode: 0, errorMessage: '', isInternal: false, configs, explicitConfigKeys: [...topic.configs.keys()], partitions };
+        return { name, errorCode: 0, errorMessage: '', isInternal: name === GROUP_OFFSETS_TOPIC, configs, explicitConfigKeys: [...topic.configs.keys()], partitions };
       } catch (err) {
         return { name, isInternal: false, configs: {}, partitions: [], ...errorFields(err) };
       }
@@ -846,6 +912,9 @@ export class Broker {
       request.topics.map(async (topic) => {
         try {
           validateTopicName(topic.name);
+          if (topic.name === GROUP_OFFSETS_TOPIC) {
+            throw new RivuletError('INVALID_TOPIC_EXCEPTION', `${GROUP_OFFSETS_TOPIC} is internal: only the group coordinator writes to it`, { topic: topic.name });
+          }
           if (!this.image.topicsByName.has(topic.name) && this.options.autoCreateTopics) await this.autoCreate(topic.name);
         } catch (err) {
           const fields = errorFields(err);
@@ -1061,6 +1130,51 @@ export class Broker {
       });
     }, this.options.retentionCheckIntervalMs);
     this.retentionTimer.unref();
+  }
+
+  // ---- log cleaner ----------------------------------------------------------------------
+
+  private scheduleLogCleaner(): void {
+    this.cleanerTimer = setTimeout(() => {
+      this.cleanerRun = this.cleanLogs().then(() => undefined).finally(() => {
+        if (!this.isStopped) this.scheduleLogCleaner();
+      });
+    }, this.options.logCleanerBackoffMs ?? DEFAULT_LOG_CLEANER_BACKOFF_MS);
+    this.cleanerTimer.unref();
+  }
+
+  /**
+   * Runs a cleaning pass on every replica of a compacted topic that is due for one (its dirty
+   * ratio, max.compaction.lag.ms, or expired tombstones), one replica at a time. Leaders and
+   * followers clean independently, as in Kafka, each only below its own high watermark: what
+   * lies below it is committed and never truncated, so a record superseded there stays
+   * superseded. Runs on a timer (log.cleaner.backoff.ms); returns the passes run.
+   */
+  async cleanLogs(): Promise<number> {
+    let passes = 0;
+    for (const replica of [...this.partitions.values()]) {
+      if (this.isStopped) break;
+      const config = replica.topicConfig;
+      if (!isCompacted(config.cleanupPolicy) || this.uncleanableLogs.has(replica.log)) continue;
+      const context = { topic: replica.topic, partition: replica.partition };
+      try {
+        const bounds = { cleanableEndOffset: replica.highWatermark, nowMs: this.options.clock.wallClockMs(), minCompactionLagMs: config.minCompactionLagMs, deleteRetentionMs: config.deleteRetentionMs };
+        const due = await replica.log.cleaningDue({ ...bounds, minCleanableDirtyRatio: config.minCleanableDirtyRatio, maxCompactionLagMs: config.maxCompactionLagMs });
+        if (!due.isDue) continue;
+        const result = await replica.log.compact(bounds);
+        passes++;
+        this.logger.info({ ...context, reason: due.reason, dirtyRatio: Number(due.dirtyRatio.toFixed(3)), ...result }, 'log cleaned');
+      } catch (err) {
+        if (err instanceof AssertionError || !(err instanceof RivuletError)) throw err;
+        // Deleted meanwhile (metadata moved it away): nothing to clean any more.
+        if (err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION') continue;
+        // A replica that failed (deleted, storage error) or holds a batch that does not decode:
+        // Kafka marks such a partition uncleanable rather than failing on it every pass.
+        this.uncleanableLogs.add(replica.log);
+        this.logger.error({ ...context, err }, 'log cleaning failed; this replica is not cleaned again until the broker restarts');
+      }
+    }
+    return passes;
   }
 
   /** Deletes batches past each topic's retention time or size; runs on a timer. */

@@ -11,3 +11,7 @@ export type { MetadataFollowerOptions, MetadataSource } from './metadata-followe
 export { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from './types.js';
 export type * from './types.js';
 export type { InitProducerIdRequest, InitProducerIdResponse } from './producer-ids.js';
+export { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC } from './group-service.js';
+export type { GroupCoordinatorSettings } from './group-service.js';
+export type * from '@rivulet/group';
+export { DEFAULT_GROUP_CONFIG } from '@rivulet/group';

@@ -3,7 +3,7 @@ import { splitBatches, validateProducedBatches } from '@rivulet/records';
 import { LeaderPartitionState, followerHighWatermark, type AlterPartitionProposal, type IsrChangeRejection, type ReplicaIsrEligibility } from '@rivulet/replication';
 import type { AppendResult, PartitionLog, ReadResult } from '@rivulet/storage';
 import { AppendTurns } from './append-turns.js';
-import type { TopicConfig } from './topic-config.js';
+import { isCompacted, logRetentionOf, type TopicConfig } from './topic-config.js';
 
 export interface AppendOutcome {
   baseOffset: number;
@@ -174,18 +174,18 @@ export class Partition {
     return this.config;
   }
 
-  /** Takes the topic's current configs; retention applies to the log from its next run. */
+  /** Takes the topic's current configs; retention (only with cleanup.policy delete) applies to the log from its next run. */
   updateConfig(config: TopicConfig): void {
     this.config = config;
-    const retention = this.log.retentionConfig();
-    if (retention.retentionMs !== config.retentionMs || retention.retentionBytes !== config.retentionBytes) {
-      this.log.updateConfig({ retentionMs: config.retentionMs, retentionBytes: config.retentionBytes });
-    }
+    const current = this.log.retentionConfig();
+    const wanted = logRetentionOf(config);
+    if (current.retentionMs !== wanted.retentionMs || current.retentionBytes !== wanted.retentionBytes) this.log.updateConfig(wanted);
   }
 
   /**
    * Validates and appends produced bytes: one or more whole RecordBatch v2 batches. Nothing
-   * is appended when any batch is invalid, nor, for acks=all, while the ISR is smaller than
+   * is appended when any batch is invalid (a record without a key is, in a compacted topic:
+   * INVALID_RECORD), nor, for acks=all, while the ISR is smaller than
    * min.insync.replicas (NOT_ENOUGH_REPLICAS). Resolves once every batch is in the log, and
    * for acks=all once the high watermark passed them (or with the error that ends the wait:
    * NOT_ENOUGH_REPLICAS_AFTER_APPEND, NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT after `timeoutMs`).
@@ -199,7 +199,7 @@ export class Partition {
     const turn = this.appendTurns.take();
     let appended: Promise<AppendResult[]>;
     try {
-      await validateProducedBatches(records, { maxBatchBytes: this.config.maxMessageBytes, deep: true });
+      await validateProducedBatches(records, { maxBatchBytes: this.config.maxMessageBytes, deep: true, requireKeys: isCompacted(this.config.cleanupPolicy) });
       const { batches } = splitBatches(records);
       assert(batches.length > 0, 'validated produce data holds at least one batch');
       await turn.ready;

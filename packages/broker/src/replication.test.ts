@@ -375,3 +375,61 @@ describe('idempotent producers: ordering and truncation', () => {
     expect(await logValues(first, 'idem-diverging')).toEqual(['a', 'b-1', 'b-2', 'c']);
   });
 });
+
+describe('compacted topics across brokers', () => {
+  /** The batches of a replica's log as [baseOffset, lastOffset, [offset, key, value] of each record]. */
+  async function logBatches(nodeId: number, topic: string) {
+    const broker = brokers.get(nodeId)!;
+    const replicas = (broker as unknown as { partitions: Map<string, { topic: string; log: { read(from: number, max: number): Promise<{ records: Buffer }> } }> }).partitions;
+    const entry = [...replicas.values()].find((p) => p.topic === topic)!;
+    const decoded = await decodeRecordBatches((await entry.log.read(0, 1 << 20)).records);
+    return decoded.map((b) => [b.header.baseOffset, b.header.baseOffset + b.header.lastOffsetDelta, b.records.map((r) => [r.offset, r.key?.toString(), r.value?.toString()])]);
+  }
+
+  async function produceKeyed(nodeId: number, topic: string, records: [string, string][], idempotent?: { producerId: number; producerEpoch: number; baseSequence: number }) {
+    const batch = await encodeRecordBatch({ ...idempotent, records: records.map(([key, value]) => ({ key: Buffer.from(key), value: Buffer.from(value), timestampMs: 1_700_000_000_000 })) });
+    const response = await brokers.get(nodeId)!.produce({ acks: -1, timeoutMs: 5_000, topics: [{ name: topic, partitions: [{ partition: 0, records: batch }] }] });
+    return response.topics[0]!.partitions[0]!;
+  }
+
+  it('leader and follower each clean below their high watermark, and a replica added later copies the cleaned log with its gaps and producer state', async () => {
+    const leader = await createTopic('compacted', { 'cleanup.policy': 'compact', 'min.insync.replicas': '1' }, 2);
+    const { replicas, topicId } = registration('compacted');
+    const follower = replicas.find((id) => id !== leader)!;
+    const added = BROKER_IDS.find((id) => !replicas.includes(id))!;
+    const producer = await brokers.get(leader)!.initProducerId({ transactionalId: null, producerId: -1, producerEpoch: -1 });
+    expect(await produceKeyed(leader, 'compacted', [['b', 'b0']])).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(await produceKeyed(leader, 'compacted', [['a', 'a1'], ['b', 'b1']], { ...producer, baseSequence: 0 })).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await produceKeyed(leader, 'compacted', [['a', 'a2']], { ...producer, baseSequence: 2 })).toMatchObject({ errorCode: 0, baseOffset: 3 });
+    expect(await produceKeyed(leader, 'compacted', [['b', 'b2'], ['a', 'a3']])).toMatchObject({ errorCode: 0, baseOffset: 4 });
+    expect(await produceKeyed(leader, 'compacted', [['c', 'c1']])).toMatchObject({ errorCode: 0, baseOffset: 6 });
+    await until('the follower knows the high watermark', () => stats(follower, 'compacted')?.highWatermark === 7);
+
+    expect(await brokers.get(leader)!.cleanLogs()).toBe(1);
+    expect(await brokers.get(follower)!.cleanLogs()).toBe(1);
+    // The first batch is gone (offset 0 is a gap); the producer's two batches lost every record
+    // but stay, empty, for its sequence.
+    const cleaned = [
+      [1, 2, []],
+      [3, 3, []],
+      [4, 5, [[4, 'b', 'b2'], [5, 'a', 'a3']]],
+      [6, 6, [[6, 'c', 'c1']]],
+    ];
+    expect(await logBatches(leader, 'compacted')).toEqual(cleaned);
+    expect(await logBatches(follower, 'compacted')).toEqual(cleaned);
+
+    // A replica a reassignment adds fetches from offset 0, receives the batch at 1 and jumps the
+    // gap, copying the cleaned log as it is.
+    const answer = await quorum.alterPartitionReassignments({ partitions: [{ topic: 'compacted', partition: 0, targetReplicas: [...replicas, added], cancel: false }] });
+    expect(answer.results[0]!.errorCode).toBe(0);
+    await until('the added replica caught up and the reassignment completed', () => registration('compacted').addingReplicas.length === 0 && stats(added, 'compacted')?.logEndOffset === 7, 10_000);
+    expect(await logBatches(added, 'compacted')).toEqual(cleaned);
+
+    // It learned the producer from the empty batches: as leader it takes the producer's next sequence.
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: added }]);
+    expect(await produceKeyed(added, 'compacted', [['a', 'a4']], { ...producer, baseSequence: 3 })).toMatchObject({ errorCode: 0, baseOffset: 7 });
+    // A retry of it is a duplicate, answered with its offset.
+    expect(await produceKeyed(added, 'compacted', [['a', 'a4']], { ...producer, baseSequence: 3 })).toMatchObject({ errorCode: 0, baseOffset: 7 });
+    await until('the old leader follows to the new end', () => stats(leader, 'compacted')?.logEndOffset === 8);
+  });
+});

@@ -1,4 +1,4 @@
-import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
+import { decodeRecordBatchesSync, encodeRecordBatchSync, filterRecordBatch } from '@rivulet/records';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RivuletClient } from './client.js';
 import type { Consumer, ConsumerOptions } from './consumer.js';
@@ -52,6 +52,45 @@ describe('recordsFromBatches', () => {
     const fetched = recordsFromBatches('t', 0, 5, decodeRecordBatchesSync(control));
     expect(fetched.records).toEqual([]);
     expect(fetched.nextFetchOffset).toBe(6);
+  });
+});
+
+/** A batch as log compaction leaves it: at `baseOffset`, holding only the records whose offsets `kept` lists. */
+async function compactedBatch(baseOffset: number, values: string[], kept: number[]): Promise<Buffer> {
+  const full = encodeRecordBatchSync({ baseOffset, records: values.map((v) => ({ key: Buffer.from(v), value: Buffer.from(v), timestampMs: 1_000 })) });
+  return (await filterRecordBatch(full, (record) => kept.includes(record.offset))).batch;
+}
+
+describe('compacted logs (offset gaps, empty batches)', () => {
+  it('recordsFromBatches continues after the last batch\'s last offset, not after its last record', async () => {
+    const batches = Buffer.concat([await compactedBatch(10, ['a', 'b', 'c', 'd'], [11]), await compactedBatch(14, ['e', 'f'], [])]);
+    const fetched = recordsFromBatches('t', 0, 10, decodeRecordBatchesSync(batches));
+    expect(fetched.records.map((r) => [r.offset, r.value!.toString()])).toEqual([[11, 'b']]);
+    expect(fetched.nextFetchOffset).toBe(16);
+  });
+
+  it('a consumer reads across gaps and empty batches, and its position moves past them', async () => {
+    const { fake, consumer } = setup();
+    fake.appendStored('t', 0, await compactedBatch(0, ['a', 'b', 'c'], [0, 2]));
+    fake.appendStored('t', 0, await compactedBatch(3, ['x', 'y', 'z'], []));
+    // Offsets 6..8 are a gap: their batches were removed.
+    fake.appendStored('t', 0, await compactedBatch(9, ['j'], [9]));
+    fake.appendStored('t', 0, await compactedBatch(10, ['k', 'l'], []));
+    consumer.assign([{ topic: 't', partition: 0 }]);
+    consumer.seek({ topic: 't', partition: 0 }, 4);
+    const fromGap = [];
+    for await (const record of consumer.stream({ stopAtEnd: true })) fromGap.push(record);
+    expect(fromGap.map((r) => [r.offset, r.value!.toString()])).toEqual([[9, 'j']]);
+    expect(consumer.position({ topic: 't', partition: 0 })).toBe(12);
+    consumer.seek({ topic: 't', partition: 0 }, 0);
+    const all = [];
+    for await (const record of consumer.stream({ stopAtEnd: true })) all.push(record);
+    expect(all.map((r) => [r.offset, r.value!.toString()])).toEqual([
+      [0, 'a'],
+      [2, 'c'],
+      [9, 'j'],
+    ]);
+    expect(consumer.position({ topic: 't', partition: 0 })).toBe(12);
   });
 });
 

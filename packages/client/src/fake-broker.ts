@@ -72,6 +72,17 @@ export class FakeCluster {
     return base;
   }
 
+  /** Stores batches with the offsets they carry, as a compacted log holds them (gaps allowed, never backwards). */
+  appendStored(topic: string, partition: number, records: Buffer): void {
+    const log = this.partition(topic, partition);
+    for (const batch of splitBatches(records).batches) {
+      const header = readBatchHeader(batch);
+      if (header.baseOffset < log.nextOffset) throw new RivuletError('INVALID_REQUEST', `batch at ${header.baseOffset} is below the log end ${log.nextOffset}`);
+      log.batches.push(Buffer.from(batch));
+      log.nextOffset = lastOffsetOf(header) + 1;
+    }
+  }
+
   partition(topic: string, partition: number): FakePartition {
     const log = this.topics.get(topic)?.[partition];
     if (log === undefined) throw new RivuletError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);

@@ -73,6 +73,7 @@ const table = {
   ELIGIBLE_LEADERS_NOT_AVAILABLE: { code: 83, retriable: true, refreshMetadata: true, message: 'Eligible topic partition leaders are not available' },
   NO_REASSIGNMENT_IN_PROGRESS: { code: 85, retriable: false, message: 'No partition reassignment is in progress' },
   INVALID_RECORD: { code: 87, retriable: false, message: 'This record has failed the validation on broker and hence will be rejected' },
+  UNSTABLE_OFFSET_COMMIT: { code: 88, retriable: true, message: 'There are unstable offsets that need to be cleared' },
   THROTTLING_QUOTA_EXCEEDED: { code: 89, retriable: true, message: 'The throttling quota has been exceeded' },
   RESOURCE_NOT_FOUND: { code: 91, retriable: false, message: 'A request illegally referred to a resource that does not exist' },
   INVALID_UPDATE_VERSION: { code: 95, retriable: false, message: 'The given update version was invalid' },

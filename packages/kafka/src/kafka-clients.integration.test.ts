@@ -1,46 +1,16 @@
-import { execFileSync, spawn } from 'node:child_process';
 import { Admin, Producer } from '@platformatic/kafka';
 import { Compression, decodeRecordBatches, readBatchHeader, splitBatches } from '@rivulet/records';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasKcat, runKcat } from './testing/kcat.js';
 import { startTestNode, type TestNode } from './testing/test-node.js';
 
 /**
  * Real, unmodified Kafka clients against a broker with a KafkaListener on port 0. kcat is the
- * Debian package (librdkafka 2.0.2); KafkaJS and @platformatic/kafka come from npm. Consumer
- * groups do not exist yet, so records are read back with kcat's simple consumer (-C without
- * -G) or straight from the broker core.
+ * Debian package (librdkafka 2.0.2); KafkaJS and @platformatic/kafka come from npm. Records
+ * are read back with kcat's simple consumer (-C without -G) or straight from the broker core;
+ * consumer groups have their own file (kafka-groups.integration.test.ts).
  */
-function hasCommand(command: string): boolean {
-  try {
-    execFileSync(command, ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// kcat comes from Debian (`apt-get install -y kcat`); where it is missing its tests skip, by name.
-const hasKcat = hasCommand('kcat');
-
-function runKcat(args: string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(input);
-  });
-}
-
 let node: TestNode;
 
 async function readAll(topic: string, partition = 0): Promise<{ codecs: number[]; values: string[]; keys: (string | null)[] }> {
@@ -107,6 +77,20 @@ describe('kcat (librdkafka 2.0.2)', () => {
     });
   }
 
+  it.skipIf(!hasKcat)('consumes a compacted topic across the offset gaps its cleaning left', async () => {
+    const topic = 'kcat-compacted';
+    await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: { 'cleanup.policy': 'compact' } }], false);
+    const produce = (lines: string[]) => runKcat(['-b', node.bootstrap, '-P', '-t', topic, '-K:'], lines.join('\n') + '\n');
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    await produce(range(0, 5).map((i) => `k${i}:a`)); // offsets 0..4, all superseded below
+    await produce(range(0, 10).map((i) => `k${i}:b`)); // 5..14
+    await produce(range(0, 5).map((i) => `k${i}:c`)); // 15..19
+    await produce(['last:x']); // 20, the last batch, never cleaned
+    expect(await node.broker.cleanLogs()).toBe(1);
+    const consumed = await runKcat(['-b', node.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%o|%k|%s\\n']);
+    expect(consumed.trim().split('\n')).toEqual([...range(5, 10).map((i) => `${i + 5}|k${i}|b`), ...range(0, 5).map((i) => `${i + 15}|k${i}|c`), '20|last|x']);
+  });
+
   it.skipIf(!hasKcat)('produces with -X enable.idempotence=true: a producer id from InitProducerId, sequences from 0, every record once', async () => {
     await node.broker.createTopics([{ name: 'kcat-idempotent', partitions: 1, replicationFactor: 1, configs: {} }], false);
     const lines = Array.from({ length: 300 }, (_, i) => `line-${i}`);
@@ -167,6 +151,21 @@ describe('KafkaJS 2.2.4 (non-flexible versions)', () => {
       expect(new Set(stored.codecs)).toEqual(new Set([compression === CompressionTypes.GZIP ? Compression.gzip : Compression.none]));
     });
   }
+
+  it('a record without a key sent to a compacted topic is refused with INVALID_RECORD and not stored', async () => {
+    const topic = 'js-compacted';
+    await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: { 'cleanup.policy': 'compact' } }], false);
+    const producer = kafka().producer();
+    await producer.connect();
+    try {
+      await expect(producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'keyed' }, { value: 'keyless' }] })).rejects.toMatchObject({ type: 'INVALID_RECORD' });
+      const [result] = await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'keyed' }] });
+      expect(result!.errorCode).toBe(0);
+    } finally {
+      await producer.disconnect();
+    }
+    expect((await readAll(topic)).values).toEqual(['keyed']);
+  });
 
   it('an idempotent producer (idempotent: true) gets a producer id and writes every record once, in sequence', async () => {
     const topic = 'js-idempotent';

@@ -12,6 +12,11 @@ export interface ConnectionLimits {
   readonly idleConnectionMs: number;
 }
 
+/** The client's address as Kafka prints it (Java's InetAddress): "/" and the IP, an IPv4-mapped IPv6 address as IPv4. */
+function clientHostOf(socket: Socket): string {
+  return `/${(socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')}`;
+}
+
 /** One request's place in the response order; `chunks` null means "no response" (acks=0). */
 interface ResponseSlot {
   isDone: boolean;
@@ -29,19 +34,20 @@ export class KafkaConnection {
   private readonly decoder: FrameDecoder;
   private readonly slots: ResponseSlot[] = [];
   private readonly abort = new AbortController();
-  private readonly context: HandlerContext;
+  /** Everything but the client id, which each request's header carries. */
+  private readonly context: Omit<HandlerContext, 'clientId'>;
   private isWriteBlocked = false;
   private isClosed = false;
 
   constructor(
     private readonly socket: Socket,
-    baseContext: Omit<HandlerContext, 'signal'>,
+    baseContext: Omit<HandlerContext, 'signal' | 'clientHost' | 'clientId'>,
     private readonly limits: ConnectionLimits,
     private readonly logger: Logger,
     private readonly onClose: (connection: KafkaConnection) => void,
   ) {
     this.decoder = new FrameDecoder(limits.frameBytesMax);
-    this.context = { ...baseContext, signal: this.abort.signal };
+    this.context = { ...baseContext, signal: this.abort.signal, clientHost: clientHostOf(socket) };
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleConnectionMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -115,7 +121,9 @@ export class KafkaConnection {
     const { header, api } = request;
     if (request.disposition === 'apiVersionsTooNew') return encodeApiVersionsTooNew(api, header.correlationId);
     const body: MessageValue | null =
-      request.disposition === 'unsupported' ? unsupportedVersionResponse(header.apiKey, request.body) : await routeRequest(header.apiKey, request.body, header.apiVersion, this.context);
+      request.disposition === 'unsupported'
+        ? unsupportedVersionResponse(header.apiKey, request.body, header.apiVersion)
+        : await routeRequest(header.apiKey, request.body, header.apiVersion, { ...this.context, clientId: header.clientId ?? '' });
     return body === null ? null : encodeResponseFrame(api, header.apiVersion, header.correlationId, body);
   }
 

@@ -133,6 +133,11 @@ export function buildAttributes(options: {
   );
 }
 
+/** `attributes` with its compression bits set to `codec`, every other bit unchanged. */
+export function withCompression(attributes: number, codec: number): number {
+  return (attributes & ~COMPRESSION_MASK) | (codec & COMPRESSION_MASK);
+}
+
 /** Rewrites baseOffset in place; outside the CRC's range, so the checksum stays valid. */
 export function setBaseOffset(buf: Buffer, at: number, baseOffset: number): void {
   assert(Number.isSafeInteger(baseOffset) && baseOffset >= 0, 'setBaseOffset: offset must be a non-negative safe integer');

@@ -21,7 +21,8 @@ export interface DecodedBatch {
 
 export type DecodeOptions = RecordsOptions;
 
-function checkBatchForDecode(buf: Buffer): BatchHeader {
+/** The header checks decoding applies (framing, magic, CRC, codec, timestamps, stored counts). */
+export function checkBatchForDecode(buf: Buffer): BatchHeader {
   const header = checkBatchFraming(buf, Number.MAX_SAFE_INTEGER);
   checkStoredCounts(header);
   return header;
@@ -36,27 +37,37 @@ function recordTimestampMs(header: BatchHeader, timestampDelta: number, index: n
   return timestampMs;
 }
 
-/* Records in order; offsetDeltas increase strictly and stay within lastOffsetDelta (gaps allowed after compaction). */
-function readRecords(header: BatchHeader, records: Buffer): DecodedRecord[] {
+/**
+ * Walks the records in order, handing each to `visit` with the byte range [start, end) it
+ * occupies in `records` (its length prefix included). offsetDeltas increase strictly and stay
+ * within lastOffsetDelta (gaps allowed after compaction).
+ */
+export function walkRecords(header: BatchHeader, records: Buffer, visit: (record: DecodedRecord, start: number, end: number) => void): void {
   const reader = recordsReader(records, header);
-  const decoded: DecodedRecord[] = [];
-  const position: RecordPosition = { timestampDelta: 0, offsetDelta: 0 };
+  const position: RecordPosition = { timestampDelta: 0, offsetDelta: 0, hasKey: false };
   let previousOffsetDelta = -1;
   for (let index = 0; index < header.recordCount; index++) {
+    const start = reader.pos;
     const fields = readRecordFields(reader, index, position);
     if (position.offsetDelta <= previousOffsetDelta || position.offsetDelta > header.lastOffsetDelta) {
       reader.fail(`record ${index} has offsetDelta ${position.offsetDelta} after ${previousOffsetDelta} (last ${header.lastOffsetDelta})`);
     }
     previousOffsetDelta = position.offsetDelta;
-    decoded.push({
+    const record: DecodedRecord = {
       offset: header.baseOffset + position.offsetDelta,
       timestampMs: recordTimestampMs(header, position.timestampDelta, index),
       key: fields.key,
       value: fields.value,
       headers: fields.headers,
-    });
+    };
+    visit(record, start, reader.pos);
   }
   checkFullyRead(reader, header);
+}
+
+function readRecords(header: BatchHeader, records: Buffer): DecodedRecord[] {
+  const decoded: DecodedRecord[] = [];
+  walkRecords(header, records, (record) => decoded.push(record));
   return decoded;
 }
 

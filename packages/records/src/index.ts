@@ -24,6 +24,8 @@ export {
   decodeRecordBatches,
   decodeRecordBatchesSync,
 } from './decode.js';
+export type { FilteredBatch } from './filter.js';
+export { filterRecordBatch } from './filter.js';
 export type { ValidateOptions } from './validate.js';
 export { validateBatch, validateBatchSync, validateProducedBatches, validateProducedBatchesSync } from './validate.js';
 export { DEFAULT_UNCOMPRESSED_BYTES_MAX } from './compression.js';

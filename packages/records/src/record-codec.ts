@@ -134,6 +134,8 @@ function readHeaderCount(reader: ByteReader, index: number): number {
 export interface RecordPosition {
   timestampDelta: number;
   offsetDelta: number;
+  /** Whether the record has a key (not null). */
+  hasKey: boolean;
 }
 
 /** Checks one record's framing without materialising it. Fills `into` and returns it. */
@@ -142,7 +144,7 @@ export function skipRecord(reader: ByteReader, index: number, into: RecordPositi
   reader.readInt8();
   into.timestampDelta = reader.readVarlong();
   into.offsetDelta = reader.readVarint();
-  reader.skipNullableBytes('key');
+  into.hasKey = reader.skipNullableBytes('key');
   reader.skipNullableBytes('value');
   const headerCount = readHeaderCount(reader, index);
   for (let headerIndex = 0; headerIndex < headerCount; headerIndex++) {
@@ -164,6 +166,7 @@ export function readRecordFields(
   into.timestampDelta = reader.readVarlong();
   into.offsetDelta = reader.readVarint();
   const key = reader.readNullableBytes('key');
+  into.hasKey = key !== null;
   const value = reader.readNullableBytes('value');
   const headerCount = readHeaderCount(reader, index);
   const headers: RecordHeader[] = [];

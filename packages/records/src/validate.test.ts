@@ -215,3 +215,19 @@ describe('decode shares the checks', () => {
     await expectRivuletError(() => decodeRecordBatch(bad), 'UNSUPPORTED_FOR_MESSAGE_FORMAT');
   });
 });
+
+describe('validateBatch: requireKeys (compacted topics)', () => {
+  it('accepts a batch whose records all have keys, and refuses one keyless record with INVALID_RECORD', async () => {
+    const keyed = await encodeRecordBatch({ records: [{ key: Buffer.from('k'), value: null }, { key: Buffer.alloc(0), value: Buffer.from('v') }] });
+    await expect(validateBatch(keyed, { ...DEEP, requireKeys: true })).resolves.toMatchObject({ recordCount: 2 });
+    for (const codec of ['none', 'gzip', 'zstd'] as const) {
+      const mixed = await encodeRecordBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from('v') }, { key: null, value: Buffer.from('v') }], compression: codec });
+      const error = await expectRivuletError(() => validateBatch(mixed, { ...DEEP, requireKeys: true }), 'INVALID_RECORD');
+      expect(error.message).toMatch(/record 1 has no key/);
+      await expect(validateBatch(mixed, DEEP)).resolves.toBeDefined();
+    }
+    const mixed = await encodeRecordBatch({ records: [{ key: null, value: Buffer.from('v') }] });
+    await expectRivuletError(() => validateProducedBatches(Buffer.concat([keyed, mixed]), { ...DEEP, requireKeys: true }), 'INVALID_RECORD');
+    await expectRivuletError(() => validateProducedBatchesSync(mixed, { ...DEEP, requireKeys: true }), 'INVALID_RECORD');
+  });
+});

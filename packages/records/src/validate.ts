@@ -1,4 +1,4 @@
-import { RivuletError } from '@rivulet/common';
+import { RivuletError, assert } from '@rivulet/common';
 import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES, HeaderField, TimestampType } from './batch-header.js';
 import type { BatchHeader } from './batch-header.js';
 import { checkBatchFraming, checkProducedCounts, isValidRecordTimestamp } from './batch-check.js';
@@ -19,6 +19,15 @@ export interface ValidateOptions extends RecordsOptions {
   readonly maxBatchBytes: number;
   /** Walk the records too, not only the header and CRC. */
   readonly deep?: boolean;
+  /**
+   * Refuse a record without a key (INVALID_RECORD): a compacted topic keeps the latest record
+   * per key, so a keyless one has no place in it (Kafka's LogValidator rule). Needs `deep`.
+   */
+  readonly requireKeys?: boolean;
+}
+
+function checkRequireKeysIsDeep(options: ValidateOptions): void {
+  assert(options.requireKeys !== true || options.deep === true, 'validateBatch: requireKeys needs the deep walk');
 }
 
 function checkProducedHeader(buf: Buffer, options: ValidateOptions): BatchHeader {
@@ -27,13 +36,16 @@ function checkProducedHeader(buf: Buffer, options: ValidateOptions): BatchHeader
   return header;
 }
 
-function walkProducedRecords(header: BatchHeader, records: Buffer): void {
+function walkProducedRecords(header: BatchHeader, records: Buffer, options: ValidateOptions): void {
   const reader = recordsReader(records, header);
-  const position: RecordPosition = { timestampDelta: 0, offsetDelta: 0 };
+  const position: RecordPosition = { timestampDelta: 0, offsetDelta: 0, hasKey: false };
   const isCreateTime = header.timestampType === TimestampType.createTime;
   for (let index = 0; index < header.recordCount; index++) {
     skipRecord(reader, index, position);
     if (position.offsetDelta !== index) reader.fail(`record ${index} has offsetDelta ${position.offsetDelta}, expected ${index}`);
+    if (options.requireKeys === true && !position.hasKey) {
+      throw new RivuletError('INVALID_RECORD', `record ${index} has no key; a compacted topic (cleanup.policy compact) keeps records by key, so each needs one`);
+    }
     if (isCreateTime && !isValidRecordTimestamp(header.baseTimestamp + position.timestampDelta)) {
       throw new RivuletError('INVALID_TIMESTAMP', `record ${index} has timestamp ${header.baseTimestamp + position.timestampDelta}`);
     }
@@ -48,14 +60,16 @@ function walkProducedRecords(header: BatchHeader, records: Buffer): void {
  */
 export function validateBatchSync(buf: Buffer, options: ValidateOptions): BatchHeader {
   const header = checkProducedHeader(buf, options);
-  if (options.deep === true) walkProducedRecords(header, recordsSectionSync(buf, header, options));
+  checkRequireKeysIsDeep(options);
+  if (options.deep === true) walkProducedRecords(header, recordsSectionSync(buf, header, options), options);
   return header;
 }
 
 /** Validates the batch at the start of `buf` (bytes after it are ignored), any codec. */
 export async function validateBatch(buf: Buffer, options: ValidateOptions): Promise<BatchHeader> {
   const header = checkProducedHeader(buf, options);
-  if (options.deep === true) walkProducedRecords(header, await recordsSection(buf, header, options));
+  checkRequireKeysIsDeep(options);
+  if (options.deep === true) walkProducedRecords(header, await recordsSection(buf, header, options), options);
   return header;
 }
 

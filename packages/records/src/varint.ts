@@ -171,11 +171,13 @@ export class ByteReader {
     return this.readBytesOfLength(lengthBytes, what);
   }
 
-  skipNullableBytes(what: string): void {
+  /** Skips nullable bytes; returns false when they were null. */
+  skipNullableBytes(what: string): boolean {
     const lengthBytes = this.readVarint();
-    if (lengthBytes === -1) return;
+    if (lengthBytes === -1) return false;
     this.checkLength(lengthBytes, what);
     this.pos += lengthBytes;
+    return true;
   }
 
   skipBytesOfLength(lengthBytes: number, what: string): void {

@@ -50,7 +50,18 @@ export interface NodeConfig {
   retentionMs: number;
   retentionBytes: number;
   retentionCheckIntervalMs: number;
+  logCleanerBackoffMs: number;
   producerIdExpirationMs: number;
+  offsetsTopicPartitions: number;
+  offsetsTopicReplicationFactor: number;
+  offsetsCommitTimeoutMs: number;
+  offsetsRetentionMs: number;
+  offsetsRetentionCheckIntervalMs: number;
+  offsetMetadataMaxBytes: number;
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  groupInitialRebalanceDelayMs: number;
+  groupMaxSize: number;
   messageMaxBytes: number;
   fetchMaxBytes: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -85,7 +96,18 @@ export const defaultConfig: NodeConfig = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   retentionCheckIntervalMs: 5 * 60 * 1000,
+  logCleanerBackoffMs: 15_000,
   producerIdExpirationMs: 24 * 60 * 60 * 1000,
+  offsetsTopicPartitions: 50,
+  offsetsTopicReplicationFactor: 3,
+  offsetsCommitTimeoutMs: 5_000,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  offsetsRetentionCheckIntervalMs: 600_000,
+  offsetMetadataMaxBytes: 4096,
+  groupMinSessionTimeoutMs: 6_000,
+  groupMaxSessionTimeoutMs: 1_800_000,
+  groupInitialRebalanceDelayMs: 3_000,
+  groupMaxSize: 1_000,
   messageMaxBytes: 1_048_588,
   fetchMaxBytes: 52_428_800,
   logLevel: 'info',
@@ -159,7 +181,38 @@ export const configOptions: readonly OptionSpec[] = [
   { name: 'retentionMs', type: 'int', description: 'Default retention.ms of topics (-1: keep forever)', kafkaName: 'log.retention.ms' },
   { name: 'retentionBytes', type: 'int', description: 'Default retention.bytes per partition (-1: unlimited)', kafkaName: 'log.retention.bytes' },
   { name: 'retentionCheckIntervalMs', type: 'int', description: 'How often retention runs', kafkaName: 'log.retention.check.interval.ms' },
+  {
+    name: 'logCleanerBackoffMs',
+    type: 'int',
+    description: 'How often the log cleaner looks for replicas of compacted topics (cleanup.policy compact) due for a pass',
+    kafkaName: 'log.cleaner.backoff.ms',
+  },
   { name: 'producerIdExpirationMs', type: 'int', description: 'A partition forgets an idempotent producer idle this long (checked when retention runs)', kafkaName: 'producer.id.expiration.ms' },
+  {
+    name: 'offsetsTopicPartitions',
+    type: 'int',
+    description: 'Partitions of the internal __consumer_offsets topic (fixed once it exists: each group lives in one of them)',
+    kafkaName: 'offsets.topic.num.partitions',
+  },
+  {
+    name: 'offsetsTopicReplicationFactor',
+    type: 'int',
+    description: 'Replicas of __consumer_offsets partitions (fewer if fewer brokers are alive when it is created)',
+    kafkaName: 'offsets.topic.replication.factor',
+  },
+  { name: 'offsetsCommitTimeoutMs', type: 'int', description: 'How long an offset commit or a group assignment waits to be replicated', kafkaName: 'offsets.commit.timeout.ms' },
+  { name: 'offsetsRetentionMs', type: 'int', description: 'Committed offsets of a group that has been empty this long are removed (Kafka: offsets.retention.minutes × 60000)' },
+  { name: 'offsetsRetentionCheckIntervalMs', type: 'int', description: 'How often expired committed offsets are looked for', kafkaName: 'offsets.retention.check.interval.ms' },
+  { name: 'offsetMetadataMaxBytes', type: 'int', description: 'Largest metadata string an offset commit may carry', kafkaName: 'offset.metadata.max.bytes' },
+  { name: 'groupMinSessionTimeoutMs', type: 'int', description: 'Shortest session timeout a group member may ask for', kafkaName: 'group.min.session.timeout.ms' },
+  { name: 'groupMaxSessionTimeoutMs', type: 'int', description: 'Longest session timeout a group member may ask for', kafkaName: 'group.max.session.timeout.ms' },
+  {
+    name: 'groupInitialRebalanceDelayMs',
+    type: 'int',
+    description: 'How long the first rebalance of an empty group waits for more members to join',
+    kafkaName: 'group.initial.rebalance.delay.ms',
+  },
+  { name: 'groupMaxSize', type: 'int', description: 'Most members one consumer group may have', kafkaName: 'group.max.size' },
   { name: 'messageMaxBytes', type: 'int', description: 'Largest record batch a produce may carry', kafkaName: 'message.max.bytes' },
   { name: 'fetchMaxBytes', type: 'int', description: 'Largest fetch response the broker builds', kafkaName: 'fetch.max.bytes' },
   { name: 'logLevel', type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], description: 'Log level' },
@@ -281,7 +334,20 @@ export function validateConfig(config: NodeConfig): void {
   if (config.messageMaxBytes < 1024) throw invalid('messageMaxBytes must be >= 1024');
   if (config.fetchMaxBytes < config.messageMaxBytes) throw invalid('fetchMaxBytes must be >= messageMaxBytes');
   if (config.retentionCheckIntervalMs < 100) throw invalid('retentionCheckIntervalMs must be >= 100');
+  if (config.logCleanerBackoffMs < 100) throw invalid('logCleanerBackoffMs must be >= 100');
   if (config.producerIdExpirationMs < 1) throw invalid('producerIdExpirationMs must be >= 1');
+  if (config.offsetsTopicPartitions < 1 || config.offsetsTopicPartitions > 10_000) throw invalid('offsetsTopicPartitions must be between 1 and 10000');
+  if (config.offsetsTopicReplicationFactor < 1) throw invalid('offsetsTopicReplicationFactor must be >= 1');
+  if (config.offsetsCommitTimeoutMs < 1) throw invalid('offsetsCommitTimeoutMs must be >= 1');
+  if (config.offsetsRetentionMs < 1) throw invalid('offsetsRetentionMs must be >= 1');
+  if (config.offsetsRetentionCheckIntervalMs < 100) throw invalid('offsetsRetentionCheckIntervalMs must be >= 100');
+  if (config.offsetMetadataMaxBytes < 0) throw invalid('offsetMetadataMaxBytes must be >= 0');
+  if (config.groupMinSessionTimeoutMs < 1) throw invalid('groupMinSessionTimeoutMs must be >= 1');
+  if (config.groupMaxSessionTimeoutMs < config.groupMinSessionTimeoutMs) {
+    throw invalid(`groupMaxSessionTimeoutMs (${config.groupMaxSessionTimeoutMs}) must be >= groupMinSessionTimeoutMs (${config.groupMinSessionTimeoutMs})`);
+  }
+  if (config.groupInitialRebalanceDelayMs < 0) throw invalid('groupInitialRebalanceDelayMs must be >= 0');
+  if (config.groupMaxSize < 1) throw invalid('groupMaxSize must be >= 1');
   if (config.brokerHeartbeatIntervalMs < 10) throw invalid('brokerHeartbeatIntervalMs must be >= 10');
   if (config.brokerSessionTimeoutMs < 2 * config.brokerHeartbeatIntervalMs) {
     throw invalid(`brokerSessionTimeoutMs (${config.brokerSessionTimeoutMs}) must be at least twice brokerHeartbeatIntervalMs (${config.brokerHeartbeatIntervalMs})`);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Broker, BrokerLifecycle, MetadataFollower, type ControllerGateway } from '@rivulet/broker';
+import { Broker, BrokerLifecycle, DEFAULT_GROUP_CONFIG, MetadataFollower, type ControllerGateway } from '@rivulet/broker';
 import { RivuletError, systemClock, type Logger, type NodeId } from '@rivulet/common';
 import { ControllerNode, parsePeers } from '@rivulet/controller';
 import { KafkaListener } from '@rivulet/kafka';
@@ -136,7 +136,23 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         defaultReplicationFactor: config.defaultReplicationFactor,
         topicDefaults: { retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, messageMaxBytes: config.messageMaxBytes },
         retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+        logCleanerBackoffMs: config.logCleanerBackoffMs,
         producerIdExpirationMs: config.producerIdExpirationMs,
+        groupCoordinator: {
+          offsetsTopicPartitions: config.offsetsTopicPartitions,
+          offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
+          offsetsCommitTimeoutMs: config.offsetsCommitTimeoutMs,
+          groupConfig: {
+            ...DEFAULT_GROUP_CONFIG,
+            minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+            maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+            initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+            maxGroupSize: config.groupMaxSize,
+            offsetMetadataMaxBytes: config.offsetMetadataMaxBytes,
+            offsetsRetentionMs: config.offsetsRetentionMs,
+            offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+          },
+        },
         fetchMaxBytes: config.fetchMaxBytes,
         version: VERSION,
         roles: config.roles,

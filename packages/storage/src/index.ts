@@ -2,6 +2,8 @@ export type { FlushPolicy, LogStoreOptions } from './log-store.js';
 export { LOG_STORE_DIRECTORY, LogStore } from './log-store.js';
 export type { AppendResult, PartitionLogConfig, ReadResult } from './partition-log.js';
 export { PartitionLog, UnexpectedAppendOffsetError } from './partition-log.js';
+export type { CleaningDecision, CleaningDueOptions, CleaningReason, CompactOptions, CompactionResult } from './log-cleaner.js';
+export type { CleanerCheckpoint } from './keys.js';
 export type { EpochEntry } from './leader-epoch-cache.js';
 export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';
 export type { RaftConfState, RaftEntryKind, RaftHardState, RaftLogEntry, RaftLogStoreOptions, RaftPersistUpdate, RaftSnapshot, RaftSnapshotMetadata } from './raft-log-store.js';

@@ -1,6 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dataKey, dataSeekKey, decodeDataKey, decodeRegistryKey, readUint64, registryKey, timeIndexKey, writeUint64 } from './keys.js';
+import {
+  NO_CLEANER_CHECKPOINT,
+  cleanerCheckpointKey,
+  dataKey,
+  dataSeekKey,
+  decodeCleanerCheckpoint,
+  decodeDataKey,
+  decodeRegistryKey,
+  encodeCleanerCheckpoint,
+  readUint64,
+  registryKey,
+  timeIndexKey,
+  writeUint64,
+} from './keys.js';
 
 describe('key layout', () => {
   it('round-trips 64-bit offsets without BigInt', () => {
@@ -41,5 +54,14 @@ describe('key layout', () => {
     for (const tp of [{ topic: 'a', partition: 0 }, { topic: 'orders.v2-eu_west', partition: 2 ** 31 - 1 }, { topic: 'ünïcode', partition: 7 }]) {
       expect(decodeRegistryKey(registryKey(tp))).toEqual(tp);
     }
+  });
+});
+
+describe('cleaner checkpoint', () => {
+  it('round-trips, none meaning no tombstone', () => {
+    const checkpoint = { cleanedUpToOffset: 2 ** 40 + 3, cleanSectionBytes: 123_456_789, earliestTombstoneMs: 1_700_000_000_000 };
+    expect(decodeCleanerCheckpoint(encodeCleanerCheckpoint(checkpoint))).toEqual(checkpoint);
+    expect(decodeCleanerCheckpoint(encodeCleanerCheckpoint(NO_CLEANER_CHECKPOINT))).toEqual(NO_CLEANER_CHECKPOINT);
+    expect(cleanerCheckpointKey(7).length).toBe(5);
   });
 });

@@ -17,11 +17,21 @@ import type { ProducerBatch, ProducerEntry } from './producer-state.js';
  *   'T' pid maxTimestampMs(u64)          -> baseOffset(u64) lastOffset(u64)   time index
  *   'D' pid lastOffset(u64) lastOffsetDelta(u32) sizeBytes(u32) -> batch bytes
  *   'P' pid producerId(u64)              -> producer entry (see encodeProducerEntry)
+ *   'C' pid                              -> cleanedUpToOffset(u64) cleanSectionBytes(u64) earliestTombstoneMs(u64)   log cleaner checkpoint
  *
  * Data keys are ordered by the LAST offset of their batch, so a seek to `'D' pid offset`
  * (a 13-byte key, which sorts before every 21-byte key sharing that prefix) lands on the
  * batch containing `offset`. The base offset and size are in the key too, so truncation,
  * retention and size accounting work on keys alone, without reading batch bytes.
+ *
+ * The cleaner checkpoint (absent: 0, 0) says how far log compaction has cleaned: every key
+ * occurs at most once among the records below cleanedUpToOffset (always a batch boundary), and
+ * cleanSectionBytes is the size of the batches below it. The bytes above it are the dirty ones
+ * whose share decides whether a cleaning pass is worth its cost (min.cleanable.dirty.ratio).
+ * earliestTombstoneMs is at or below the timestamp of every tombstone left below it
+ * (2^53 - 1: none), so that a pass runs when one may expire even if nothing is dirty. Every
+ * write that removes or rewrites batches below it (cleaning, truncation, deletion) writes it in
+ * the same atomic batch, so it always matches the data.
  */
 
 export const Prefix = {
@@ -33,15 +43,17 @@ export const Prefix = {
   timeIndex: 0x54, // 'T'
   data: 0x44, // 'D'
   producer: 0x50, // 'P'
+  cleaner: 0x43, // 'C'
 } as const;
 
 /** Prefixes holding per-partition keys ('<prefix> pid ...'); deletePartition clears each. */
-export const PARTITION_PREFIXES: readonly number[] = [Prefix.state, Prefix.epoch, Prefix.timeIndex, Prefix.data, Prefix.producer];
+export const PARTITION_PREFIXES: readonly number[] = [Prefix.state, Prefix.epoch, Prefix.timeIndex, Prefix.data, Prefix.producer, Prefix.cleaner];
 
 export const DATA_KEY_BYTES = 21;
 export const DATA_SEEK_KEY_BYTES = 13;
 export const STATE_VALUE_BYTES = 24;
 export const TIME_INDEX_VALUE_BYTES = 16;
+export const CLEANER_CHECKPOINT_VALUE_BYTES = 24;
 export const MAX_PARTITION_ID = 0xfffffffe;
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -122,6 +134,35 @@ export function encodeState(state: PartitionState): Buffer {
 export function decodeState(value: Buffer): PartitionState {
   assert(value.length === STATE_VALUE_BYTES, 'partition state has the wrong length');
   return { logStartOffset: readUint64(value, 0), sizeBytes: readUint64(value, 8), highWatermarkCheckpoint: readUint64(value, 16) };
+}
+
+export function cleanerCheckpointKey(pid: number): Buffer {
+  return pidKey(Prefix.cleaner, pid, 0);
+}
+
+export interface CleanerCheckpoint {
+  /** Every key occurs at most once below this offset (a batch boundary). */
+  readonly cleanedUpToOffset: number;
+  /** Bytes of the batches below cleanedUpToOffset. */
+  readonly cleanSectionBytes: number;
+  /** At or below the timestamp of every tombstone below cleanedUpToOffset; NO_TOMBSTONE_MS when there is none. */
+  readonly earliestTombstoneMs: number;
+}
+
+export const NO_TOMBSTONE_MS = Number.MAX_SAFE_INTEGER;
+export const NO_CLEANER_CHECKPOINT: CleanerCheckpoint = { cleanedUpToOffset: 0, cleanSectionBytes: 0, earliestTombstoneMs: NO_TOMBSTONE_MS };
+
+export function encodeCleanerCheckpoint(checkpoint: CleanerCheckpoint): Buffer {
+  const value = Buffer.allocUnsafe(CLEANER_CHECKPOINT_VALUE_BYTES);
+  writeUint64(value, checkpoint.cleanedUpToOffset, 0);
+  writeUint64(value, checkpoint.cleanSectionBytes, 8);
+  writeUint64(value, checkpoint.earliestTombstoneMs, 16);
+  return value;
+}
+
+export function decodeCleanerCheckpoint(value: Buffer): CleanerCheckpoint {
+  assert(value.length === CLEANER_CHECKPOINT_VALUE_BYTES, 'cleaner checkpoint has the wrong length');
+  return { cleanedUpToOffset: readUint64(value, 0), cleanSectionBytes: readUint64(value, 8), earliestTombstoneMs: readUint64(value, 16) };
 }
 
 export function epochKey(pid: number, leaderEpoch: number): Buffer {

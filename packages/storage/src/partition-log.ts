@@ -1,15 +1,20 @@
 import { AssertionError, RivuletError, StorageError, assert, assertSafeUint } from '@rivulet/common';
 import type { Clock, ErrorContext, Logger, TopicPartition } from '@rivulet/common';
-import { readBatchHeader, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader } from '@rivulet/records';
+import { decodeRecordBatch, filterRecordBatch, readBatchHeader, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader } from '@rivulet/records';
 import type { ClassicLevel } from 'classic-level';
 import {
+  NO_CLEANER_CHECKPOINT,
+  NO_TOMBSTONE_MS,
   Prefix,
+  cleanerCheckpointKey,
   dataKey,
   dataSeekKey,
+  decodeCleanerCheckpoint,
   decodeDataKey,
   decodeEpochKey,
   decodeState,
   decodeTimeIndexEntry,
+  encodeCleanerCheckpoint,
   encodeOffset,
   encodeProducerEntry,
   encodeState,
@@ -22,8 +27,23 @@ import {
   stateKey,
   timeIndexKey,
 } from './keys.js';
-import type { DataKey, TimeIndexEntry } from './keys.js';
+import type { CleanerCheckpoint, DataKey, TimeIndexEntry } from './keys.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
+import {
+  DEFAULT_CLEANING_CHUNK_BATCHES_MAX,
+  DEFAULT_CLEANING_CHUNK_BYTES_MAX,
+  DEFAULT_OFFSET_MAP_BYTES_MAX,
+  OffsetMap,
+  checkCleaningDueOptions,
+  checkCompactOptions,
+  dirtyRatio,
+  isRecordRetained,
+  type CleaningDecision,
+  type CleaningDueOptions,
+  type CompactOptions,
+  type CompactionResult,
+  type RecordRetentionRule,
+} from './log-cleaner.js';
 import type { EpochCacheChange, EpochEntry } from './leader-epoch-cache.js';
 import { TailCache } from './tail-cache.js';
 import type { TailCacheBudget } from './tail-cache.js';
@@ -76,7 +96,7 @@ export interface LogStoreContext {
   readonly tailCache: TailCacheBudget;
 }
 
-/** A follower append whose base offset is not the log-end offset; the fetcher must truncate or re-fetch. */
+/** A follower append whose base offset is below the log-end offset; the fetcher must truncate or re-fetch. */
 export class UnexpectedAppendOffsetError extends RivuletError {
   override readonly name = 'UnexpectedAppendOffsetError';
   constructor(
@@ -90,6 +110,8 @@ export class UnexpectedAppendOffsetError extends RivuletError {
 
 interface PendingAppend {
   readonly batch: Buffer;
+  /** The log end this append follows: its base offset, or less when a follower's batch skips offsets a compaction removed. */
+  readonly previousEnd: number;
   readonly baseOffset: number;
   readonly lastOffset: number;
   readonly maxTimestampMs: number;
@@ -117,6 +139,8 @@ interface PartitionWork {
 
 /** Batches deleted per atomic LevelDB write during truncation and deletion; bounds memory and pauses. */
 const DELETE_CHUNK_BATCHES = 4096;
+/** Batches a cleaning pass takes from a LevelDB iterator at once (each up to max.message.bytes). */
+const CLEANING_READ_PAGE_BATCHES = 16;
 /** Upper bound on the iterator read-ahead of one read(), whatever maxBytes asks for. */
 const READ_AHEAD_BYTES_MAX = 16 * 1024 * 1024;
 const READ_AHEAD_BYTES_MIN = 64 * 1024;
@@ -136,6 +160,31 @@ export interface LoadedPartitionState {
   readonly firstBatchLastOffset: number | undefined;
   /** Idempotent-producer entries as of the last write; may describe batches a crash cut off (recover() rolls them back). */
   readonly producers: ProducerEntry[];
+  readonly cleanerCheckpoint: CleanerCheckpoint;
+}
+
+/** One batch of a cleaning chunk and what the pass does with it. */
+interface CleanedBatch {
+  readonly key: Buffer;
+  readonly lastOffset: number;
+  readonly oldSizeBytes: number;
+  /** undefined: unchanged; null: removed; a buffer: the rewritten batch. */
+  readonly replacement: Buffer | null | undefined;
+  readonly recordsRemoved: number;
+}
+
+/** A cleaning chunk ready to commit: consecutive batches, ending at `endOffset`. */
+interface CleaningChunk {
+  readonly batches: CleanedBatch[];
+  /** The last batch's last offset + 1. */
+  readonly endOffset: number;
+}
+
+/** What a cleaning pass needs to find unchanged when it commits a chunk. */
+interface CleaningSnapshot {
+  readonly generation: number;
+  readonly restartGeneration: number;
+  readonly logStartOffset: number;
 }
 
 /**
@@ -179,6 +228,14 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   private restartGeneration = 0;
   private failure: Error | undefined;
   private deleted = false;
+  /** The cleaner checkpoint's offset: every key occurs at most once below it (0: never cleaned). */
+  private cleanedUpTo: number;
+  /** Bytes of the batches below cleanedUpTo. */
+  private cleanSectionBytes: number;
+  /** At or below the timestamp of every tombstone below cleanedUpTo (NO_TOMBSTONE_MS: none). */
+  private earliestTombstoneMs: number;
+  /** The cleaning pass running now (one at a time); resolves when it ends. */
+  private cleaningRun: Promise<unknown> = Promise.resolve();
   private readonly createWork = (): PartitionWork => ({ appends: [], epochOps: [], producerOps: [], checkpoints: [] });
 
   constructor(
@@ -201,6 +258,10 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     this.epochCache = new LeaderEpochCache(loaded.epochs);
     this.tail = new TailCache(ctx.tailCache);
     this.producers = new ProducerStateTable(PRODUCERS_PER_PARTITION_MAX, loaded.producers);
+    this.cleanedUpTo = loaded.cleanerCheckpoint.cleanedUpToOffset;
+    this.cleanSectionBytes = loaded.cleanerCheckpoint.cleanSectionBytes;
+    this.earliestTombstoneMs = loaded.cleanerCheckpoint.earliestTombstoneMs;
+    assert(this.cleanSectionBytes <= this.committedSizeBytes, `clean section of ${this.cleanSectionBytes} bytes in a log of ${this.committedSizeBytes}`);
   }
 
   /**
@@ -215,6 +276,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const firstKeys = await db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), limit: 1 }).all();
     const lastIndex = await db.keys({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: 1 }).all();
     const epochEntries = await db.iterator({ gte: partitionRangeStart(Prefix.epoch, pid), lt: partitionRangeEnd(Prefix.epoch, pid) }).all();
+    const cleanerValue = await db.get(cleanerCheckpointKey(pid));
     const lastBatch = lastKeys[0] === undefined ? undefined : decodeDataKey(lastKeys[0]);
     return {
       logStartOffset: state.logStartOffset,
@@ -225,6 +287,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       indexMaxTimestampMs: lastIndex[0] === undefined ? -1 : readUint64(lastIndex[0], 5),
       firstBatchLastOffset: firstKeys[0] === undefined ? undefined : decodeDataKey(firstKeys[0]).lastOffset,
       producers,
+      cleanerCheckpoint: cleanerValue === undefined ? NO_CLEANER_CHECKPOINT : decodeCleanerCheckpoint(cleanerValue),
     };
   }
 
@@ -238,6 +301,12 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     // Entries are written with their batches, so only a truncation cut short by a crash can
     // leave entries that describe batches beyond the log end.
     this.recordProducerChange(this.producers.truncateFrom(this.committedEnd));
+    if (this.cleanedUpTo > this.committedEnd) {
+      // A truncation into an offset gap ended the log below its cleaner checkpoint (reopening
+      // puts the log end after the last batch). No batch lies between, so the clean bytes stand.
+      this.cleanedUpTo = this.committedEnd;
+      await this.ctx.pipeline.runExclusive(() => this.ctx.writeBatch([this.cleanerOp(this.cleanerCheckpoint())]));
+    }
     if (loaded.firstBatchLastOffset !== undefined && loaded.firstBatchLastOffset < this.logStart) {
       const deleted = await this.deleteBatchesBelow(this.logStart);
       this.ctx.logger.info({ ...this.errorContext, deleted }, 'removed batches below the log start left by an interrupted deletion');
@@ -318,12 +387,18 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     return original.then((result) => ({ ...result, isDuplicate: true }));
   }
 
+  /**
+   * Appends a leader's batch with its own offsets and leader epoch. Its base offset may lie
+   * above the log end, when the leader's compaction removed the batches in between: the log
+   * end then jumps to its last offset + 1 and the skipped offsets stay a gap, as on the leader
+   * (Kafka's follower does the same). A base offset below the log end is refused.
+   */
   appendAsFollower(batch: Buffer): Promise<AppendResult> {
     try {
       this.checkUsable();
       const header = readBatchHeader(batch);
       assert(header.sizeBytes === batch.length, 'appendAsFollower: buffer must hold exactly one batch');
-      if (header.baseOffset !== this.nextOffset) {
+      if (header.baseOffset < this.nextOffset) {
         throw new UnexpectedAppendOffsetError(this.nextOffset, header.baseOffset, this.errorContext);
       }
       this.ctx.pipeline.checkCapacity(batch.length);
@@ -337,6 +412,8 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const { lastOffsetDelta, maxTimestamp: maxTimestampMs } = header;
     assert(Number.isInteger(lastOffsetDelta) && lastOffsetDelta >= 0, 'batch lastOffsetDelta must be non-negative');
     const lastOffset = baseOffset + lastOffsetDelta;
+    const previousEnd = this.nextOffset;
+    assert(baseOffset >= previousEnd, `append at ${baseOffset} below the log end ${previousEnd}`);
     this.nextOffset = lastOffset + 1;
     // As Kafka does on every append, the first batch of a new epoch records where it starts.
     if (leaderEpoch >= 0) this.recordEpochChange(this.epochCache.assign(leaderEpoch, baseOffset));
@@ -344,7 +421,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const logAppendTimeMs = this.ctx.clock.wallClockMs();
     const generation = this.generation;
     const appended = new Promise<AppendResult>((resolve, reject) => {
-      work.appends.push({ batch, baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs, generation, resolve, reject });
+      work.appends.push({ batch, previousEnd, baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs, generation, resolve, reject });
     });
     // Leader and follower appends alike update the producer state, so any replica can lead.
     if (header.producerId !== NO_PRODUCER_ID && header.baseSequence >= 0 && header.producerEpoch >= 0) {
@@ -415,7 +492,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     for (const append of work.appends) {
       this.committedSizeBytes += append.batch.length;
       if (append.generation === this.generation) {
-        assert(append.baseOffset === this.committedEnd, `commit out of order: batch at ${append.baseOffset}, log end ${this.committedEnd}`);
+        assert(append.previousEnd === this.committedEnd, `commit out of order: batch at ${append.baseOffset} follows ${append.previousEnd}, log end ${this.committedEnd}`);
         this.committedEnd = append.lastOffset + 1;
         this.tail.add(append.baseOffset, append.lastOffset, append.batch);
         append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, logAppendTimeMs: append.logAppendTimeMs });
@@ -516,16 +593,30 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     // Every batch before the entry has a max timestamp below the target (the entry is where
     // the running maximum first reached it), so no entry means no batch qualifies.
     if (entry === undefined || entry.lastOffset >= this.committedEnd) return null;
-    if (entry.lastOffset >= this.logStart) return { offset: Math.max(entry.baseOffset, this.logStart), timestampMs: entry.timestampMs };
+    if (entry.lastOffset >= this.logStart) {
+      // Compaction keeps a rewritten batch's max timestamp, but may have removed the entry's
+      // batch altogether; then the answer is the first batch after it that reaches the target.
+      if (entry.lastOffset < this.cleanedUpTo && !(await this.hasBatchEndingAt(entry.lastOffset))) return this.scanForTimestamp(target, Math.max(entry.baseOffset, this.logStart));
+      return { offset: Math.max(entry.baseOffset, this.logStart), timestampMs: entry.timestampMs };
+    }
     // The entry's batch was deleted; the batches after the log start that precede the next
     // entry are not indexed on their own, so scan their headers (this only happens for
     // targets at or below the maximum timestamp of deleted data).
-    return this.scanForTimestamp(target);
+    return this.scanForTimestamp(target, this.logStart);
   }
 
-  private async scanForTimestamp(target: number): Promise<{ offset: number; timestampMs: number } | null> {
+  private async hasBatchEndingAt(lastOffset: number): Promise<boolean> {
+    try {
+      const [key] = await this.ctx.db.keys({ gte: dataSeekKey(this.partitionId, lastOffset), lt: partitionRangeEnd(Prefix.data, this.partitionId), limit: 1 }).all();
+      return key !== undefined && decodeDataKey(key).lastOffset === lastOffset;
+    } catch (error) {
+      throw this.wrapReadError(error);
+    }
+  }
+
+  private async scanForTimestamp(target: number, fromOffset: number): Promise<{ offset: number; timestampMs: number } | null> {
     const iterator = this.ctx.db.iterator({
-      gte: dataSeekKey(this.partitionId, this.logStart),
+      gte: dataSeekKey(this.partitionId, fromOffset),
       lt: dataSeekKey(this.partitionId, this.committedEnd),
     });
     try {
@@ -623,32 +714,40 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
         const keys = await db.keys({ gte: dataSeekKey(pid, offset), lt: partitionRangeEnd(Prefix.data, pid), reverse: true, limit: DELETE_CHUNK_BATCHES }).all();
         const ops: BatchOp[] = [];
         let deletedBytes = 0;
+        let deletedCleanBytes = 0;
         let lowestBaseOffset = Number.MAX_SAFE_INTEGER;
         for (const key of keys) {
           const batch = decodeDataKey(key);
           ops.push({ type: 'del', key });
           deletedBytes += batch.sizeBytes;
+          if (batch.lastOffset < this.cleanedUpTo) deletedCleanBytes += batch.sizeBytes;
           lowestBaseOffset = Math.min(lowestBaseOffset, batch.baseOffset);
         }
         const isLast = keys.length < DELETE_CHUNK_BATCHES;
-        // Index entries of the deleted batches are the newest ones (higher chunks went first).
-        // A full restart removes every entry, including one kept for deleted history.
-        const indexFloor = isLast && restartAt !== undefined ? -1 : lowestBaseOffset;
-        const indexEntries = await db
-          .iterator({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: isLast && restartAt !== undefined ? undefined : DELETE_CHUNK_BATCHES + 1 })
-          .all();
-        for (const [key, value] of indexEntries) {
-          if (decodeTimeIndexEntry(key, value).lastOffset < indexFloor) break;
-          ops.push({ type: 'del', key });
-        }
+        // Index entries of the deleted batches are the newest ones (higher chunks went first);
+        // the last chunk also removes entries at or past the truncation point whose batches
+        // compaction had removed. A full restart removes every entry, including one kept for
+        // deleted history.
+        const indexFloor = !isLast ? lowestBaseOffset : restartAt !== undefined ? -1 : Math.min(lowestBaseOffset, offset);
+        for (const key of await this.timeIndexKeysFrom(indexFloor)) ops.push({ type: 'del', key });
         if (isLast) {
           appendEpochOps(ops, pid, epochChange);
           appendProducerOps(ops, pid, producerChange);
           if (restartAt !== undefined) this.durableLogStart = restartAt;
         }
+        // What is left lies below the deleted batches (and below the truncation point), so the
+        // cleaner checkpoint comes down with them.
+        const cleanedUpTo = Math.min(this.cleanedUpTo, lowestBaseOffset, isLast ? offset : Number.MAX_SAFE_INTEGER);
+        const cleanSectionBytes = this.cleanSectionBytes - deletedCleanBytes;
+        // Tombstones may have gone with the batches; the earliest stays a lower bound until the next pass.
+        const earliestTombstoneMs = cleanSectionBytes === 0 ? NO_TOMBSTONE_MS : this.earliestTombstoneMs;
+        if (cleanedUpTo !== this.cleanedUpTo || deletedCleanBytes > 0) ops.push(this.cleanerOp({ cleanedUpToOffset: cleanedUpTo, cleanSectionBytes, earliestTombstoneMs }));
         ops.push(this.stateOp(this.committedSizeBytes - deletedBytes, this.committedHighWatermark));
         await this.ctx.writeBatch(ops);
         this.committedSizeBytes -= deletedBytes;
+        this.cleanedUpTo = cleanedUpTo;
+        this.cleanSectionBytes = cleanSectionBytes;
+        this.earliestTombstoneMs = earliestTombstoneMs;
         if (isLast) break;
       }
       const [lastIndexKey] = await db.keys({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true, limit: 1 }).all();
@@ -702,13 +801,16 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       if (keys.length === 0) return { deletedBatches: 0, done: true };
       const ops: BatchOp[] = [];
       let deletedBytes = 0;
+      let deletedCleanBytes = 0;
       let highestLastOffset = -1;
       for (const key of keys) {
         const batch = decodeDataKey(key);
         ops.push({ type: 'del', key });
         deletedBytes += batch.sizeBytes;
+        if (batch.lastOffset < this.cleanedUpTo) deletedCleanBytes += batch.sizeBytes;
         highestLastOffset = Math.max(highestLastOffset, batch.lastOffset);
       }
+      if (deletedCleanBytes > 0) ops.push(this.cleanerOp({ ...this.cleanerCheckpoint(), cleanSectionBytes: this.cleanSectionBytes - deletedCleanBytes }));
       // Index entries of deleted batches go too, except the newest of them: offsetForTimestamp
       // needs it to know when the remaining, unindexed batches could still match.
       const indexEntries = await db
@@ -723,6 +825,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       ops.push(this.stateOp(this.committedSizeBytes - deletedBytes, this.committedHighWatermark));
       await this.ctx.writeBatch(ops);
       this.committedSizeBytes -= deletedBytes;
+      this.cleanSectionBytes -= deletedCleanBytes;
       return { deletedBatches: keys.length, done: keys.length < DELETE_CHUNK_BATCHES };
     } catch (error) {
       throw this.fail(asError(error), 'deletion failed');
@@ -785,6 +888,287 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     } catch (error) {
       throw this.wrapReadError(error);
     }
+  }
+
+  /** The time-index keys whose batches end at or after `floor`, newest first. */
+  private async timeIndexKeysFrom(floor: number): Promise<Buffer[]> {
+    const iterator = this.ctx.db.iterator({ gte: partitionRangeStart(Prefix.timeIndex, this.partitionId), lt: partitionRangeEnd(Prefix.timeIndex, this.partitionId), reverse: true });
+    const keys: Buffer[] = [];
+    try {
+      while (true) {
+        const entries = await iterator.nextv(256);
+        for (const [key, value] of entries) {
+          if (decodeTimeIndexEntry(key, value).lastOffset < floor) return keys;
+          keys.push(key);
+        }
+        if (entries.length === 0) return keys;
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  // ---- log compaction (see log-cleaner.ts) ----------------------------------------------
+
+  /** The cleaner checkpoint: every key occurs at most once below its offset; its bytes are the clean section's. */
+  cleanerCheckpoint(): CleanerCheckpoint {
+    return { cleanedUpToOffset: this.cleanedUpTo, cleanSectionBytes: this.cleanSectionBytes, earliestTombstoneMs: this.earliestTombstoneMs };
+  }
+
+  /**
+   * Whether a cleaning pass is worth running now: the cleanable share of dirty bytes reaches
+   * min.cleanable.dirty.ratio, the first dirty batch is older than max.compaction.lag.ms, or a
+   * tombstone in the clean section may have outlived delete.retention.ms (KIP-534: a log with
+   * nothing new still loses its expired tombstones).
+   */
+  async cleaningDue(options: CleaningDueOptions): Promise<CleaningDecision> {
+    this.checkUsable();
+    checkCleaningDueOptions(options);
+    const firstDirtyOffset = Math.max(this.cleanedUpTo, this.logStart);
+    const cleanableEndOffset = await this.cleanableEnd(options);
+    const ratio = dirtyRatio({
+      sizeBytes: this.committedSizeBytes,
+      cleanSectionBytes: this.cleanSectionBytes,
+      firstDirtyOffset,
+      cleanableEndOffset,
+      logEndOffset: this.committedEnd,
+    });
+    const decision = (isDue: boolean, reason: CleaningDecision['reason']): CleaningDecision => ({ isDue, reason, dirtyRatio: ratio, firstDirtyOffset, cleanableEndOffset });
+    if (cleanableEndOffset > firstDirtyOffset) {
+      if (ratio >= options.minCleanableDirtyRatio && ratio > 0) return decision(true, 'dirty-ratio');
+      // Kafka's rule: the first dirty batch's (max) timestamp says how long dirty data has waited.
+      const first = await this.read(firstDirtyOffset, 1, cleanableEndOffset);
+      if (first.batchCount > 0 && options.nowMs - readBatchHeader(first.records).maxTimestamp >= options.maxCompactionLagMs) return decision(true, 'max-compaction-lag');
+    }
+    if (this.earliestTombstoneMs !== NO_TOMBSTONE_MS && this.cleanedUpTo > this.logStart && options.nowMs - this.earliestTombstoneMs >= options.deleteRetentionMs) {
+      return decision(true, 'tombstones-expired');
+    }
+    return decision(false, cleanableEndOffset > firstDirtyOffset ? 'not-dirty-enough' : 'nothing-cleanable');
+  }
+
+  /**
+   * One cleaning pass (cleanup.policy=compact; the rules are in log-cleaner.ts) over the log
+   * from its start to the end of the dirty data it could map, or over the clean section alone
+   * when nothing is dirty (expired tombstones still go). Every record stays at its offset; a
+   * batch that lost records is rewritten in place (same base offset and header fields, new
+   * CRC, same codec); one left empty is removed, unless it is one of the batches the producer
+   * state remembers for an idempotent producer: that one stays as an empty batch, so a follower
+   * copying this log still learns the producer's epoch and sequence from it (Kafka keeps a
+   * producer's last batch for the same reason).
+   *
+   * `cleanableEndOffset` must be at or below the high watermark: a record is removed because a
+   * later one of its key exists, so that later one must never be truncated away.
+   *
+   * The pass writes in chunks, each one atomic LevelDB batch holding its batches, the partition
+   * state (size) and the cleaner checkpoint, run between group commits: a crash between chunks
+   * leaves a readable log, cleaned up to the last chunk's end. Reading and rewriting happen
+   * outside the write pipeline; a chunk commits only if no truncation, deletion or log-start
+   * move happened since the pass began, otherwise the pass stops there (isComplete false).
+   * Passes on one partition run one at a time.
+   */
+  compact(options: CompactOptions): Promise<CompactionResult> {
+    const run = this.cleaningRun.then(() => this.runCleaningPass(options));
+    this.cleaningRun = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runCleaningPass(options: CompactOptions): Promise<CompactionResult> {
+    this.checkUsable();
+    checkCompactOptions(options);
+    const snapshot: CleaningSnapshot = { generation: this.generation, restartGeneration: this.restartGeneration, logStartOffset: this.logStart };
+    const firstDirtyOffset = Math.max(this.cleanedUpTo, this.logStart);
+    const cleanableEnd = await this.cleanableEnd(options);
+    const offsetMap = new OffsetMap(options.offsetMapBytesMax ?? DEFAULT_OFFSET_MAP_BYTES_MAX);
+    const mappedEnd = cleanableEnd > firstDirtyOffset ? await this.buildOffsetMap(offsetMap, firstDirtyOffset, cleanableEnd) : firstDirtyOffset;
+    // Nothing dirty mapped: the clean section alone (firstDirtyOffset is then a batch boundary, or the log start).
+    const cleanEnd = Math.max(mappedEnd, firstDirtyOffset);
+    const rule: RecordRetentionRule = { offsetMap, firstDirtyOffset, nowMs: options.nowMs, deleteRetentionMs: options.deleteRetentionMs };
+    const result = { isComplete: true, batchesRewritten: 0, batchesRemoved: 0, recordsRemoved: 0, bytesFreed: 0 };
+    const tombstones = { earliestMs: NO_TOMBSTONE_MS };
+    let from = snapshot.logStartOffset;
+    while (from < cleanEnd) {
+      const chunk = await this.cleanChunk(from, cleanEnd, rule, tombstones, options);
+      if (chunk === undefined) break;
+      const isChanged = chunk.batches.some((b) => b.replacement !== undefined);
+      // Until the pass has seen every batch, tombstones below the checkpoint it has not reached keep the old bound.
+      const earliestTombstoneMs = Math.min(this.earliestTombstoneMs, tombstones.earliestMs);
+      if (isChanged || chunk.endOffset > this.cleanedUpTo || earliestTombstoneMs !== this.earliestTombstoneMs) {
+        if (!(await this.commitCleaning(chunk, earliestTombstoneMs, snapshot))) return this.stoppedPass(result);
+      }
+      for (const batch of chunk.batches) {
+        if (batch.replacement === undefined) continue;
+        if (batch.replacement === null) result.batchesRemoved++;
+        else result.batchesRewritten++;
+        result.recordsRemoved += batch.recordsRemoved;
+        result.bytesFreed += batch.oldSizeBytes - (batch.replacement?.length ?? 0);
+      }
+      from = chunk.endOffset;
+    }
+    // Every batch below the checkpoint was seen: the tombstone bound becomes exact.
+    if (from >= this.cleanedUpTo && tombstones.earliestMs !== this.earliestTombstoneMs) {
+      if (!(await this.commitCleaning({ batches: [], endOffset: this.cleanedUpTo }, tombstones.earliestMs, snapshot))) return this.stoppedPass(result);
+    }
+    this.ctx.logger.debug({ ...this.errorContext, ...result, cleanedUpTo: this.cleanedUpTo }, 'cleaning pass done');
+    return { ...result, cleanedUpToOffset: this.cleanedUpTo };
+  }
+
+  private stoppedPass(result: Omit<CompactionResult, 'cleanedUpToOffset'>): CompactionResult {
+    this.ctx.logger.info({ ...this.errorContext, cleanedUpTo: this.cleanedUpTo }, 'cleaning pass stopped: the log was truncated, deleted or failed, or its start moved');
+    return { ...result, cleanedUpToOffset: this.cleanedUpTo, isComplete: false };
+  }
+
+  private commitCleaning(chunk: CleaningChunk, earliestTombstoneMs: number, snapshot: CleaningSnapshot): Promise<boolean> {
+    return this.ctx.pipeline.runExclusive(() => this.commitCleaningChunk(chunk, earliestTombstoneMs, snapshot));
+  }
+
+  /**
+   * Where cleaning must stop: the caller's bound (the high watermark), the log end, the last
+   * batch (never cleaned, so reopening finds the same log end) and the first batch newer than
+   * min.compaction.lag.ms.
+   */
+  private async cleanableEnd(options: { cleanableEndOffset: number; nowMs: number; minCompactionLagMs: number }): Promise<number> {
+    const last = await this.lastCommittedBatch();
+    if (last === undefined) return 0;
+    let end = Math.min(options.cleanableEndOffset, this.committedEnd, last.baseOffset);
+    if (options.minCompactionLagMs > 0) {
+      const recent = await this.offsetForTimestamp(options.nowMs - options.minCompactionLagMs + 1);
+      if (recent !== null) end = Math.min(end, recent.offset);
+    }
+    return end;
+  }
+
+  /**
+   * Fills `offsetMap` with the latest offset of every key in the batches of [from, end); stops
+   * before the first batch whose keys would not fit (but takes the first batch whatever its
+   * size, so a pass always progresses). Returns the offset after the last batch mapped.
+   */
+  private async buildOffsetMap(offsetMap: OffsetMap, from: number, end: number): Promise<number> {
+    const iterator = this.ctx.db.iterator({ gte: dataSeekKey(this.partitionId, from), lt: dataSeekKey(this.partitionId, end) });
+    let mappedEnd = from;
+    try {
+      while (true) {
+        const entries = await iterator.nextv(CLEANING_READ_PAGE_BATCHES);
+        if (entries.length === 0) return mappedEnd;
+        for (const [key, value] of entries) {
+          const { lastOffset } = decodeDataKey(key);
+          const decoded = await decodeRecordBatch(value);
+          if (!decoded.header.isControl) {
+            const keys = decoded.records.flatMap((record) => (record.key === null ? [] : [record]));
+            const newKeys = keys.filter((record) => offsetMap.isNew(record.key!));
+            const newKeyBytes = newKeys.reduce((sum, record) => sum + record.key!.length, 0);
+            if (offsetMap.size > 0 && !offsetMap.fits(newKeys.length, newKeyBytes)) return mappedEnd;
+            for (const record of keys) offsetMap.put(record.key!, record.offset);
+          }
+          mappedEnd = lastOffset + 1;
+        }
+      }
+    } catch (error) {
+      throw this.wrapReadError(error);
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /** Reads the next chunk of batches from `from` (below `end`) and works out what cleaning makes of each. */
+  private async cleanChunk(from: number, end: number, rule: RecordRetentionRule, tombstones: { earliestMs: number }, options: CompactOptions): Promise<CleaningChunk | undefined> {
+    const batchesMax = options.chunkBatchesMax ?? DEFAULT_CLEANING_CHUNK_BATCHES_MAX;
+    const bytesMax = options.chunkBytesMax ?? DEFAULT_CLEANING_CHUNK_BYTES_MAX;
+    const entries: [Buffer, Buffer][] = [];
+    const iterator = this.ctx.db.iterator({ gte: dataSeekKey(this.partitionId, from), lt: dataSeekKey(this.partitionId, end), limit: batchesMax });
+    try {
+      let readBytes = 0;
+      reading: while (true) {
+        const page = await iterator.nextv(CLEANING_READ_PAGE_BATCHES);
+        if (page.length === 0) break;
+        for (const entry of page) {
+          if (entries.length > 0 && readBytes + entry[1].length > bytesMax) break reading;
+          readBytes += entry[1].length;
+          entries.push(entry);
+        }
+      }
+    } catch (error) {
+      throw this.wrapReadError(error);
+    } finally {
+      await iterator.close();
+    }
+    if (entries.length === 0) return undefined;
+    const batches: CleanedBatch[] = [];
+    for (const [key, value] of entries) {
+      const { baseOffset, lastOffset, sizeBytes } = decodeDataKey(key);
+      const header = readBatchHeader(value);
+      assert(header.baseOffset === baseOffset && header.sizeBytes === sizeBytes, `batch at ${baseOffset} does not match its key`);
+      if (header.isControl) {
+        batches.push({ key, lastOffset, oldSizeBytes: sizeBytes, replacement: undefined, recordsRemoved: 0 });
+        continue;
+      }
+      const filtered = await filterRecordBatch(value, (record) => {
+        const isRetained = isRecordRetained(record, rule);
+        if (isRetained && record.key !== null && record.value === null) tombstones.earliestMs = Math.min(tombstones.earliestMs, record.timestampMs);
+        return isRetained;
+      });
+      let replacement: Buffer | null | undefined = filtered.removedRecords === 0 ? undefined : filtered.batch;
+      if (filtered.keptRecords === 0 && !this.isRememberedProducerBatch(header.producerId, lastOffset)) replacement = null;
+      batches.push({ key, lastOffset, oldSizeBytes: sizeBytes, replacement, recordsRemoved: filtered.removedRecords });
+    }
+    return { batches, endOffset: batches[batches.length - 1]!.lastOffset + 1 };
+  }
+
+  /** Whether the producer state remembers this batch (idempotent producers' last five batches). */
+  private isRememberedProducerBatch(producerId: number, lastOffset: number): boolean {
+    if (producerId === NO_PRODUCER_ID) return false;
+    return this.producers.get(producerId)?.batches.some((b) => b.lastOffset === lastOffset) ?? false;
+  }
+
+  /**
+   * Writes one cleaned chunk, its partition state and the cleaner checkpoint in one atomic
+   * LevelDB batch; runs as an exclusive task, so it sees every earlier write and no later one.
+   * Returns false, writing nothing, if the log changed under the pass.
+   */
+  private async commitCleaningChunk(chunk: CleaningChunk, earliestTombstoneMs: number, snapshot: CleaningSnapshot): Promise<boolean> {
+    const isUnchanged =
+      !this.deleted &&
+      this.failure === undefined &&
+      this.generation === snapshot.generation &&
+      this.restartGeneration === snapshot.restartGeneration &&
+      this.logStart === snapshot.logStartOffset;
+    if (!isUnchanged) return false;
+    const ops: BatchOp[] = [];
+    let sizeDeltaBytes = 0;
+    let cleanSectionBytes = this.cleanSectionBytes;
+    let highestChangedOffset = -1;
+    for (const batch of chunk.batches) {
+      const newSizeBytes = batch.replacement === undefined ? batch.oldSizeBytes : (batch.replacement?.length ?? 0);
+      // Batches below the old checkpoint were clean already; the others become clean now.
+      cleanSectionBytes += batch.lastOffset < this.cleanedUpTo ? newSizeBytes - batch.oldSizeBytes : newSizeBytes;
+      if (batch.replacement === undefined) continue;
+      ops.push({ type: 'del', key: batch.key });
+      if (batch.replacement !== null) {
+        const { baseOffset } = decodeDataKey(batch.key);
+        ops.push({ type: 'put', key: dataKey(this.partitionId, baseOffset, batch.lastOffset, batch.replacement.length), value: batch.replacement });
+      }
+      sizeDeltaBytes += newSizeBytes - batch.oldSizeBytes;
+      highestChangedOffset = batch.lastOffset;
+    }
+    const cleanedUpTo = Math.max(this.cleanedUpTo, chunk.endOffset);
+    ops.push(this.cleanerOp({ cleanedUpToOffset: cleanedUpTo, cleanSectionBytes, earliestTombstoneMs }));
+    ops.push(this.stateOp(this.committedSizeBytes + sizeDeltaBytes, this.committedHighWatermark));
+    try {
+      await this.ctx.writeBatch(ops);
+    } catch (error) {
+      throw this.fail(asError(error), 'cleaning failed');
+    }
+    this.committedSizeBytes += sizeDeltaBytes;
+    this.cleanedUpTo = cleanedUpTo;
+    this.cleanSectionBytes = cleanSectionBytes;
+    this.earliestTombstoneMs = earliestTombstoneMs;
+    // Cached batches up to the last rewritten one may be stale; the tail above them is not.
+    if (highestChangedOffset >= 0) this.tail.dropThrough(highestChangedOffset);
+    return true;
+  }
+
+  private cleanerOp(checkpoint: CleanerCheckpoint): BatchOp {
+    assert(checkpoint.cleanSectionBytes >= 0, `clean section bytes went negative: ${checkpoint.cleanSectionBytes}`);
+    return { type: 'put', key: cleanerCheckpointKey(this.partitionId), value: encodeCleanerCheckpoint(checkpoint) };
   }
 
   /** The high watermark of the last completed checkpoint (0 before any). */

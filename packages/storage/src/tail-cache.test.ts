@@ -43,6 +43,29 @@ describe('TailCache', () => {
     expect(b.read(0, 2, 100)!.batches).toHaveLength(2);
   });
 
+  it('drops its oldest batches up to a rewritten one, keeping the rest and evicting in order afterwards', () => {
+    const budget = new TailCacheBudget(40);
+    const cache = new TailCache(budget);
+    cache.add(0, 1, bytes(10, 1));
+    cache.add(2, 4, bytes(10, 2));
+    cache.add(5, 5, bytes(10, 3));
+    cache.dropThrough(3);
+    expect(cache.size).toBe(1);
+    expect(budget.bytesUsed).toBe(10);
+    expect(cache.read(4, 6, 100)).toBeUndefined();
+    expect(cache.read(5, 6, 100)!.batches.map((b) => b[0])).toEqual([3]);
+    // The dropped entries weigh nothing in the budget's queue; eviction still goes oldest first.
+    cache.add(6, 6, bytes(10, 4));
+    cache.add(7, 7, bytes(10, 5));
+    cache.add(8, 8, bytes(10, 6));
+    cache.add(9, 9, bytes(10, 7));
+    expect(budget.bytesUsed).toBe(40);
+    expect(cache.read(6, 10, 100)!.batches.map((b) => b[0])).toEqual([4, 5, 6, 7]);
+    cache.dropThrough(100);
+    expect(cache.size).toBe(0);
+    expect(budget.bytesUsed).toBe(0);
+  });
+
   it('gives its bytes back when cleared, and starts over on a gap or a batch larger than the budget', () => {
     const budget = new TailCacheBudget(25);
     const cache = new TailCache(budget);

@@ -126,6 +126,21 @@ export class TailCache {
     }
   }
 
+  /**
+   * Drops the oldest batches up to the one holding `offset` (compaction rewrote or removed
+   * batches up to there). What stays still runs contiguously to the log end.
+   */
+  dropThrough(offset: number): void {
+    while (this.head < this.entries.length && this.entries[this.head]!.baseOffset <= offset) {
+      this.budget.release(this.entries[this.head]!);
+      this.head++;
+    }
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    }
+  }
+
   /** Drops every batch (truncation, deletion, a batch that did not fit). */
   clear(): void {
     for (let i = this.head; i < this.entries.length; i++) this.budget.release(this.entries[i]!);

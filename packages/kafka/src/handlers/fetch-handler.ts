@@ -2,6 +2,7 @@ import { ErrorCode, RivuletError, assert } from '@rivulet/common';
 import type { FetchPartitionResponse, FetchResponse } from '@rivulet/broker';
 import type { MessageValue } from '../schema/field.js';
 import type { HandlerContext } from './handler-context.js';
+import { topicIdBytes, topicIdText } from './topic-ids.js';
 
 interface FetchRequestBody {
   maxWaitMs: number;
@@ -10,8 +11,11 @@ interface FetchRequestBody {
   isolationLevel: number;
   sessionId: number;
   sessionEpoch: number;
-  topics: { topic: string; partitions: { partition: number; currentLeaderEpoch: number; fetchOffset: number; partitionMaxBytes: number }[] }[];
+  topics: { topic: string; topicId: Buffer; partitions: { partition: number; currentLeaderEpoch: number; fetchOffset: number; partitionMaxBytes: number }[] }[];
 }
+
+/** Fetch v13+ names topics by id instead of by name. */
+const TOPIC_IDS_VERSION = 13;
 
 const READ_COMMITTED = 1;
 /** -1 asks for a session-less full fetch; 0 asks to open a session, which we decline. */
@@ -23,30 +27,52 @@ const LEADER_ERRORS = new Set<number>([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCo
  * Fetch: a long poll on the broker (max wait, min bytes), aborted when the connection closes.
  * Fetch sessions (KIP-227) are declined: every answer carries session id 0, which tells the
  * client to keep sending full requests. read_committed is served as read_uncommitted, since
- * there are no transactions; the last stable offset is then the high watermark.
+ * there are no transactions; the last stable offset is then the high watermark. From v13 on
+ * topics travel as ids; an id this broker does not know is answered UNKNOWN_TOPIC_ID.
  */
-export async function handleFetch(request: MessageValue, _version: number, context: HandlerContext): Promise<MessageValue> {
+export async function handleFetch(request: MessageValue, version: number, context: HandlerContext): Promise<MessageValue> {
   const body = request as unknown as FetchRequestBody;
   const sessionError = sessionErrorOf(body);
   if (sessionError !== ErrorCode.NONE) return { throttleTimeMs: 0, errorCode: sessionError, sessionId: 0, responses: [] };
-  const topics = body.topics.map((t) => ({
-    name: t.topic,
-    partitions: t.partitions.map((p) => ({ partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch })),
-  }));
-  let response: FetchResponse;
-  try {
-    response = await context.broker.fetch({ maxWaitMs: body.maxWaitMs, minBytes: body.minBytes, maxBytes: Math.max(0, body.maxBytes), topics }, context.signal);
-  } catch (err) {
-    if (!(err instanceof RivuletError)) throw err;
-    return fetchErrorResponse(request, err.code);
+  const usesTopicIds = version >= TOPIC_IDS_VERSION;
+  const known = body.topics.map((t) => ({ requested: t, name: usesTopicIds ? context.broker.topicNameById(topicIdText(t.topicId) ?? '') : t.topic }));
+  const topics = known.flatMap(({ requested, name }) =>
+    name === undefined
+      ? []
+      : [
+          {
+            name,
+            partitions: requested.partitions.map((p) => ({ partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch })),
+          },
+        ],
+  );
+  let response: FetchResponse = { topics: [] };
+  if (topics.length > 0) {
+    try {
+      response = await context.broker.fetch({ maxWaitMs: body.maxWaitMs, minBytes: body.minBytes, maxBytes: Math.max(0, body.maxBytes), topics }, context.signal);
+    } catch (err) {
+      if (!(err instanceof RivuletError)) throw err;
+      return fetchErrorResponse(request, err.code);
+    }
   }
   const isReadCommitted = body.isolationLevel === READ_COMMITTED;
-  return {
-    throttleTimeMs: 0,
-    errorCode: 0,
-    sessionId: 0,
-    responses: response.topics.map((t) => ({ topic: t.name, partitions: t.partitions.map((p) => fetchPartition(p, isReadCommitted)) })),
-  };
+  const answered = response.topics.map((t) => ({
+    topic: t.name,
+    topicId: topicIdBytes(context.broker.topicIdOf(t.name)),
+    partitions: t.partitions.map((p) => fetchPartition(p, isReadCommitted)),
+  }));
+  // In request order, with the topics of unknown ids where the client put them.
+  let next = 0;
+  const responses = known.map(({ requested, name }) =>
+    name !== undefined
+      ? answered[next++]!
+      : {
+          topic: '',
+          topicId: requested.topicId,
+          partitions: requested.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, records: null })),
+        },
+  );
+  return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses };
 }
 
 function sessionErrorOf(body: FetchRequestBody): number {
@@ -81,6 +107,7 @@ export function fetchErrorResponse(request: MessageValue, errorCode: number): Me
     sessionId: 0,
     responses: body.topics.map((t) => ({
       topic: t.topic,
+      topicId: t.topicId,
       partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode, highWatermark: -1, records: null })),
     })),
   };

@@ -10,6 +10,10 @@ export interface HandlerContext {
   advertisedEndpoint(): { host: string; port: number };
   /** Aborted when the connection closes, so a parked Fetch stops waiting. */
   readonly signal: AbortSignal;
+  /** The client's address as Kafka reports it in group descriptions: "/" and the IP. */
+  readonly clientHost: string;
+  /** The client id of the request's header ('' when the client sent none). */
+  readonly clientId: string;
 }
 
 /** Maps one decoded request onto the broker; null means "send no response" (Produce acks=0). */

@@ -7,8 +7,10 @@ import { field, group, parseVersions, type FieldSpec, type VersionRange } from '
  * wire format. Field names are Kafka's, camel-cased.
  *
  * `versions` is the range we decode and encode. `servedVersions` is the part we answer with
- * data; a version below it (Produce 0-2 and Fetch 0-3, which carry the old message formats)
- * is still decoded so that it can be answered with UNSUPPORTED_VERSION, as Kafka 4.0 does.
+ * data; a version below it is still decoded so that it can be answered with UNSUPPORTED_VERSION:
+ * Produce 0-2 and Fetch 0-3, which carry the old message formats, as Kafka 4.0 does; OffsetCommit
+ * 0 and OffsetFetch 0, which kept offsets in ZooKeeper, as Kafka without ZooKeeper does. Clients
+ * pick the newest version both sides know, so the newest decoded version is always served.
  */
 export interface ApiSpec {
   readonly apiKey: number;
@@ -25,7 +27,15 @@ export const ApiKey = {
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
   FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -35,6 +45,7 @@ export const ApiKey = {
   DescribeConfigs: 32,
   AlterConfigs: 33,
   CreatePartitions: 37,
+  DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
   AlterPartitionReassignments: 45,
   ListPartitionReassignments: 46,
@@ -76,11 +87,14 @@ const produce = api(ApiKey.Produce, 'Produce', '0-9', '3-9', '9+',
 );
 
 const leaderIdAndEpoch = [field('LeaderId', 'int32', '0+', { default: -1 }), field('LeaderEpoch', 'int32', '0+', { default: -1 })];
+/** KIP-951: where a leader named in CurrentLeader can be reached. */
+const nodeEndpoint = [field('NodeId', 'int32'), field('Host', 'string'), field('Port', 'int32'), field('Rack', 'string', '0+', { nullable: '0+', default: null })];
 
-const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
+const fetch = api(ApiKey.Fetch, 'Fetch', '0-17', '4-17', '12+',
   [
     field('ClusterId', 'string', '12+', { nullable: '12+', tag: 0, default: null }),
-    field('ReplicaId', 'int32'),
+    field('ReplicaId', 'int32', '0-14', { default: -1 }),
+    group('ReplicaState', 'struct', '15+', [field('ReplicaId', 'int32', '15+', { default: -1 }), field('ReplicaEpoch', 'int64', '15+', { default: -1 })], { tag: 1 }),
     field('MaxWaitMs', 'int32'),
     field('MinBytes', 'int32'),
     field('MaxBytes', 'int32', '3+', { default: 0x7fffffff }),
@@ -88,7 +102,8 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
     field('SessionId', 'int32', '7+'),
     field('SessionEpoch', 'int32', '7+', { default: -1 }),
     group('Topics', '[]struct', '0+', [
-      field('Topic', 'string'),
+      field('Topic', 'string', '0-12'),
+      field('TopicId', 'uuid', '13+'),
       group('Partitions', '[]struct', '0+', [
         field('Partition', 'int32'),
         field('CurrentLeaderEpoch', 'int32', '9+', { default: -1 }),
@@ -96,9 +111,10 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
         field('LastFetchedEpoch', 'int32', '12+', { default: -1 }),
         field('LogStartOffset', 'int64', '5+', { default: -1 }),
         field('PartitionMaxBytes', 'int32'),
+        field('ReplicaDirectoryId', 'uuid', '17+', { tag: 0 }),
       ]),
     ]),
-    group('ForgottenTopicsData', '[]struct', '7+', [field('Topic', 'string'), field('Partitions', '[]int32')]),
+    group('ForgottenTopicsData', '[]struct', '7+', [field('Topic', 'string', '7-12'), field('TopicId', 'uuid', '13+'), field('Partitions', '[]int32', '7+')]),
     field('RackId', 'string', '11+'),
   ],
   [
@@ -106,7 +122,8 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
     field('ErrorCode', 'int16', '7+'),
     field('SessionId', 'int32', '7+'),
     group('Responses', '[]struct', '0+', [
-      field('Topic', 'string'),
+      field('Topic', 'string', '0-12'),
+      field('TopicId', 'uuid', '13+'),
       group('Partitions', '[]struct', '0+', [
         field('PartitionIndex', 'int32'),
         field('ErrorCode', 'int16'),
@@ -121,6 +138,7 @@ const fetch = api(ApiKey.Fetch, 'Fetch', '0-12', '4-12', '12+',
         field('Records', 'records', '0+', { nullable: '0+' }),
       ]),
     ]),
+    group('NodeEndpoints', '[]struct', '16+', nodeEndpoint, { tag: 0 }),
   ],
 );
 
@@ -186,6 +204,12 @@ const metadata = api(ApiKey.Metadata, 'Metadata', '0-12', '0-12', '9+',
   ],
 );
 
+/*
+ * FindCoordinator: v1 adds the key type (0 group, 1 transaction), v4 (KIP-699) batches keys.
+ * v5 (KIP-890's TRANSACTION_ABORTABLE) and v6 (KIP-932 share groups) change nothing on the wire
+ * for group keys and no client we target needs them: KafkaJS and librdkafka 2.0 send v2,
+ * @platformatic/kafka (4-6) lands on v4.
+ */
 const findCoordinator = api(ApiKey.FindCoordinator, 'FindCoordinator', '0-4', '0-4', '3+',
   [field('Key', 'string', '0-3'), field('KeyType', 'int8', '1+'), field('CoordinatorKeys', '[]string', '4+')],
   [
@@ -204,6 +228,198 @@ const findCoordinator = api(ApiKey.FindCoordinator, 'FindCoordinator', '0-4', '0
       field('ErrorMessage', 'string', '0+', { nullable: '0+', default: null }),
     ]),
   ],
+);
+
+/*
+ * The classic consumer-group protocol (KIP-62 rebalance timeouts, KIP-345 static members,
+ * KIP-394 member ids, KIP-800 reasons, KIP-814 skip-assignment), with the offset APIs beside
+ * it. Where the clients land (the newest version both sides know):
+ *   JoinGroup       KafkaJS 5, librdkafka 2.0 5, @platformatic/kafka 9
+ *   SyncGroup       KafkaJS 3, librdkafka 3,     @platformatic/kafka 5
+ *   Heartbeat       KafkaJS 3, librdkafka 3,     @platformatic/kafka 4
+ *   LeaveGroup      KafkaJS 3, librdkafka 1,     @platformatic/kafka 5
+ *   OffsetCommit    KafkaJS 5, librdkafka 7,     @platformatic/kafka 9
+ *   OffsetFetch     KafkaJS 4, librdkafka 7,     @platformatic/kafka 9
+ *   DescribeGroups  KafkaJS 2, librdkafka 4,     @platformatic/kafka 5
+ *   ListGroups      KafkaJS 2, librdkafka 4,     @platformatic/kafka 5
+ *   DeleteGroups    KafkaJS 1, librdkafka 1,     @platformatic/kafka 2
+ * OffsetCommit 9 and OffsetFetch 9 are the first versions KIP-848's consumer protocol may use;
+ * on the wire they differ from 8 only by OffsetFetch's member id and epoch, which a classic
+ * group ignores, so they are served with classic semantics (GenerationIdOrMemberEpoch is the
+ * generation).
+ */
+const joinGroup = api(ApiKey.JoinGroup, 'JoinGroup', '0-9', '0-9', '6+',
+  [
+    field('GroupId', 'string'),
+    field('SessionTimeoutMs', 'int32'),
+    field('RebalanceTimeoutMs', 'int32', '1+', { default: -1 }),
+    field('MemberId', 'string'),
+    field('GroupInstanceId', 'string', '5+', { nullable: '5+', default: null }),
+    field('ProtocolType', 'string'),
+    group('Protocols', '[]struct', '0+', [field('Name', 'string'), field('Metadata', 'bytes')]),
+    field('Reason', 'string', '8+', { nullable: '8+', default: null }),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '2+'),
+    field('ErrorCode', 'int16'),
+    field('GenerationId', 'int32', '0+', { default: -1 }),
+    field('ProtocolType', 'string', '7+', { nullable: '7+', default: null }),
+    field('ProtocolName', 'string', '0+', { nullable: '7+' }),
+    field('Leader', 'string'),
+    field('SkipAssignment', 'bool', '9+'),
+    field('MemberId', 'string'),
+    group('Members', '[]struct', '0+', [
+      field('MemberId', 'string'),
+      field('GroupInstanceId', 'string', '5+', { nullable: '5+', default: null }),
+      field('Metadata', 'bytes'),
+    ]),
+  ],
+);
+
+const syncGroup = api(ApiKey.SyncGroup, 'SyncGroup', '0-5', '0-5', '4+',
+  [
+    field('GroupId', 'string'),
+    field('GenerationId', 'int32'),
+    field('MemberId', 'string'),
+    field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+    field('ProtocolType', 'string', '5+', { nullable: '5+', default: null }),
+    field('ProtocolName', 'string', '5+', { nullable: '5+', default: null }),
+    group('Assignments', '[]struct', '0+', [field('MemberId', 'string'), field('Assignment', 'bytes')]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    field('ErrorCode', 'int16'),
+    field('ProtocolType', 'string', '5+', { nullable: '5+', default: null }),
+    field('ProtocolName', 'string', '5+', { nullable: '5+', default: null }),
+    field('Assignment', 'bytes'),
+  ],
+);
+
+const heartbeat = api(ApiKey.Heartbeat, 'Heartbeat', '0-4', '0-4', '4+',
+  [
+    field('GroupId', 'string'),
+    field('GenerationId', 'int32'),
+    field('MemberId', 'string'),
+    field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+  ],
+  [field('ThrottleTimeMs', 'int32', '1+'), field('ErrorCode', 'int16')],
+);
+
+const leaveGroup = api(ApiKey.LeaveGroup, 'LeaveGroup', '0-5', '0-5', '4+',
+  [
+    field('GroupId', 'string'),
+    field('MemberId', 'string', '0-2'),
+    group('Members', '[]struct', '3+', [
+      field('MemberId', 'string'),
+      field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+      field('Reason', 'string', '5+', { nullable: '5+', default: null }),
+    ]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    field('ErrorCode', 'int16'),
+    group('Members', '[]struct', '3+', [
+      field('MemberId', 'string'),
+      field('GroupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+      field('ErrorCode', 'int16'),
+    ]),
+  ],
+);
+
+const offsetCommit = api(ApiKey.OffsetCommit, 'OffsetCommit', '0-9', '1-9', '8+',
+  [
+    field('GroupId', 'string'),
+    field('GenerationIdOrMemberEpoch', 'int32', '1+', { default: -1 }),
+    field('MemberId', 'string', '1+'),
+    field('GroupInstanceId', 'string', '7+', { nullable: '7+', default: null }),
+    field('RetentionTimeMs', 'int64', '2-4', { default: -1 }),
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [
+        field('PartitionIndex', 'int32'),
+        field('CommittedOffset', 'int64'),
+        field('CommittedLeaderEpoch', 'int32', '6+', { default: -1 }),
+        field('CommitTimestamp', 'int64', '1', { default: -1 }),
+        field('CommittedMetadata', 'string', '0+', { nullable: '0+' }),
+      ]),
+    ]),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '3+'),
+    group('Topics', '[]struct', '0+', [
+      field('Name', 'string'),
+      group('Partitions', '[]struct', '0+', [field('PartitionIndex', 'int32'), field('ErrorCode', 'int16')]),
+    ]),
+  ],
+);
+
+const offsetFetchPartitions = [
+  field('PartitionIndex', 'int32'),
+  field('CommittedOffset', 'int64'),
+  field('CommittedLeaderEpoch', 'int32', '5+', { default: -1 }),
+  field('Metadata', 'string', '0+', { nullable: '0+' }),
+  field('ErrorCode', 'int16'),
+];
+
+const offsetFetch = api(ApiKey.OffsetFetch, 'OffsetFetch', '0-9', '1-9', '6+',
+  [
+    field('GroupId', 'string', '0-7'),
+    group('Topics', '[]struct', '0-7', [field('Name', 'string'), field('PartitionIndexes', '[]int32')], { nullable: '2-7' }),
+    group('Groups', '[]struct', '8+', [
+      field('GroupId', 'string'),
+      field('MemberId', 'string', '9+', { nullable: '9+', default: null }),
+      field('MemberEpoch', 'int32', '9+', { default: -1 }),
+      group('Topics', '[]struct', '0+', [field('Name', 'string'), field('PartitionIndexes', '[]int32')], { nullable: '8+' }),
+    ]),
+    field('RequireStable', 'bool', '7+'),
+  ],
+  [
+    field('ThrottleTimeMs', 'int32', '3+'),
+    group('Topics', '[]struct', '0-7', [field('Name', 'string'), group('Partitions', '[]struct', '0+', offsetFetchPartitions)]),
+    field('ErrorCode', 'int16', '2-7'),
+    group('Groups', '[]struct', '8+', [
+      field('GroupId', 'string'),
+      group('Topics', '[]struct', '0+', [field('Name', 'string'), group('Partitions', '[]struct', '0+', offsetFetchPartitions)]),
+      field('ErrorCode', 'int16'),
+    ]),
+  ],
+);
+
+const describeGroups = api(ApiKey.DescribeGroups, 'DescribeGroups', '0-5', '0-5', '5+',
+  [field('Groups', '[]string'), field('IncludeAuthorizedOperations', 'bool', '3+')],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    group('Groups', '[]struct', '0+', [
+      field('ErrorCode', 'int16'),
+      field('GroupId', 'string'),
+      field('GroupState', 'string'),
+      field('ProtocolType', 'string'),
+      field('ProtocolData', 'string'),
+      group('Members', '[]struct', '0+', [
+        field('MemberId', 'string'),
+        field('GroupInstanceId', 'string', '4+', { nullable: '4+', default: null }),
+        field('ClientId', 'string'),
+        field('ClientHost', 'string'),
+        field('MemberMetadata', 'bytes'),
+        field('MemberAssignment', 'bytes'),
+      ]),
+      field('AuthorizedOperations', 'int32', '3+', { default: AUTHORIZED_OPERATIONS_OMITTED }),
+    ]),
+  ],
+);
+
+const listGroups = api(ApiKey.ListGroups, 'ListGroups', '0-5', '0-5', '3+',
+  [field('StatesFilter', '[]string', '4+'), field('TypesFilter', '[]string', '5+')],
+  [
+    field('ThrottleTimeMs', 'int32', '1+'),
+    field('ErrorCode', 'int16'),
+    group('Groups', '[]struct', '0+', [field('GroupId', 'string'), field('ProtocolType', 'string'), field('GroupState', 'string', '4+'), field('GroupType', 'string', '5+')]),
+  ],
+);
+
+const deleteGroups = api(ApiKey.DeleteGroups, 'DeleteGroups', '0-2', '0-2', '2+',
+  [field('GroupsNames', '[]string')],
+  [field('ThrottleTimeMs', 'int32'), group('Results', '[]struct', '0+', [field('GroupId', 'string'), field('ErrorCode', 'int16')])],
 );
 
 const apiVersions = api(ApiKey.ApiVersions, 'ApiVersions', '0-3', '0-3', '3+',
@@ -460,5 +676,5 @@ const describeCluster = api(ApiKey.DescribeCluster, 'DescribeCluster', '0-1', '0
 );
 
 export const API_TABLE: readonly ApiSpec[] = [
-  produce, fetch, listOffsets, metadata, findCoordinator, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
+  produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, alterPartitionReassignments, listPartitionReassignments, describeCluster,
 ];

@@ -1,4 +1,4 @@
-import type { Broker } from '@rivulet/broker';
+import type { Broker, GroupCoordinatorSettings } from '@rivulet/broker';
 import { startTestBroker } from '@rivulet/broker/testing';
 import { noopLogger, type Logger } from '@rivulet/common';
 import { KafkaListener } from '../kafka-listener.js';
@@ -18,11 +18,17 @@ export interface TestNodeOptions {
   frameBytesMax?: number;
   idleConnectionMs?: number;
   inflightRequestsMax?: number;
+  groupCoordinator?: GroupCoordinatorSettings;
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
   const logger = options.logger ?? noopLogger;
-  const { broker, stop: stopBroker } = await startTestBroker({ autoCreateTopics: options.autoCreateTopics ?? false, clusterId: 'kafka-test-cluster', logger });
+  const { broker, stop: stopBroker } = await startTestBroker({
+    autoCreateTopics: options.autoCreateTopics ?? false,
+    clusterId: 'kafka-test-cluster',
+    logger,
+    ...(options.groupCoordinator === undefined ? {} : { groupCoordinator: options.groupCoordinator }),
+  });
   const listener = new KafkaListener({
     broker,
     logger,

@@ -154,10 +154,10 @@ export function partitionLogContract(name: string, factory: LogStoreHarnessFacto
       expect((await log.read(5, 100)).batchCount).toBe(1);
     });
 
-    it('appends as follower keeping offsets, and rejects a gap with a typed error', async () => {
+    it('appends as follower keeping offsets, and rejects a batch below the log end with a typed error', async () => {
       const log = await store.openPartition(tp('a'), unlimited);
       expect(await log.appendAsFollower(batch(4, { baseOffset: 0, epoch: 2 }))).toMatchObject({ baseOffset: 0, lastOffset: 3 });
-      const error = await log.appendAsFollower(batch(1, { baseOffset: 9, epoch: 2 })).catch((e: unknown) => e);
+      const error = await log.appendAsFollower(batch(1, { baseOffset: 3, epoch: 2 })).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnexpectedAppendOffsetError);
       expect((error as UnexpectedAppendOffsetError).expectedOffset).toBe(4);
       await log.appendAsFollower(batch(2, { baseOffset: 4, epoch: 3 }));
@@ -165,6 +165,43 @@ export function partitionLogContract(name: string, factory: LogStoreHarnessFacto
       expect(log.leaderEpochEntries()).toEqual([
         { leaderEpoch: 2, startOffset: 0 },
         { leaderEpoch: 3, startOffset: 4 },
+      ]);
+    });
+
+    it('takes a follower batch above the log end (a leader\'s compaction gap): the log end jumps, reads skip the gap', async () => {
+      const log = await store.openPartition(tp('a'), unlimited);
+      await log.appendAsFollower(batch(2, { baseOffset: 0, epoch: 1, tag: 'first' }));
+      // Issued in one tick: the second follows the first's gap, both commit in order.
+      const [gapped, next] = await Promise.all([
+        log.appendAsFollower(batch(3, { baseOffset: 10, epoch: 2, tag: 'after-gap' })),
+        log.appendAsFollower(batch(1, { baseOffset: 13, epoch: 2, tag: 'next' })),
+      ]);
+      expect(gapped).toMatchObject({ baseOffset: 10, lastOffset: 12 });
+      expect(next).toMatchObject({ baseOffset: 13, lastOffset: 13 });
+      expect(log.logEndOffset()).toBe(14);
+      expect(log.leaderEpochEntries()).toEqual([
+        { leaderEpoch: 1, startOffset: 0 },
+        { leaderEpoch: 2, startOffset: 10 },
+      ]);
+      for (const from of [2, 5, 9, 10]) {
+        const read = await log.read(from, 1 << 20);
+        expect(decodeRead(read.records).map((b) => b.payload)).toEqual(['after-gap', 'next']);
+        expect(read.nextOffset).toBe(14);
+      }
+      await expectError(log.appendAsFollower(batch(1, { baseOffset: 12 })), ErrorCode.OFFSET_OUT_OF_RANGE);
+      // Truncation inside the gap keeps what is below it; the next batch may land in the gap.
+      await log.truncateTo(6);
+      expect(log.logEndOffset()).toBe(6);
+      expect(decodeRead((await log.read(0, 1 << 20)).records).map((b) => b.payload)).toEqual(['first']);
+      expect(log.leaderEpochEntries()).toEqual([{ leaderEpoch: 1, startOffset: 0 }]);
+      await log.appendAsFollower(batch(1, { baseOffset: 7, epoch: 3, tag: 'in-gap' }));
+      expect(log.logEndOffset()).toBe(8);
+      expect(decodeRead((await log.read(3, 1 << 20)).records).map((b) => b.payload)).toEqual(['in-gap']);
+      const reopened = await (await reopen()).openPartition(tp('a'), unlimited);
+      expect(reopened.logEndOffset()).toBe(8);
+      expect(decodeRead((await reopened.read(0, 1 << 20)).records).map((b) => [b.baseOffset, b.payload])).toEqual([
+        [0, 'first'],
+        [7, 'in-gap'],
       ]);
     });
 

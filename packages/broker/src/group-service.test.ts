@@ -1,0 +1,180 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
+import { DEFAULT_GROUP_CONFIG, type JoinGroupRequest } from '@rivulet/group';
+import { encodeRecordBatch } from '@rivulet/records';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Broker, type BrokerOptions } from './broker.js';
+import { GROUP_OFFSETS_TOPIC } from './group-service.js';
+import { InProcessQuorum } from './testing/in-process-quorum.js';
+
+// Three brokers in this process on their own LevelDB directories, following one in-process
+// quorum; the offsets topic is replicated between them like any other topic.
+
+const BROKER_IDS = [1, 2, 3] as const;
+const OFFSETS_PARTITIONS = 3;
+
+let quorum: InProcessQuorum;
+let baseDir: string;
+const brokers = new Map<number, Broker>();
+
+function options(nodeId: number): BrokerOptions {
+  return {
+    nodeId,
+    clusterId: 'group-test',
+    dataDir: join(baseDir, `broker-${nodeId}`),
+    flushPolicy: 'os',
+    autoCreateTopics: false,
+    defaultPartitions: 1,
+    defaultReplicationFactor: 3,
+    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
+    retentionCheckIntervalMs: 60_000,
+    fetchMaxBytes: 52_428_800,
+    version: 'test',
+    roles: 'broker',
+    controller: quorum,
+    leaseValid: () => true,
+    brokerEpoch: () => quorum.brokerEpochOf(nodeId),
+    replicaTransportFactory: quorum.replicaTransportFactory,
+    replicaLagTimeMaxMs: 400,
+    groupCoordinator: {
+      offsetsTopicPartitions: OFFSETS_PARTITIONS,
+      offsetsTopicReplicationFactor: 3,
+      offsetsCommitTimeoutMs: 5_000,
+      groupConfig: { ...DEFAULT_GROUP_CONFIG, initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100 },
+    },
+    clock: systemClock,
+    logger: noopLogger,
+  };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+beforeEach(async () => {
+  baseDir = await mkdtemp(join(tmpdir(), 'rivulet-groups-'));
+  quorum = new InProcessQuorum(BROKER_IDS);
+  for (const id of BROKER_IDS) {
+    const broker = await Broker.start(options(id));
+    brokers.set(id, broker);
+    await quorum.attach(broker);
+  }
+});
+
+afterEach(async () => {
+  for (const broker of brokers.values()) await broker.stop();
+  brokers.clear();
+  await rm(baseDir, { recursive: true, force: true });
+});
+
+function join1(groupId: string, memberId = ''): JoinGroupRequest {
+  return {
+    groupId,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    memberId,
+    groupInstanceId: null,
+    protocolType: 'test',
+    protocols: [{ name: 'only', metadata: new Uint8Array([1, 2, 3]) }],
+    requireKnownMemberId: false,
+    reason: null,
+    clientId: 'group-test',
+    clientHost: '127.0.0.1',
+  };
+}
+
+/** One member joins and syncs; its generation is then stable. */
+async function joinAlone(coordinator: Broker, groupId: string): Promise<{ memberId: string; generationId: number }> {
+  const joined = await coordinator.groups.joinGroup(join1(groupId));
+  expect(joined.errorCode).toBe(0);
+  expect(joined.leader).toBe(joined.memberId);
+  const synced = await coordinator.groups.syncGroup({
+    groupId,
+    generationId: joined.generationId,
+    memberId: joined.memberId,
+    groupInstanceId: null,
+    protocolType: 'test',
+    protocolName: 'only',
+    assignments: [{ memberId: joined.memberId, assignment: new Uint8Array([9]) }],
+  });
+  expect(synced.errorCode).toBe(0);
+  expect([...synced.assignment]).toEqual([9]);
+  return { memberId: joined.memberId, generationId: joined.generationId };
+}
+
+function offsetsRegistration(partition: number) {
+  return quorum.image.topicsByName.get(GROUP_OFFSETS_TOPIC)!.partitions.get(partition)!;
+}
+
+describe('group coordinator on brokers', () => {
+  it('creates the compacted offsets topic on the first FindCoordinator and names the leader of the group\'s partition', async () => {
+    const coordinatorId = await brokers.get(1)!.findGroupCoordinator('orders');
+    const topic = quorum.image.topicsByName.get(GROUP_OFFSETS_TOPIC)!;
+    expect(topic.partitions.size).toBe(OFFSETS_PARTITIONS);
+    expect(topic.configs.get('cleanup.policy')).toBe('compact');
+    const partition = brokers.get(1)!.groups.partitionFor('orders');
+    expect(coordinatorId).toBe(offsetsRegistration(partition).leader);
+    expect(offsetsRegistration(partition).replicas).toHaveLength(3);
+    // Every broker gives the same answer, and a second lookup creates nothing new.
+    for (const id of BROKER_IDS) expect(await brokers.get(id)!.findGroupCoordinator('orders')).toBe(coordinatorId);
+  });
+
+  it('answers NOT_COORDINATOR on a broker that does not lead the group\'s partition', async () => {
+    const coordinatorId = await brokers.get(1)!.findGroupCoordinator('billing');
+    const other = BROKER_IDS.find((id) => id !== coordinatorId)!;
+    const answer = await brokers.get(other)!.groups.joinGroup(join1('billing'));
+    expect(answer.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  });
+
+  it('keeps committed offsets and membership across a move of the coordinator to another replica', async () => {
+    const groupId = 'payments';
+    const coordinatorId = await brokers.get(1)!.findGroupCoordinator(groupId);
+    const coordinator = brokers.get(coordinatorId)!;
+    await until('the coordinator has loaded its partition', () => coordinator.groups.describeGroups([groupId])[0]!.errorCode === 0);
+    const { memberId, generationId } = await joinAlone(coordinator, groupId);
+    const committed = await coordinator.groups.commitOffsets({
+      groupId,
+      generationId,
+      memberId,
+      groupInstanceId: null,
+      retentionTimeMs: -1,
+      topics: [{ name: 'events', partitions: [{ partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: 3, committedMetadata: 'm' }] }],
+    });
+    expect(committed.topics[0]!.partitions[0]!.errorCode).toBe(0);
+
+    const partition = coordinator.groups.partitionFor(groupId);
+    const registration = offsetsRegistration(partition);
+    const next = registration.isr.find((id) => id !== coordinatorId)!;
+    const topicId = quorum.image.topicsByName.get(GROUP_OFFSETS_TOPIC)!.topicId;
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition, leader: next }]);
+
+    const moved = brokers.get(next)!;
+    expect(await moved.findGroupCoordinator(groupId)).toBe(next);
+    await until('the new coordinator has loaded the partition', () => moved.groups.describeGroups([groupId])[0]!.errorCode === 0);
+    const fetched = moved.groups.fetchOffsets({ groupId, topics: [{ name: 'events', partitionIndexes: [0] }], requireStable: false });
+    expect(fetched.topics[0]!.partitions[0]).toMatchObject({ committedOffset: 42, committedLeaderEpoch: 3, metadata: 'm', errorCode: 0 });
+    const described = moved.groups.describeGroups([groupId])[0]!;
+    expect(described).toMatchObject({ groupState: 'Stable', protocolType: 'test', protocolData: 'only' });
+    expect(described.members.map((m) => m.memberId)).toEqual([memberId]);
+    // The member goes on heartbeating its generation at the new coordinator.
+    expect(moved.groups.heartbeat({ groupId, generationId, memberId, groupInstanceId: null }).errorCode).toBe(0);
+
+    // The old coordinator no longer answers for the group.
+    expect(coordinator.groups.heartbeat({ groupId, generationId, memberId, groupInstanceId: null }).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  });
+
+  it('refuses client produce to the internal topic and marks it internal in metadata', async () => {
+    await brokers.get(1)!.findGroupCoordinator('any');
+    const records = await encodeRecordBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from('v') }] });
+    const response = await brokers.get(1)!.produce({ acks: -1, timeoutMs: 1_000, topics: [{ name: GROUP_OFFSETS_TOPIC, partitions: [{ partition: 0, records }] }] });
+    expect(response.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    const metadata = await brokers.get(1)!.metadata({ topics: [GROUP_OFFSETS_TOPIC], allowAutoTopicCreation: false });
+    expect(metadata.topics[0]!.isInternal).toBe(true);
+  });
+});

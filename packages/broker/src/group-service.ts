@@ -1,0 +1,240 @@
+import { AssertionError, RivuletError, assert, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
+import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type StoredGroupRecord } from '@rivulet/group';
+import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
+import type { Partition } from './partition.js';
+
+/** The internal topic that holds consumer groups' committed offsets and membership. */
+export const GROUP_OFFSETS_TOPIC = '__consumer_offsets';
+
+/** How much of the log one read takes while a coordinator loads a partition. */
+const LOAD_READ_BYTES = 1024 * 1024;
+
+/** The broker's group-coordination settings, Kafka's names in the comments. */
+export interface GroupCoordinatorSettings {
+  /** offsets.topic.num.partitions: fixed once the topic exists (the group → partition map depends on it). */
+  readonly offsetsTopicPartitions: number;
+  /** offsets.topic.replication.factor: the topic gets min(this, live brokers) replicas when it is created. */
+  readonly offsetsTopicReplicationFactor: number;
+  /** offsets.commit.timeout.ms: how long a commit or an assignment waits to be replicated. */
+  readonly offsetsCommitTimeoutMs: number;
+  readonly groupConfig: GroupConfig;
+}
+
+export const DEFAULT_GROUP_COORDINATOR_SETTINGS: GroupCoordinatorSettings = {
+  offsetsTopicPartitions: 50,
+  offsetsTopicReplicationFactor: 3,
+  offsetsCommitTimeoutMs: 5_000,
+  groupConfig: DEFAULT_GROUP_CONFIG,
+};
+
+export interface GroupServiceOptions extends GroupCoordinatorSettings {
+  readonly nodeId: number;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly random: Random;
+  readonly logger: Logger;
+  /** The broker's side of things: its replica of a partition of the offsets topic, and topic creation. */
+  readonly host: GroupServiceHost;
+}
+
+export interface GroupServiceHost {
+  /** This broker's replica of partition `partition` of the offsets topic, if it hosts one. */
+  offsetsReplica(partition: number): Partition | undefined;
+  /** The partition count and each partition's leader as the metadata says, or undefined before the topic exists. */
+  offsetsTopicLeaders(): readonly number[] | undefined;
+  /** Creates the offsets topic (compacted) and resolves once this broker's metadata shows it. */
+  createOffsetsTopic(partitions: number, replicationFactor: number): Promise<void>;
+  liveBrokerCount(): number;
+  /** Whether this broker's lease holds: a leader acts only then. */
+  leaseValid(): boolean;
+}
+
+/**
+ * Hosts the pure group coordinator on this broker: it loads the groups of each offsets-topic
+ * partition this broker comes to lead (COORDINATOR_LOAD_IN_PROGRESS meanwhile), unloads them
+ * when leadership moves, and turns the coordinator's records into acks=all appends to that
+ * partition, fenced by the leader epoch the partition was loaded at.
+ */
+export class GroupService {
+  readonly coordinator: GroupCoordinatorApi;
+  private readonly logger: Logger;
+  /** Partitions this broker coordinates, with the leader epoch their groups were loaded at. */
+  private readonly loadedEpochs = new Map<number, number>();
+  private pendingTopicCreation: Promise<void> | undefined;
+  private isClosed = false;
+
+  constructor(private readonly options: GroupServiceOptions) {
+    this.logger = options.logger.child({ component: 'group-coordinator' });
+    this.coordinator = new GroupCoordinator({
+      config: options.groupConfig,
+      partitionCount: options.offsetsTopicPartitions,
+      clock: options.clock,
+      scheduler: options.scheduler,
+      random: options.random,
+      logger: this.logger,
+      log: { append: (partition, records) => this.append(partition, records) },
+    });
+  }
+
+  /**
+   * Kafka's FindCoordinator for a group: the broker leading the group's partition of the offsets
+   * topic, creating the topic on first use. COORDINATOR_NOT_AVAILABLE while no leader is known.
+   */
+  async findCoordinator(groupId: string): Promise<number> {
+    let leaders = this.options.host.offsetsTopicLeaders();
+    if (leaders === undefined) {
+      await this.createOffsetsTopic();
+      leaders = this.options.host.offsetsTopicLeaders();
+    }
+    if (leaders === undefined) throw new RivuletError('COORDINATOR_NOT_AVAILABLE', `the ${GROUP_OFFSETS_TOPIC} topic is being created`);
+    if (leaders.length !== this.options.offsetsTopicPartitions) {
+      throw new RivuletError(
+        'COORDINATOR_NOT_AVAILABLE',
+        `${GROUP_OFFSETS_TOPIC} has ${leaders.length} partitions but this broker is configured for ${this.options.offsetsTopicPartitions} (offsets.topic.num.partitions must match the topic)`,
+      );
+    }
+    const partition = this.coordinator.partitionFor(groupId);
+    const leaderId = leaders[partition] ?? -1;
+    if (leaderId < 0) throw new RivuletError('COORDINATOR_NOT_AVAILABLE', `partition ${partition} of ${GROUP_OFFSETS_TOPIC} has no leader`);
+    return leaderId;
+  }
+
+  private async createOffsetsTopic(): Promise<void> {
+    if (this.pendingTopicCreation === undefined) {
+      const replicationFactor = Math.max(1, Math.min(this.options.offsetsTopicReplicationFactor, this.options.host.liveBrokerCount()));
+      this.pendingTopicCreation = this.options.host
+        .createOffsetsTopic(this.options.offsetsTopicPartitions, replicationFactor)
+        .then(() => this.logger.info({ partitions: this.options.offsetsTopicPartitions, replicationFactor }, `created ${GROUP_OFFSETS_TOPIC}`))
+        .finally(() => {
+          this.pendingTopicCreation = undefined;
+        });
+    }
+    try {
+      await this.pendingTopicCreation;
+    } catch (err) {
+      if (err instanceof AssertionError) throw err;
+      throw new RivuletError('COORDINATOR_NOT_AVAILABLE', `cannot create ${GROUP_OFFSETS_TOPIC}: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+    }
+  }
+
+  /**
+   * Follows this broker's role for one offsets-topic partition after each metadata change:
+   * a new leader epoch here loads the partition's groups; leadership lost (or the replica
+   * gone) unloads them.
+   */
+  onReplicaChanged(partition: number, replica: Partition | undefined): void {
+    if (this.isClosed) return;
+    const loadedEpoch = this.loadedEpochs.get(partition);
+    const leaderEpoch = replica !== undefined && replica.isLeader ? replica.leaderEpoch : undefined;
+    if (loadedEpoch === leaderEpoch) return;
+    if (loadedEpoch !== undefined) {
+      this.loadedEpochs.delete(partition);
+      this.coordinator.unload(partition);
+      this.logger.info({ partition, leaderEpoch: loadedEpoch }, 'stopped coordinating the groups of an offsets partition');
+    }
+    if (leaderEpoch === undefined || replica === undefined) return;
+    this.loadedEpochs.set(partition, leaderEpoch);
+    this.coordinator.beginLoading(partition, leaderEpoch);
+    void this.load(partition, leaderEpoch, replica);
+  }
+
+  /** Reads the partition from its log start to its log end into the coordinator, then serves it. */
+  private async load(partition: number, leaderEpoch: number, replica: Partition): Promise<void> {
+    const startedMs = this.options.clock.nowMs();
+    const isCurrent = (): boolean => !this.isClosed && this.loadedEpochs.get(partition) === leaderEpoch;
+    let recordCount = 0;
+    try {
+      const log = replica.log;
+      const endOffset = log.logEndOffset();
+      let offset = log.logStartOffset();
+      while (offset < endOffset && isCurrent()) {
+        const read = await log.read(offset, LOAD_READ_BYTES);
+        if (read.batchCount === 0) break;
+        const records: StoredGroupRecord[] = [];
+        for (const batch of decodeRecordBatchesSync(read.records)) {
+          if (batch.header.isControl) continue;
+          for (const record of batch.records) {
+            if (record.key === null) {
+              this.logger.warn({ partition, offset: record.offset }, `skipping a record without a key in ${GROUP_OFFSETS_TOPIC}`);
+              continue;
+            }
+            records.push({ key: record.key, value: record.value, offset: record.offset, timestampMs: record.timestampMs });
+          }
+        }
+        if (!isCurrent()) return;
+        this.coordinator.replay(partition, records);
+        recordCount += records.length;
+        assert(read.nextOffset > offset, 'a read that returned batches moves forward');
+        offset = read.nextOffset;
+      }
+      if (!isCurrent()) return;
+      this.coordinator.finishLoading(partition, leaderEpoch);
+      this.logger.info({ partition, leaderEpoch, records: recordCount, loadMs: Math.round(this.options.clock.nowMs() - startedMs) }, 'loaded the groups of an offsets partition');
+    } catch (err) {
+      if (err instanceof AssertionError) throw err;
+      if (!isCurrent()) return;
+      // The groups of this partition cannot be served from a log that cannot be read; they stay
+      // NOT_COORDINATOR until leadership changes again (Kafka gives up the same way).
+      this.loadedEpochs.delete(partition);
+      this.coordinator.unload(partition);
+      this.logger.error({ err, partition, leaderEpoch }, 'loading the groups of an offsets partition failed');
+    }
+  }
+
+  /** GroupLog.append: the coordinator's records as one batch, acks=all, fenced by the loaded leader epoch. */
+  private async append(partition: number, records: readonly GroupRecord[]): Promise<void> {
+    const replica = this.options.host.offsetsReplica(partition);
+    const leaderEpoch = this.loadedEpochs.get(partition);
+    if (replica === undefined || leaderEpoch === undefined || !replica.isLeader || replica.leaderEpoch !== leaderEpoch || !this.options.host.leaseValid()) {
+      throw new RivuletError('NOT_COORDINATOR', `this broker no longer leads partition ${partition} of ${GROUP_OFFSETS_TOPIC}`);
+    }
+    const batch = encodeRecordBatchSync({
+      nowMs: this.options.clock.wallClockMs(),
+      records: records.map((r) => ({ key: toBuffer(r.key), value: r.value === null ? null : toBuffer(r.value) })),
+    });
+    try {
+      await replica.appendRecordsAsLeader(batch, -1, this.options.offsetsCommitTimeoutMs);
+    } catch (err) {
+      throw coordinatorAppendError(err);
+    }
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.loadedEpochs.clear();
+    this.coordinator.close();
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * What a failed append means to a group client, as Kafka's coordinator maps it: leadership
+ * lost → NOT_COORDINATOR (find the coordinator again); not enough replicas or a timeout →
+ * COORDINATOR_NOT_AVAILABLE (retry); a record too large → INVALID_COMMIT_OFFSET_SIZE.
+ */
+export function coordinatorAppendError(err: unknown): RivuletError {
+  if (err instanceof AssertionError || !(err instanceof RivuletError)) throw err;
+  const message = `writing to ${GROUP_OFFSETS_TOPIC} failed: ${err.message}`;
+  switch (err.errorName) {
+    case 'NOT_LEADER_OR_FOLLOWER':
+    case 'FENCED_LEADER_EPOCH':
+    case 'KAFKA_STORAGE_ERROR':
+    case 'NOT_COORDINATOR':
+      return new RivuletError('NOT_COORDINATOR', message, {}, { cause: err });
+    case 'UNKNOWN_TOPIC_OR_PARTITION':
+    case 'NOT_ENOUGH_REPLICAS':
+    case 'NOT_ENOUGH_REPLICAS_AFTER_APPEND':
+    case 'REQUEST_TIMED_OUT':
+      return new RivuletError('COORDINATOR_NOT_AVAILABLE', message, {}, { cause: err });
+    case 'MESSAGE_TOO_LARGE':
+    case 'RECORD_LIST_TOO_LARGE':
+    case 'INVALID_FETCH_SIZE':
+      return new RivuletError('INVALID_COMMIT_OFFSET_SIZE', message, {}, { cause: err });
+    default:
+      return new RivuletError('UNKNOWN_SERVER_ERROR', message, {}, { cause: err });
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Big-endian reading and writing for the package's two binary formats: our own
+ * __consumer_offsets records and Kafka's ConsumerProtocol. The reader never reads past its
+ * bytes: every read checks what is left first and throws a MalformedBytesError instead.
+ */
+import { RivuletError, assert } from '@rivulet/common';
+
+/** Bytes that do not decode as the format they claim to be: a corrupt record, or a client's garbage. */
+export class MalformedBytesError extends RivuletError {
+  override readonly name = 'MalformedBytesError';
+  constructor(format: string, problem: string) {
+    super('INVALID_RECORD', `malformed ${format}: ${problem}`);
+  }
+}
+
+const INT16_MAX = 0x7fff;
+const INT32_MAX = 0x7fffffff;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function utf8ByteLength(value: string): number {
+  return utf8Encoder.encode(value).byteLength;
+}
+
+export class ByteWriter {
+  private buffer = new Uint8Array(64);
+  private view = new DataView(this.buffer.buffer);
+  private length = 0;
+
+  int16(value: number): this {
+    assert(Number.isInteger(value) && value >= -0x8000 && value <= INT16_MAX, `int16 out of range: ${value}`);
+    const start = this.reserve(2);
+    this.view.setInt16(start, value);
+    return this;
+  }
+
+  int32(value: number): this {
+    assert(Number.isInteger(value) && value >= -0x80000000 && value <= INT32_MAX, `int32 out of range: ${value}`);
+    const start = this.reserve(4);
+    this.view.setInt32(start, value);
+    return this;
+  }
+
+  int64(value: number): this {
+    assert(Number.isSafeInteger(value), `int64 must be a safe integer: ${value}`);
+    const start = this.reserve(8);
+    this.view.setBigInt64(start, BigInt(value));
+    return this;
+  }
+
+  /** A string with an int16 byte-length prefix (Kafka's STRING); null is written as length -1. */
+  string16(value: string | null): this {
+    return this.string(value, 16);
+  }
+
+  /** A string with an int32 byte-length prefix; null is written as length -1. */
+  string32(value: string | null): this {
+    return this.string(value, 32);
+  }
+
+  /** Bytes with an int32 length prefix (Kafka's BYTES); null is written as length -1. */
+  bytes32(value: Uint8Array | null): this {
+    if (value === null) return this.int32(-1);
+    this.int32(value.byteLength);
+    const start = this.reserve(value.byteLength);
+    this.buffer.set(value, start);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.length);
+  }
+
+  private string(value: string | null, prefixBits: 16 | 32): this {
+    if (value === null) return prefixBits === 16 ? this.int16(-1) : this.int32(-1);
+    const encoded = utf8Encoder.encode(value);
+    assert(encoded.byteLength <= (prefixBits === 16 ? INT16_MAX : INT32_MAX), `string of ${encoded.byteLength} bytes does not fit an int${prefixBits} length`);
+    if (prefixBits === 16) this.int16(encoded.byteLength);
+    else this.int32(encoded.byteLength);
+    const start = this.reserve(encoded.byteLength);
+    this.buffer.set(encoded, start);
+    return this;
+  }
+
+  /** Makes room for `byteCount` more bytes and returns where they start; it may replace `buffer` and `view`, so call it before reading them. */
+  private reserve(byteCount: number): number {
+    const start = this.length;
+    if (start + byteCount > this.buffer.byteLength) {
+      const grown = new Uint8Array(Math.max(this.buffer.byteLength * 2, start + byteCount));
+      grown.set(this.buffer.subarray(0, start));
+      this.buffer = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    this.length = start + byteCount;
+    return start;
+  }
+}
+
+export class ByteReader {
+  private readonly view: DataView;
+  private position = 0;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    /** Names the format in errors, e.g. "offset-commit value". */
+    private readonly format: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get remainingBytes(): number {
+    return this.bytes.byteLength - this.position;
+  }
+
+  int16(): number {
+    return this.view.getInt16(this.take(2, 'an int16'));
+  }
+
+  int32(): number {
+    return this.view.getInt32(this.take(4, 'an int32'));
+  }
+
+  int64(): number {
+    const value = this.view.getBigInt64(this.take(8, 'an int64'));
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw this.malformed(`int64 ${value} is outside the safe integer range`);
+    }
+    return Number(value);
+  }
+
+  string16(): string | null {
+    return this.string(this.int16());
+  }
+
+  string32(): string | null {
+    return this.string(this.int32());
+  }
+
+  /** A string that must be present: a -1 length is malformed. */
+  requiredString16(field: string): string {
+    return this.required(this.string16(), field);
+  }
+
+  requiredString32(field: string): string {
+    return this.required(this.string32(), field);
+  }
+
+  bytes32(): Uint8Array | null {
+    const length = this.int32();
+    if (length === -1) return null;
+    if (length < 0) throw this.malformed(`negative byte length ${length}`);
+    const start = this.take(length, `${length} bytes`);
+    return this.bytes.slice(start, start + length);
+  }
+
+  requiredBytes32(field: string): Uint8Array {
+    return this.required(this.bytes32(), field);
+  }
+
+  /**
+   * An int32 element count for an array whose elements take at least `minElementBytes`
+   * each; a count the remaining bytes cannot hold is malformed (so no huge allocation).
+   */
+  arrayLength(field: string, minElementBytes: number): number {
+    const count = this.int32();
+    if (count < 0) throw this.malformed(`${field} has a negative element count ${count}`);
+    if (count * minElementBytes > this.remainingBytes) throw this.malformed(`${field} claims ${count} elements but only ${this.remainingBytes} bytes are left`);
+    return count;
+  }
+
+  /** For formats whose version is fully known: nothing may follow the last field. */
+  expectEnd(): void {
+    if (this.remainingBytes !== 0) throw this.malformed(`${this.remainingBytes} unexpected bytes after the last field`);
+  }
+
+  malformed(problem: string): MalformedBytesError {
+    return new MalformedBytesError(this.format, problem);
+  }
+
+  private string(length: number): string | null {
+    if (length === -1) return null;
+    if (length < 0) throw this.malformed(`negative string length ${length}`);
+    const start = this.take(length, `a string of ${length} bytes`);
+    try {
+      return utf8Decoder.decode(this.bytes.subarray(start, start + length));
+    } catch {
+      throw this.malformed('a string is not valid UTF-8');
+    }
+  }
+
+  private required<T>(value: T | null, field: string): T {
+    if (value === null) throw this.malformed(`${field} is null`);
+    return value;
+  }
+
+  /** Advances past `byteCount` bytes and returns where they start, or throws if they are not there. */
+  private take(byteCount: number, what: string): number {
+    if (byteCount > this.remainingBytes) throw this.malformed(`needs ${what} at byte ${this.position} but only ${this.remainingBytes} bytes are left`);
+    const start = this.position;
+    this.position += byteCount;
+    return start;
+  }
+}
