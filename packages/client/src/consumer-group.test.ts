@@ -122,6 +122,24 @@ describe('Consumer in a group', () => {
     await until('a reads what was appended to its partitions', () => readA.records.filter((r) => r.value!.toString().startsWith('still-')).length === 2);
   });
 
+  it('cooperative: what was consumed of a partition that moves is committed before the rebalance, so its new member goes on from there', async () => {
+    const { fake, consumer } = setup(4);
+    for (let partition = 0; partition < 4; partition++) fake.append('t', partition, batch([`old-${partition}`]));
+    const [logA, logB] = [new ListenerLog(), new ListenerLog()];
+    const a = consumer({ autoCommitIntervalMs: 60_000 });
+    a.subscribe(['t'], logA);
+    const readA = reader(a);
+    await until('a read everything', () => readA.records.length === 4);
+    const b = consumer();
+    b.subscribe(['t'], logB);
+    const readB = reader(b);
+    await until('b owns two', () => logB.owned.size === 2);
+    for (const moved of logB.owned) expect(fake.groupCoordinator.group('g').offsets.get(`t\u0000${moved.split('-')[1]}`)).toBe(1);
+    for (const partition of [0, 1, 2, 3]) fake.append('t', partition, batch([`new-${partition}`]));
+    await until('b read its new records', () => readB.records.length === 2);
+    expect(readB.records.map((r) => r.value!.toString()).every((v) => v.startsWith('new-'))).toBe(true);
+  });
+
   it('eager (range): every member gives everything up before a rebalance', async () => {
     const { consumer } = setup(4);
     const [logA, logB] = [new ListenerLog(), new ListenerLog()];

@@ -36,7 +36,13 @@ const ASSIGNORS_BY_NAME: Readonly<Record<AssignorName, PartitionAssignor>> = {
 export interface RebalanceListener {
   /** After every rebalance, with the partitions newly assigned (possibly none). A `seek` here wins over the committed offset. */
   onPartitionsAssigned?(partitions: TopicPartitionRef[]): Promise<void> | void;
-  /** Before partitions are given up, once their records in the application's hands are done and (with autoCommit) their offsets committed. */
+  /**
+   * Before partitions are given up, once their records in the application's hands are done. With
+   * autoCommit their offsets are committed by then. Under the cooperative protocol this comes
+   * after the rebalance, when the coordinator no longer accepts commits for them: what was
+   * consumed of them was committed before the rebalance (autoCommit), and records consumed
+   * during it are consumed again by their new member.
+   */
   onPartitionsRevoked?(partitions: TopicPartitionRef[]): Promise<void> | void;
   /** Partitions the group may already have given to another member (this member missed a generation): nothing can be committed for them. Default: onPartitionsRevoked. */
   onPartitionsLost?(partitions: TopicPartitionRef[]): Promise<void> | void;
@@ -295,8 +301,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       },
       {
         ownedPartitions: () => [...this.partitions.values()].map(({ topic, partition }) => ({ topic, partition })),
-        revokePartitions: (partitions) => this.giveUp(partitions, 'revoked'),
-        losePartitions: (partitions) => this.giveUp(partitions, 'lost'),
+        revokePartitions: (partitions, commit) => this.giveUp(partitions, commit ? 'committed' : 'uncommitted', 'revoked'),
+        losePartitions: (partitions) => this.giveUp(partitions, 'uncommitted', 'lost'),
+        commitConsumed: () => this.commitConsumed(),
         assignPartitions: (partitions) => this.addAssigned(partitions),
         fail: (error) => {
           this.fatalError = error;
@@ -365,11 +372,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * group no longer knows gets ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID.
    */
   async commit(): Promise<void> {
-    await this.commitNow(this.committable([...this.partitions.values()], false));
+    await this.commitNow(this.committable(this.consumedStates(), false));
   }
 
-  /** Commits the given offsets (each the next offset to consume) to the group. */
+  /**
+   * Commits the given offsets (each the next offset to consume) to the group. A group member
+   * commits only partitions it is assigned: the coordinator refuses others.
+   */
   async commitOffsets(offsets: readonly OffsetToCommit[]): Promise<void> {
+    if (this.isSubscribed) {
+      const owned = new Set(this.consumedStates().map((s) => tpKey(s.topic, s.partition)));
+      const foreign = offsets.find((o) => !owned.has(tpKey(o.topic, o.partition)));
+      if (foreign !== undefined) throw new RivuletError('INVALID_REQUEST', `${foreign.topic}-${foreign.partition} is not assigned to this member: it cannot commit its offset`, foreign);
+    }
     await this.commitNow(offsets);
   }
 
@@ -567,7 +582,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private async autoCommit(): Promise<void> {
     try {
       if (this.group === undefined || (this.isSubscribed && !this.group.isStable) || this.group.offsets.hasPendingCommit) return;
-      await this.commitNow(this.committable([...this.partitions.values()], true));
+      await this.commitNow(this.committable(this.consumedStates(), true));
     } catch (err) {
       this.logger.warn({ err }, 'automatic offset commit failed');
     } finally {
@@ -578,14 +593,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /**
    * Gives partitions up in a rebalance: no more of their records are handed out; once the
    * application is done with those it holds (up to rebalanceTimeoutMs: Kafka's max poll
-   * interval), their offsets are committed (autoCommit, unless lost) and the listener told.
+   * interval), their offsets are committed (autoCommit, when `commit` says they still can be)
+   * and the listener told.
    */
-  private async giveUp(partitions: readonly TopicPartitionRef[], how: 'revoked' | 'lost'): Promise<void> {
+  private async giveUp(partitions: readonly TopicPartitionRef[], commit: 'committed' | 'uncommitted', how: 'revoked' | 'lost'): Promise<void> {
     const states = partitions.map((tp) => this.partitions.get(tpKey(tp.topic, tp.partition))).filter((s): s is PartitionState => s !== undefined);
     for (const state of states) state.revoking = true;
     this.dropChunksOf(states);
     await this.waitForDeliveries(states);
-    if (how === 'revoked' && this.options.autoCommit) {
+    if (commit === 'committed' && this.options.autoCommit) {
       await this.commitNow(this.committable(states, true)).catch((err: unknown) => this.logger.warn({ err }, 'committing offsets of revoked partitions failed'));
     }
     await this.callListener(how, [...partitions]);
@@ -595,6 +611,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       state.epoch++;
     }
     this.logger.info({ how, partitions: partitions.map((tp) => `${tp.topic}-${tp.partition}`) }, `partitions ${how}`);
+  }
+
+  /** Before a cooperative rejoin: what was consumed so far, while this generation can still commit it. */
+  private async commitConsumed(): Promise<void> {
+    if (!this.options.autoCommit) return;
+    await this.commitNow(this.committable(this.consumedStates(), true)).catch((err: unknown) => this.logger.warn({ err }, 'committing offsets before rejoining failed'));
+  }
+
+  /** The partitions whose offsets this member may commit: not those being given up (see giveUp). */
+  private consumedStates(): PartitionState[] {
+    return [...this.partitions.values()].filter((s) => !s.revoking);
   }
 
   private async waitForDeliveries(states: readonly PartitionState[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { clientApi } from '@rivulet/proto';
+import { decodeAssignment } from './group/consumer-protocol.js';
 import { tpKey } from './types.js';
 
 /*
@@ -7,7 +8,8 @@ import { tpKey } from './types.js';
  * members, a join barrier that waits for every known member (or drops those that miss the
  * rebalance timeout), the leader's assignment handed out by SyncGroup, REBALANCE_IN_PROGRESS /
  * ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID answers, static members fenced by a newer instance,
- * sessions that expire, and committed offsets. It keeps no log and has one coordinator.
+ * sessions that expire, and committed offsets — a member's only for partitions it was assigned
+ * in its generation, as Rivulet's coordinator rules. It keeps no log and has one coordinator.
  */
 
 const NONE = 0;
@@ -155,12 +157,16 @@ export class FakeGroupCoordinator {
       errorCode = this.checkMember(request.groupId, request.memberId, request.generationId, false);
       if (errorCode === NONE && group.state === 'CompletingRebalance') errorCode = REBALANCE_IN_PROGRESS;
     }
+    const member = request.generationId >= 0 ? group.members.get(request.memberId) : undefined;
+    const assigned = member === undefined ? undefined : new Set(decodeAssignment(member.assignment).partitions.map((tp) => tpKey(tp.topic, tp.partition)));
     return {
       topics: request.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => {
-          if (errorCode === NONE) group.offsets.set(tpKey(t.name, p.partitionIndex), p.committedOffset);
-          return { partitionIndex: p.partitionIndex, errorCode };
+          const key = tpKey(t.name, p.partitionIndex);
+          const partitionCode = errorCode === NONE && assigned !== undefined && !assigned.has(key) ? ILLEGAL_GENERATION : errorCode;
+          if (partitionCode === NONE) group.offsets.set(key, p.committedOffset);
+          return { partitionIndex: p.partitionIndex, errorCode: partitionCode };
         }),
       })),
     };

@@ -14,8 +14,14 @@ import { GroupOffsets, NO_GENERATION, type CommitterIdentity } from './group-off
 export interface MembershipHost {
   /** The partitions the consumer consumes now. */
   ownedPartitions(): TopicPartitionRef[];
-  /** Gives partitions up in a rebalance, committing what was consumed of them when committing automatically. */
-  revokePartitions(partitions: readonly TopicPartitionRef[]): Promise<void>;
+  /**
+   * Gives partitions up in a rebalance, first committing what was consumed of them (when
+   * committing automatically) if `commit`: only before rejoining, as the coordinator accepts
+   * commits only for partitions assigned in the current generation.
+   */
+  revokePartitions(partitions: readonly TopicPartitionRef[], commit: boolean): Promise<void>;
+  /** Commits what was consumed of every partition (when committing automatically), before a cooperative rejoin. */
+  commitConsumed(): Promise<void>;
   /** Drops partitions another member may already own: nothing is committed for them. */
   losePartitions(partitions: readonly TopicPartitionRef[]): Promise<void>;
   /** Starts consuming newly assigned partitions (called after every rebalance, also with none). */
@@ -288,7 +294,11 @@ export class GroupMember {
     await this.applyAssignment(assigned);
   }
 
-  /** Kafka's onJoinPrepare: partitions of a generation the coordinator forgot are lost; eager revokes the rest; cooperative only what left the subscription. */
+  /**
+   * Kafka's onJoinPrepare: partitions of a generation the coordinator forgot are lost; eager
+   * revokes the rest; cooperative commits what was consumed (partitions the new assignment takes
+   * away can no longer be committed after it) and revokes only what left the subscription.
+   */
   private async prepareToJoin(): Promise<void> {
     const owned = this.host.ownedPartitions();
     if (owned.length === 0) return;
@@ -296,8 +306,13 @@ export class GroupMember {
       await this.host.losePartitions(owned);
       return;
     }
-    const revoked = this.protocol === 'eager' ? owned : owned.filter((tp) => !this.subscribedTopics.includes(tp.topic));
-    if (revoked.length > 0) await this.host.revokePartitions(revoked);
+    if (this.protocol === 'eager') {
+      await this.host.revokePartitions(owned, true);
+      return;
+    }
+    await this.host.commitConsumed();
+    const unsubscribed = owned.filter((tp) => !this.subscribedTopics.includes(tp.topic));
+    if (unsubscribed.length > 0) await this.host.revokePartitions(unsubscribed, true);
   }
 
   private async join(reason: string): Promise<clientApi.JoinGroupResponse | undefined> {
@@ -427,7 +442,8 @@ export class GroupMember {
     const revoked = owned.filter((tp) => !assignedKeys.has(tpKey(tp.topic, tp.partition)));
     const added = assigned.filter((tp) => !ownedKeys.has(tpKey(tp.topic, tp.partition)));
     if (revoked.length > 0) {
-      await this.host.revokePartitions(revoked);
+      // Their offsets were committed before the join; the coordinator refuses them now.
+      await this.host.revokePartitions(revoked, false);
       // KIP-429: partitions given up are handed to their new members by the next rebalance.
       if (this.protocol === 'cooperative') this.requestRejoin(`gave up ${revoked.length} partitions that move to other members`);
     }
