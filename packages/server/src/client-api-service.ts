@@ -2,6 +2,7 @@ import type { Broker } from '@rivulet/broker';
 import { RivuletError, type Logger } from '@rivulet/common';
 import { clientApi } from '@rivulet/proto';
 import type { ServiceHandlers } from '@rivulet/transport-grpc';
+import { groupApiHandlers } from './group-api-service.js';
 import type { NodeMetrics } from './metrics.js';
 
 type Handlers = ServiceHandlers<typeof clientApi.ClientApiService>;
@@ -13,7 +14,8 @@ const PRODUCE_STREAM_IN_FLIGHT_MAX = 64;
  * The gRPC client API front-end. The broker core's request and response shapes mirror the
  * protobuf messages, so requests pass straight through; this layer only adds metrics and
  * byte accounting, and the controller quorum (`controllers`, read at each call: a quorum of
- * itself knows its port only once it listens) to DescribeCluster.
+ * itself knows its port only once it listens) to DescribeCluster. Consumer-group RPCs are in
+ * group-api-service.ts.
  */
 export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, logger: Logger, controllers: () => readonly clientApi.ControllerInfo[] = () => []): Handlers {
   const countFetched = (response: { topics: { name: string; partitions: { records: Buffer }[] }[] }): void => {
@@ -95,20 +97,6 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, logger: 
     listPartitionReassignments: (request) => metrics.observe('list_partition_reassignments', () => broker.listPartitionReassignments(request.topics)),
     drainBroker: (request) => metrics.observe('drain_broker', () => broker.drainBroker(request.brokerId)),
     describeCluster: () => metrics.observe('describe_cluster', async () => ({ ...broker.describeCluster(), controllers: [...controllers()] })),
-    findCoordinator: groupsNotServed,
-    joinGroup: groupsNotServed,
-    syncGroup: groupsNotServed,
-    heartbeat: groupsNotServed,
-    leaveGroup: groupsNotServed,
-    offsetCommit: groupsNotServed,
-    offsetFetch: groupsNotServed,
-    describeGroups: groupsNotServed,
-    listGroups: groupsNotServed,
-    deleteGroups: groupsNotServed,
+    ...groupApiHandlers(broker, metrics),
   };
-}
-
-/** Until the broker hosts a group coordinator, group requests are refused as an API the broker does not have. */
-function groupsNotServed(): Promise<never> {
-  return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'this broker does not coordinate consumer groups yet'));
 }

@@ -30,7 +30,8 @@ class MalformedRequest {
   constructor(readonly reason: string) {}
 }
 
-export type UnaryHandler<Req, Res> = (request: Req, signal: AbortSignal) => Promise<Res>;
+/** `peer` is the client's address as grpc-js reports it: `address:port` (an IPv6 address unbracketed), or `unknown`. */
+export type UnaryHandler<Req, Res> = (request: Req, signal: AbortSignal, peer: string) => Promise<Res>;
 /** Writes responses with `write`, which waits while the client is slow (back-pressure). */
 export type StreamHandler<Req, Res> = (request: Req, write: (response: Res) => Promise<void>, signal: AbortSignal) => Promise<void>;
 /**
@@ -84,7 +85,7 @@ function adaptUnary(name: string, handler: UnaryHandler<unknown, unknown>, logge
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
     const signal = abortOnCancel(call);
     Promise.resolve()
-      .then(() => handler(checkedRequest(call.request, name), signal))
+      .then(() => handler(checkedRequest(call.request, name), signal, call.getPeer()))
       .then(
         (response) => callback(null, response),
         (err: unknown) => {
