@@ -80,6 +80,8 @@ class Member implements RebalanceListener {
   readonly consumer: Consumer;
   readonly owned = new Set<string>();
   readonly revoked: string[] = [];
+  /** How many rebalances this member took part in (each ends with onPartitionsAssigned). */
+  rebalances = 0;
   readonly records: ConsumerRecord[] = [];
   private readonly running: Promise<void>;
 
@@ -90,6 +92,7 @@ class Member implements RebalanceListener {
   }
 
   onPartitionsAssigned(partitions: TopicPartitionRef[]): void {
+    this.rebalances++;
     for (const tp of partitions) this.owned.add(name(tp));
   }
 
@@ -222,6 +225,25 @@ describe('consumer groups over the gRPC client API', () => {
     await waitFor('every record read', () => (new Set(members.flatMap((m) => m.values())).size >= sent.length ? true : undefined), 20_000);
     expect(new Set(members.flatMap((m) => m.values()))).toEqual(new Set(sent));
     await Promise.all(members.map((m) => m.close()));
+  });
+
+  it('a static member that comes back within its session timeout gets its partitions back, with no rebalance for the others', async () => {
+    await client.admin().createTopics([{ name: 'static-t', partitions: 4 }]);
+    const first = new Member('statics', 'static-t', { groupInstanceId: 'worker-1' });
+    const other = new Member('statics', 'static-t', { groupInstanceId: 'worker-2' });
+    await waitFor('two partitions each', () => (first.owned.size === 2 && other.owned.size === 2 && disjointCover([first, other], 4, 'static-t') ? true : undefined), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [ownedBefore, rebalancesBefore] = [[...first.owned].sort(), other.rebalances];
+    await first.close();
+    const back = new Member('statics', 'static-t', { groupInstanceId: 'worker-1' });
+    await waitFor('the returning member owns its two', () => (back.owned.size === 2 ? true : undefined), 30_000);
+    expect([...back.owned].sort()).toEqual(ownedBefore);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(other.rebalances).toBe(rebalancesBefore);
+    expect(other.revoked).toEqual([]);
+    const [description] = await client.admin().describeGroups(['statics']);
+    expect(description!.members.map((m) => m.groupInstanceId).sort()).toEqual(['worker-1', 'worker-2']);
+    await Promise.all([back.close(), other.close()]);
   });
 
   it('an eager group (range) shares the topic too, and an empty group can be listed and deleted', async () => {
