@@ -59,7 +59,7 @@ export interface ConsumerGroupMetadata {
 }
 
 export interface ConsumerOptions {
-  /** What to do when a partition has no position, or its position left the log. Default 'latest', as in Kafka. */
+  /** What to do when a partition has no position (nor, with a groupId, a committed offset), or its position left the log. Default 'latest', as in Kafka. */
   readonly autoOffsetReset?: OffsetResetPolicy;
   /** How long the broker may hold a fetch waiting for fetchMinBytes. Default 500. */
   readonly fetchMaxWaitMs?: number;
@@ -537,7 +537,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
     if (this.isSubscribed && owned.length > 0) {
       const partitions = owned.map(({ topic, partition }) => ({ topic, partition }));
-      await this.callListener(group.hasGeneration ? 'revoked' : 'lost', partitions);
+      // A member the coordinator forgot, or fenced, no longer owns what it holds.
+      await this.callListener(group.hasGeneration && this.fatalError === undefined ? 'revoked' : 'lost', partitions);
     }
     if (!this.isSubscribed) return;
     this.partitions.clear();
