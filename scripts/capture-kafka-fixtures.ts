@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Admin as PlatformaticAdmin, Producer as PlatformaticProducer } from '@platformatic/kafka';
+import { Admin as PlatformaticAdmin, Consumer as PlatformaticConsumer, MessagesStreamModes, Producer as PlatformaticProducer } from '@platformatic/kafka';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { NodeProcess, freePort } from '@rivulet/testkit';
 
@@ -96,7 +96,19 @@ async function main(): Promise<void> {
   const kafkaPort = await freePort();
   const proxyPort = await freePort();
   const proxy = await RecordingProxy.start(proxyPort, () => kafkaPort);
-  const node = new NodeProcess({ dataDir, args: ['--kafka-port', String(kafkaPort), '--advertised-kafka-port', String(proxyPort), '--auto-create-topics', 'false'] });
+  const node = new NodeProcess({ dataDir, args: [
+      '--kafka-port',
+      String(kafkaPort),
+      '--advertised-kafka-port',
+      String(proxyPort),
+      '--auto-create-topics',
+      'false',
+      '--group-initial-rebalance-delay-ms',
+      '0',
+      '--offsets-topic-partitions',
+      '1',
+    ],
+  });
   await node.start();
   const bootstrap = `127.0.0.1:${proxyPort}`;
   try {
@@ -121,6 +133,24 @@ async function main(): Promise<void> {
     await admin.deleteTopicRecords({ topic: 'golden', partitions: [{ partition: 0, offset: '0' }] });
     await admin.createTopics({ topics: [{ topic: 'golden-gone', numPartitions: 1, replicationFactor: 1 }] });
     await admin.deleteTopics({ topics: ['golden-gone'] });
+    // A consumer group: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, Fetch, OffsetCommit,
+    // OffsetFetch and LeaveGroup from the member; the group APIs from the admin.
+    const consumer = kafka.consumer({ groupId: 'golden-group', heartbeatInterval: 100, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: ['golden'], fromBeginning: true });
+    let consumed = 0;
+    await consumer.run({
+      eachMessage: async () => {
+        consumed += 1;
+      },
+    });
+    while (consumed < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await consumer.disconnect();
+    await admin.describeGroups(['golden-group']);
+    await admin.listGroups();
+    await admin.fetchOffsets({ groupId: 'golden-group', topics: ['golden'] });
+    await admin.deleteGroups(['golden-group']);
     await admin.disconnect();
 
     proxy.client = 'platformatic';
@@ -134,6 +164,15 @@ async function main(): Promise<void> {
       await pAdmin.alterConfigs({ resources: [{ resourceType: 2, resourceName: 'golden-flex', configs: [{ name: 'retention.ms', value: '86400000' }] }] });
       await pAdmin.incrementalAlterConfigs({ resources: [{ resourceType: 2, resourceName: 'golden-flex', configs: [{ name: 'max.message.bytes', configOperation: 0, value: '65536' }] }] });
       await pAdmin.describeConfigs({ resources: [{ resourceType: 2, resourceName: 'golden-flex' }] });
+      const pConsumer = new PlatformaticConsumer({ groupId: 'golden-flex-group', clientId: 'fixtures', bootstrapBrokers: [bootstrap] });
+      const stream = await pConsumer.consume({ topics: ['golden-flex'], mode: MessagesStreamModes.EARLIEST, autocommit: true, heartbeatInterval: 100 });
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await stream.close();
+      await pConsumer.close();
+      await pAdmin.listGroups();
+      await pAdmin.describeGroups({ groups: ['golden-flex-group'] });
+      await pAdmin.deleteGroups({ groups: ['golden-flex-group'] });
       await pAdmin.deleteTopics({ topics: ['golden-flex'] });
     } finally {
       await pProducer.close();
@@ -146,6 +185,7 @@ async function main(): Promise<void> {
     await kcat(bootstrap, ['-P', '-t', 'golden', '-X', 'enable.idempotence=true'], 'once\n');
     await kcat(bootstrap, ['-C', '-t', 'golden', '-o', 'beginning', '-e', '-q']);
     await kcat(bootstrap, ['-Q', '-t', 'golden:0:-1']);
+    await kcat(bootstrap, ['-G', 'golden-kcat-group', 'golden', '-X', 'auto.offset.reset=earliest', '-e', '-q']);
   } finally {
     await node.stop();
     await proxy.close();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
 import { DEFAULT_GROUP_CONFIG, type JoinGroupRequest } from '@rivulet/group';
-import { encodeRecordBatch } from '@rivulet/records';
+import { encodeRecordBatch, splitBatches } from '@rivulet/records';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker, type BrokerOptions } from './broker.js';
 import { GROUP_OFFSETS_TOPIC } from './group-service.js';
@@ -167,6 +167,43 @@ describe('group coordinator on brokers', () => {
 
     // The old coordinator no longer answers for the group.
     expect(coordinator.groups.heartbeat({ groupId, generationId, memberId, groupInstanceId: null }).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  });
+
+  it('writes the commits of many groups that arrive together as one batch, and answers each', async () => {
+    const coordinatorId = await brokers.get(1)!.findGroupCoordinator('simple-0');
+    const coordinator = brokers.get(coordinatorId)!;
+    const partition = coordinator.groups.partitionFor('simple-0');
+    const groupIds = Array.from({ length: 200 }, (_, i) => `simple-${i}`).filter((g) => coordinator.groups.partitionFor(g) === partition);
+    expect(groupIds.length).toBeGreaterThan(20);
+    await until('the coordinator has loaded its partition', () => coordinator.groups.describeGroups([groupIds[0]!])[0]!.errorCode === 0);
+    const logEndBefore = coordinator.partitionStats().find((s) => s.topic === GROUP_OFFSETS_TOPIC && s.partition === partition)!.logEndOffset;
+    const results = await Promise.all(
+      groupIds.map((groupId, i) =>
+        coordinator.groups.commitOffsets({
+          groupId,
+          generationId: -1,
+          memberId: '',
+          groupInstanceId: null,
+          retentionTimeMs: -1,
+          topics: [{ name: 'events', partitions: [{ partitionIndex: 0, committedOffset: i, committedLeaderEpoch: -1, committedMetadata: null }] }],
+        }),
+      ),
+    );
+    expect(results.every((r) => r.topics[0]!.partitions[0]!.errorCode === 0)).toBe(true);
+    groupIds.forEach((groupId, i) => {
+      const fetched = coordinator.groups.fetchOffsets({ groupId, topics: [{ name: 'events', partitionIndexes: [0] }], requireStable: false });
+      expect(fetched.topics[0]!.partitions[0]!.committedOffset).toBe(i);
+    });
+    // One record per commit, all in few batches: the log grew by the commits, its batch count by far less.
+    const stats = coordinator.partitionStats().find((s) => s.topic === GROUP_OFFSETS_TOPIC && s.partition === partition)!;
+    expect(stats.logEndOffset - logEndBefore).toBe(groupIds.length);
+    const log = await coordinator.fetch({
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 24,
+      topics: [{ name: GROUP_OFFSETS_TOPIC, partitions: [{ partition, fetchOffset: logEndBefore, partitionMaxBytes: 1 << 24, currentLeaderEpoch: -1 }] }],
+    });
+    expect(splitBatches(log.topics[0]!.partitions[0]!.records).batches.length).toBeLessThan(groupIds.length / 4);
   });
 
   it('refuses client produce to the internal topic and marks it internal in metadata', async () => {

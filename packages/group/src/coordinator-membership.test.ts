@@ -377,6 +377,62 @@ describe('Heartbeat', () => {
   });
 });
 
+describe('heartbeatUntilRebalance (the waiting heartbeat of the gRPC client API)', () => {
+  it('is answered REBALANCE_IN_PROGRESS the moment another member joins, not at the end of its wait', async () => {
+    const test = testCoordinator();
+    const [a] = await stableGroup(test, [null]);
+    const waiting = peek(test.coordinator.heartbeatUntilRebalance(heartbeatRequest(a!.memberId, 1), 3_000));
+    await settle();
+    expect(waiting.settled).toBe(false);
+    void test.coordinator.joinGroup(joinRequest({ clientId: 'newcomer' }));
+    await settle();
+    expect(waiting.value).toEqual({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, errorMessage: null });
+  });
+
+  it('is answered NONE when its wait ends, which counts as a heartbeat, and waits at most half the session', async () => {
+    const test = testCoordinator();
+    const [a] = await stableGroup(test, [null]); // session 10 s
+    const waiting = peek(test.coordinator.heartbeatUntilRebalance(heartbeatRequest(a!.memberId, 1), 60_000));
+    test.scheduler.advance(4_999);
+    await settle();
+    expect(waiting.settled).toBe(false);
+    test.scheduler.advance(1);
+    await settle();
+    expect(waiting.value!.errorCode).toBe(0);
+    // The session restarted when the wait ended: 9.9 s later the member is still there.
+    test.scheduler.advance(9_900);
+    expect(describeGroup(test).members.map((m) => m.memberId)).toEqual([a!.memberId]);
+  });
+
+  it('answers at once what a plain heartbeat would, when that is an error', async () => {
+    const test = testCoordinator();
+    const [a] = await stableGroup(test, [null]);
+    expect((await test.coordinator.heartbeatUntilRebalance(heartbeatRequest(a!.memberId, 0), 3_000)).errorCode).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect((await test.coordinator.heartbeatUntilRebalance(heartbeatRequest('nobody', 1), 3_000)).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('drops a wait whose caller went away without counting it as a sign of life, so the session still expires', async () => {
+    const test = testCoordinator();
+    const [a] = await stableGroup(test, [null]);
+    test.scheduler.advance(4_000);
+    const caller = new AbortController();
+    const waiting = peek(test.coordinator.heartbeatUntilRebalance(heartbeatRequest(a!.memberId, 1), 3_000, caller.signal)); // session restarts now
+    caller.abort();
+    await settle();
+    expect(waiting.settled).toBe(true);
+    test.scheduler.advance(10_000);
+    expect(describeGroup(test).members).toEqual([]);
+  });
+
+  it('is answered NOT_COORDINATOR when the partition is unloaded', async () => {
+    const test = testCoordinator();
+    const [a] = await stableGroup(test, [null]);
+    const waiting = test.coordinator.heartbeatUntilRebalance(heartbeatRequest(a!.memberId, 1), 3_000);
+    test.coordinator.unload(0);
+    expect((await waiting).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  });
+});
+
 describe('static membership (KIP-345)', () => {
   it('lets a restarted static follower take a new member id without a rebalance, and fences the old id', async () => {
     const test = testCoordinator();

@@ -390,6 +390,7 @@ export class GroupCoordinator implements GroupCoordinatorApi {
     group.syncDeadlineTimer = null;
     const startsEmpty = group.state === 'Empty';
     group.transitionTo('PreparingRebalance', this.clock.wallClockMs());
+    for (const member of group.members.values()) answerRebalanceNotice(member, ErrorCode.REBALANCE_IN_PROGRESS);
     const rebalanceTimeoutMs = group.rebalanceTimeoutMs;
     if (startsEmpty) {
       // Kafka's InitialDelayedJoin: wait for more members before the first generation, and
@@ -614,6 +615,30 @@ export class GroupCoordinator implements GroupCoordinatorApi {
     if (request.generationId !== group.generationId) return heartbeatResult(ErrorCode.ILLEGAL_GENERATION);
     this.restartSessionTimer(coordinated, group, member);
     return heartbeatResult(group.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE);
+  }
+
+  heartbeatUntilRebalance(request: HeartbeatRequest, maxWaitMs: number, signal?: AbortSignal): Promise<HeartbeatResult> {
+    const answer = this.heartbeat(request);
+    if (answer.errorCode !== ErrorCode.NONE || maxWaitMs <= 0 || signal?.aborted === true) return Promise.resolve(answer);
+    const coordinated = this.coordinatedPartitionOf(request.groupId);
+    assert(typeof coordinated !== 'number', 'a heartbeat answered NONE comes from a loaded partition');
+    const member = coordinated.groups.get(request.groupId)?.members.get(request.memberId);
+    assert(member !== undefined, 'a heartbeat answered NONE comes from a member');
+    // A member waits in one heartbeat at a time: a newer one takes the place of the older.
+    answerRebalanceNotice(member, ErrorCode.NONE);
+    const parked = new ParkedRequest<HeartbeatResult>();
+    const waitMs = Math.min(maxWaitMs, Math.floor(member.sessionTimeoutMs / 2));
+    const timer = this.scheduler.schedule(waitMs, () => {
+      if (member.awaitingRebalance?.parked !== parked) return;
+      member.awaitingRebalance = null;
+      // Answered as a heartbeat arriving now: the member was still waiting, so it is alive.
+      parked.answer(this.heartbeat(request));
+    });
+    member.awaitingRebalance = { parked, timer };
+    signal?.addEventListener('abort', () => {
+      if (member.awaitingRebalance?.parked === parked) answerRebalanceNotice(member, ErrorCode.NONE);
+    }, { once: true });
+    return parked.promise;
   }
 
   leaveGroup(request: LeaveGroupRequest): Promise<LeaveGroupResult> {
@@ -1152,6 +1177,16 @@ function answerParkedRequests(member: Member, errorCode: ErrorCodeValue): void {
   member.awaitingSync = null;
   awaitingJoin?.answer(joinFailure(member.memberId, errorCode));
   awaitingSync?.answer(syncFailure(errorCode));
+  answerRebalanceNotice(member, errorCode);
+}
+
+/** Ends a member's waiting heartbeat, if any, with `errorCode`. */
+function answerRebalanceNotice(member: Member, errorCode: number): void {
+  const waiting = member.awaitingRebalance;
+  if (waiting === null) return;
+  member.awaitingRebalance = null;
+  waiting.timer.cancel();
+  waiting.parked.answer(heartbeatResult(errorCode));
 }
 
 function stopSessionTimer(member: Member): void {

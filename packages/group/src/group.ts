@@ -8,7 +8,7 @@ import type { Cancellable, Random } from '@rivulet/common';
 import { assert } from '@rivulet/common';
 import type { ParkedRequest } from './parked-request.js';
 import type { OffsetCommitValue } from './records.js';
-import type { GroupState, JoinGroupProtocol, JoinGroupResult, SyncGroupResult } from './types.js';
+import type { GroupState, HeartbeatResult, JoinGroupProtocol, JoinGroupResult, SyncGroupResult } from './types.js';
 
 export const EMPTY_BYTES = new Uint8Array(0);
 
@@ -44,6 +44,8 @@ export class Member {
   awaitingSync: ParkedRequest<SyncGroupResult> | null = null;
   /** Runs while the member has no parked request; removes the member when it fires. */
   sessionTimer: Cancellable | null = null;
+  /** A heartbeat held until a rebalance starts or its wait ends (heartbeatUntilRebalance); the session runs meanwhile. */
+  awaitingRebalance: { readonly parked: ParkedRequest<HeartbeatResult>; readonly timer: Cancellable } | null = null;
 
   constructor(
     readonly memberId: string,

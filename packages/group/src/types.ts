@@ -272,6 +272,15 @@ export interface GroupCoordinatorApi {
   /** Answered once the leader's assignment is committed to the log. */
   syncGroup(request: SyncGroupRequest): Promise<SyncGroupResult>;
   heartbeat(request: HeartbeatRequest): HeartbeatResult;
+  /**
+   * A heartbeat that waits: answered at once unless the member is in good standing (NONE),
+   * otherwise held for up to `maxWaitMs` (never more than half the member's session) and
+   * answered REBALANCE_IN_PROGRESS the moment a rebalance starts, so that a member learns of it
+   * within a round trip instead of a heartbeat interval. Kafka's protocol has no such call;
+   * the gRPC client API offers it. An aborted `signal` drops the wait without counting it as a
+   * sign of life.
+   */
+  heartbeatUntilRebalance(request: HeartbeatRequest, maxWaitMs: number, signal?: AbortSignal): Promise<HeartbeatResult>;
   leaveGroup(request: LeaveGroupRequest): Promise<LeaveGroupResult>;
   commitOffsets(request: OffsetCommitRequest): Promise<OffsetCommitResult>;
   fetchOffsets(request: OffsetFetchRequest): OffsetFetchResult;
