@@ -140,6 +140,20 @@ describe('Consumer in a group', () => {
     expect(readB.records.map((r) => r.value!.toString()).every((v) => v.startsWith('new-'))).toBe(true);
   });
 
+  it('learns of a rebalance from its waiting heartbeat at once, not a heartbeat interval later', async () => {
+    const { consumer, requests } = setup(2);
+    const [logA, logB] = [new ListenerLog(), new ListenerLog()];
+    const slowBeats = { heartbeatIntervalMs: 2_000, sessionTimeoutMs: 10_000 };
+    consumer(slowBeats).subscribe(['t'], logA);
+    await until('a owns both', () => logA.owned.size === 2);
+    await until('a heartbeat waiting', () => requests('Heartbeat').length > 0);
+    const startedMs = Date.now();
+    consumer(slowBeats).subscribe(['t'], logB);
+    await until('one each', () => logA.owned.size === 1 && logB.owned.size === 1);
+    expect(Date.now() - startedMs).toBeLessThan(1_000);
+    expect((requests('Heartbeat') as clientApi.HeartbeatRequest[]).every((r) => r.maxWaitMs === 2_000)).toBe(true);
+  });
+
   it('eager (range): every member gives everything up before a rebalance', async () => {
     const { consumer } = setup(4);
     const [logA, logB] = [new ListenerLog(), new ListenerLog()];

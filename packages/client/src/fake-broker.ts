@@ -235,8 +235,8 @@ class FakeTransport implements BrokerTransport {
   syncGroup(request: clientApi.SyncGroupRequest): Promise<clientApi.SyncGroupResponse> {
     return this.group('SyncGroup', request, () => this.cluster.groupCoordinator.syncGroup(request));
   }
-  heartbeat(request: clientApi.HeartbeatRequest): Promise<clientApi.HeartbeatResponse> {
-    return this.group('Heartbeat', request, () => this.cluster.groupCoordinator.heartbeat(request));
+  heartbeat(request: clientApi.HeartbeatRequest, _timeoutMs: number, signal?: AbortSignal): Promise<clientApi.HeartbeatResponse> {
+    return this.group('Heartbeat', request, () => this.cluster.groupCoordinator.heartbeat(request, signal));
   }
   leaveGroup(request: clientApi.LeaveGroupRequest): Promise<clientApi.LeaveGroupResponse> {
     return this.group('LeaveGroup', request, () => this.cluster.groupCoordinator.leaveGroup(request));

@@ -32,6 +32,8 @@ interface FakeMember {
   lastSeenMs: number;
   pendingJoin: ((response: clientApi.JoinGroupResponse) => void) | undefined;
   pendingSync: ((response: clientApi.SyncGroupResponse) => void) | undefined;
+  /** A waiting heartbeat (maxWaitMs), answered when its wait ends or a rebalance starts. */
+  pendingHeartbeat: ((errorCode: number) => void) | undefined;
 }
 
 export interface FakeGroup {
@@ -98,6 +100,7 @@ export class FakeGroupCoordinator {
       lastSeenMs: Date.now(),
       pendingJoin: undefined,
       pendingSync: undefined,
+      pendingHeartbeat: undefined,
     };
     member.protocols = request.protocols;
     member.sessionTimeoutMs = request.sessionTimeoutMs;
@@ -135,8 +138,23 @@ export class FakeGroupCoordinator {
     });
   }
 
-  heartbeat(request: clientApi.HeartbeatRequest): clientApi.HeartbeatResponse {
-    return { errorCode: this.checkMember(request.groupId, request.memberId, request.generationId, true), errorMessage: '' };
+  /** With maxWaitMs, a member in good standing waits up to that long (at most half its session), or until a rebalance starts. */
+  heartbeat(request: clientApi.HeartbeatRequest, signal?: AbortSignal): Promise<clientApi.HeartbeatResponse> {
+    const answer = (errorCode: number): clientApi.HeartbeatResponse => ({ errorCode, errorMessage: '' });
+    const errorCode = this.checkMember(request.groupId, request.memberId, request.generationId, true);
+    const member = this.group(request.groupId).members.get(request.memberId);
+    if (errorCode !== NONE || request.maxWaitMs <= 0 || member === undefined) return Promise.resolve(answer(errorCode));
+    member.pendingHeartbeat?.(NONE);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(this.checkMember(request.groupId, request.memberId, request.generationId, true)), Math.min(request.maxWaitMs, member.sessionTimeoutMs / 2));
+      const finish = (code: number): void => {
+        clearTimeout(timer);
+        if (member.pendingHeartbeat === finish) member.pendingHeartbeat = undefined;
+        resolve(answer(code));
+      };
+      member.pendingHeartbeat = finish;
+      signal?.addEventListener('abort', () => finish(NONE), { once: true });
+    });
   }
 
   leaveGroup(request: clientApi.LeaveGroupRequest): clientApi.LeaveGroupResponse {
@@ -205,6 +223,7 @@ export class FakeGroupCoordinator {
 
   private prepareRebalance(group: FakeGroup): void {
     group.state = 'PreparingRebalance';
+    for (const member of group.members.values()) member.pendingHeartbeat?.(REBALANCE_IN_PROGRESS);
     clearTimeout(group.rebalanceTimer);
     const timeoutMs = Math.max(...[...group.members.values()].map((m) => m.rebalanceTimeoutMs));
     group.rebalanceTimer = setTimeout(() => {
@@ -251,6 +270,7 @@ export class FakeGroupCoordinator {
 
   private removeMember(group: FakeGroup, member: FakeMember): void {
     group.members.delete(member.memberId);
+    member.pendingHeartbeat?.(UNKNOWN_MEMBER_ID);
     member.pendingSync?.({ errorCode: UNKNOWN_MEMBER_ID, errorMessage: '', protocolType: '', protocolName: '', assignment: Buffer.alloc(0) });
     if (group.members.size === 0) {
       clearTimeout(group.rebalanceTimer);

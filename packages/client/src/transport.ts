@@ -32,7 +32,8 @@ export interface BrokerTransport {
   joinGroup(request: clientApi.JoinGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.JoinGroupResponse>;
   /** Waits for the leader's assignment; `signal` abandons it. */
   syncGroup(request: clientApi.SyncGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.SyncGroupResponse>;
-  heartbeat(request: clientApi.HeartbeatRequest, timeoutMs: number): Promise<clientApi.HeartbeatResponse>;
+  /** With maxWaitMs, a long poll: `timeoutMs` must cover the wait; `signal` abandons it. */
+  heartbeat(request: clientApi.HeartbeatRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.HeartbeatResponse>;
   leaveGroup(request: clientApi.LeaveGroupRequest, timeoutMs: number): Promise<clientApi.LeaveGroupResponse>;
   offsetCommit(request: clientApi.OffsetCommitRequest, timeoutMs: number): Promise<clientApi.OffsetCommitResponse>;
   offsetFetch(request: clientApi.OffsetFetchRequest, timeoutMs: number): Promise<clientApi.OffsetFetchResponse>;
@@ -145,8 +146,8 @@ export class GrpcBrokerTransport implements BrokerTransport {
   syncGroup(request: clientApi.SyncGroupRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.SyncGroupResponse> {
     return this.unary('SyncGroup', this.client.syncGroup.bind(this.client), request, timeoutMs, signal);
   }
-  heartbeat(request: clientApi.HeartbeatRequest, timeoutMs: number): Promise<clientApi.HeartbeatResponse> {
-    return this.unary('Heartbeat', this.client.heartbeat.bind(this.client), request, timeoutMs);
+  heartbeat(request: clientApi.HeartbeatRequest, timeoutMs: number, signal?: AbortSignal): Promise<clientApi.HeartbeatResponse> {
+    return this.unary('Heartbeat', this.client.heartbeat.bind(this.client), request, timeoutMs, signal);
   }
   leaveGroup(request: clientApi.LeaveGroupRequest, timeoutMs: number): Promise<clientApi.LeaveGroupResponse> {
     return this.unary('LeaveGroup', this.client.leaveGroup.bind(this.client), request, timeoutMs);

@@ -80,14 +80,15 @@ export function groupApiHandlers(broker: Broker, metrics: NodeMetrics): GroupHan
           assignment: asBuffer(result.assignment),
         };
       }),
-    heartbeat: (request) =>
-      metrics.observe('heartbeat', () => {
+    heartbeat: (request, signal) =>
+      metrics.observe('heartbeat', async () => {
+        const heartbeat = { groupId: request.groupId, generationId: request.generationId, memberId: request.memberId, groupInstanceId: nullIfEmpty(request.groupInstanceId) };
         try {
-          const result = broker.groups.heartbeat({ groupId: request.groupId, generationId: request.generationId, memberId: request.memberId, groupInstanceId: nullIfEmpty(request.groupInstanceId) });
-          return Promise.resolve({ errorCode: result.errorCode, errorMessage: result.errorMessage ?? '' });
+          const result = request.maxWaitMs > 0 ? await broker.groups.heartbeatUntilRebalance(heartbeat, request.maxWaitMs, signal) : broker.groups.heartbeat(heartbeat);
+          return { errorCode: result.errorCode, errorMessage: result.errorMessage ?? '' };
         } catch (err) {
           const error = groupErrorOf(err);
-          return Promise.resolve({ errorCode: error.code, errorMessage: error.message });
+          return { errorCode: error.code, errorMessage: error.message };
         }
       }),
     leaveGroup: (request) =>

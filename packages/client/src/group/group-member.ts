@@ -103,6 +103,8 @@ export class GroupMember {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Aborts the heartbeat in flight (a waiting one may be held for a heartbeat interval). */
+  private heartbeatInFlight: AbortController | undefined;
   private metadataTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -289,7 +291,8 @@ export class GroupMember {
     const assigned = await this.sync(joined);
     if (assigned === undefined) return;
     this.state = 'stable';
-    this.scheduleHeartbeat(this.options.heartbeatIntervalMs);
+    // At once: the heartbeat waits at the coordinator, so a rebalance that starts right away is heard of right away.
+    this.scheduleHeartbeat(0);
     this.logger.info({ generationId: this.generationIdValue, memberId: this.memberIdValue, leader: this.isLeader, protocol: this.protocolName, partitions: assigned.length }, 'joined the group');
     await this.applyAssignment(assigned);
   }
@@ -505,24 +508,37 @@ export class GroupMember {
   private stopHeartbeats(): void {
     clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
+    this.heartbeatInFlight?.abort();
+    this.heartbeatInFlight = undefined;
   }
 
-  /** One heartbeat; the next is scheduled when it is answered, so one at most is in flight. */
+  /**
+   * One heartbeat, a waiting one: the coordinator holds it for up to a heartbeat interval and
+   * answers REBALANCE_IN_PROGRESS the moment a rebalance starts, so the member learns of one
+   * within a round trip. The next is sent when it is answered (at once after a full wait), so one
+   * at most is in flight.
+   */
   private async heartbeat(): Promise<void> {
+    const startedMs = Date.now();
     const generationId = this.generationIdValue;
     const memberId = this.memberIdValue;
-    let nextDelayMs = this.options.heartbeatIntervalMs;
+    const intervalMs = this.options.heartbeatIntervalMs;
+    const abandon = new AbortController();
+    this.heartbeatInFlight = abandon;
+    let nextDelayMs = intervalMs;
     try {
-      // A heartbeat answered after the session timeout is useless: wait no longer than that.
+      // A heartbeat answered after the session timeout is useless: wait no longer than that, and the wait.
       const timeoutMs = Math.min(this.options.requestTimeoutMs, this.options.sessionTimeoutMs);
       const transport = await this.link.transport(Date.now() + timeoutMs);
-      const response = await transport.heartbeat({ groupId: this.options.groupId, generationId, memberId, groupInstanceId: this.options.groupInstanceId ?? '' }, timeoutMs);
+      const request = { groupId: this.options.groupId, generationId, memberId, groupInstanceId: this.options.groupInstanceId ?? '', maxWaitMs: intervalMs };
+      const response = await transport.heartbeat(request, timeoutMs + intervalMs, abandon.signal);
+      nextDelayMs = Math.max(0, intervalMs - (Date.now() - startedMs));
       // An answer about another generation, or arriving after this member started to rejoin, is stale.
       if (response.errorCode === 0 || this.state !== 'stable' || generationId !== this.generationIdValue || memberId !== this.memberIdValue) return;
       const error = RivuletError.fromCode(response.errorCode, `Heartbeat of group ${this.options.groupId}: ${response.errorMessage || RivuletError.fromCode(response.errorCode).message}`);
       if (isCoordinatorMoved(error) || error.errorName === 'COORDINATOR_LOAD_IN_PROGRESS') {
         this.link.noteFailure(error);
-        nextDelayMs = Math.min(nextDelayMs, backoffDelayMs(this.options.backoff, 1));
+        nextDelayMs = Math.min(intervalMs, backoffDelayMs(this.options.backoff, 1));
         return;
       }
       this.onMembershipError(error, 'Heartbeat');
@@ -530,12 +546,15 @@ export class GroupMember {
         this.logger.warn({ err: error }, 'unexpected heartbeat answer');
       }
     } catch (err) {
+      // Abandoned by this member (it is rejoining or leaving): nothing to learn about the coordinator.
+      if (abandon.signal.aborted) return;
       const error = toRivuletError(err);
       this.link.noteFailure(error);
       this.logger.debug({ err: error }, 'heartbeat failed');
-      nextDelayMs = Math.min(nextDelayMs, backoffDelayMs(this.options.backoff, 1));
+      nextDelayMs = Math.min(intervalMs, backoffDelayMs(this.options.backoff, 1));
     } finally {
-      this.scheduleHeartbeat(nextDelayMs);
+      if (this.heartbeatInFlight === abandon) this.heartbeatInFlight = undefined;
+      if (!abandon.signal.aborted) this.scheduleHeartbeat(nextDelayMs);
     }
   }
 }

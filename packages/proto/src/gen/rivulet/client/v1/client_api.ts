@@ -538,6 +538,12 @@ export interface HeartbeatRequest {
   generationId: number;
   memberId: string;
   groupInstanceId: string;
+  /**
+   * 0: answered at once, as Kafka's Heartbeat. Otherwise a member in good standing is answered
+   * after up to this long (at most half its session timeout), or REBALANCE_IN_PROGRESS the
+   * moment a rebalance starts: it learns of a rebalance within a round trip.
+   */
+  maxWaitMs: number;
 }
 
 export interface HeartbeatResponse {
@@ -5839,7 +5845,7 @@ export const SyncGroupResponse = {
 };
 
 function createBaseHeartbeatRequest(): HeartbeatRequest {
-  return { groupId: "", generationId: 0, memberId: "", groupInstanceId: "" };
+  return { groupId: "", generationId: 0, memberId: "", groupInstanceId: "", maxWaitMs: 0 };
 }
 
 export const HeartbeatRequest = {
@@ -5855,6 +5861,9 @@ export const HeartbeatRequest = {
     }
     if (message.groupInstanceId !== "") {
       writer.uint32(34).string(message.groupInstanceId);
+    }
+    if (message.maxWaitMs !== 0) {
+      writer.uint32(40).int32(message.maxWaitMs);
     }
     return writer;
   },
@@ -5894,6 +5903,13 @@ export const HeartbeatRequest = {
 
           message.groupInstanceId = reader.string();
           continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.maxWaitMs = reader.int32();
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -5912,6 +5928,7 @@ export const HeartbeatRequest = {
     message.generationId = object.generationId ?? 0;
     message.memberId = object.memberId ?? "";
     message.groupInstanceId = object.groupInstanceId ?? "";
+    message.maxWaitMs = object.maxWaitMs ?? 0;
     return message;
   },
 };
@@ -7755,6 +7772,7 @@ export const ClientApiService = {
     responseSerialize: (value: SyncGroupResponse) => (SyncGroupResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => SyncGroupResponse.decode(value),
   },
+  /** With max_wait_ms, a long poll answered when a rebalance starts. */
   heartbeat: {
     path: "/rivulet.client.v1.ClientApi/Heartbeat",
     requestStream: false,
@@ -7860,6 +7878,7 @@ export interface ClientApiServer extends UntypedServiceImplementation {
   joinGroup: handleUnaryCall<JoinGroupRequest, JoinGroupResponse>;
   /** Answered once the leader's assignment is stored. */
   syncGroup: handleUnaryCall<SyncGroupRequest, SyncGroupResponse>;
+  /** With max_wait_ms, a long poll answered when a rebalance starts. */
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
   leaveGroup: handleUnaryCall<LeaveGroupRequest, LeaveGroupResponse>;
   offsetCommit: handleUnaryCall<OffsetCommitRequest, OffsetCommitResponse>;
@@ -8157,6 +8176,7 @@ export interface ClientApiClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SyncGroupResponse) => void,
   ): ClientUnaryCall;
+  /** With max_wait_ms, a long poll answered when a rebalance starts. */
   heartbeat(
     request: HeartbeatRequest,
     callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
