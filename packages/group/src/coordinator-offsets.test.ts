@@ -121,16 +121,55 @@ describe('OffsetCommit and OffsetFetch', () => {
     expect(committedOffsets(test, [0, 1, 2]).map((partition) => partition.offset)).toEqual([-1, 42, -1]);
   });
 
-  it('refuses every partition to a member that has no assignment of this generation', async () => {
+  it('lets a member with no assignment of this generation commit only what it held before and nobody holds now', async () => {
     const test = testCoordinator();
-    const [leader] = await stableGroup(test, [null]);
+    const [leader] = await stableGroup(test, [null]); // partition 0 in generation 1
     // A failed assignment write forgets the assignments; the member is back in the rebalance at generation 2.
     const rejoin = test.coordinator.joinGroup(joinRequest({ memberId: leader!.memberId }));
     expect((await rejoin).generationId).toBe(2);
     test.log.failAppends(new RivuletError('NOT_ENOUGH_REPLICAS'));
-    await test.coordinator.syncGroup(syncRequest(leader!.memberId, 2, { assignments: [{ memberId: leader!.memberId, assignment: assignment([0]) }] }));
+    await test.coordinator.syncGroup(syncRequest(leader!.memberId, 2, { assignments: [{ memberId: leader!.memberId, assignment: assignment([0, 1]) }] }));
     test.log.failAppends(null);
-    expect(codes(await test.coordinator.commitOffsets(commitRequest(leader!.memberId, 2, [0])))).toEqual([ErrorCode.ILLEGAL_GENERATION]);
+    expect(codes(await test.coordinator.commitOffsets(commitRequest(leader!.memberId, 2, [0, 1])))).toEqual([0, ErrorCode.ILLEGAL_GENERATION]);
+  });
+
+  it('lets a cooperative member commit the partitions it gives up after learning its new assignment, until another member holds them', async () => {
+    const test = testCoordinator();
+    const [a, b] = await stableGroup(test, [null, null]); // a: 0, b: 1
+    // A third member joins; the leader's cooperative assignment takes partition 1 from b and holds it back.
+    const joinC = test.coordinator.joinGroup(joinRequest({ clientId: 'c' }));
+    const joins = [a!, b!].map((m) => test.coordinator.joinGroup(joinRequest({ memberId: m.memberId, clientId: 'client' })));
+    test.scheduler.advance(0);
+    const [ja, jb, jc] = await Promise.all([...joins, joinC]);
+    const generation2 = ja!.generationId;
+    const syncs = [
+      test.coordinator.syncGroup(syncRequest(a!.memberId, generation2, { assignments: [
+        { memberId: a!.memberId, assignment: assignment([0]) },
+        { memberId: b!.memberId, assignment: assignment([]) },
+        { memberId: jc!.memberId, assignment: assignment([]) },
+      ] })),
+      test.coordinator.syncGroup(syncRequest(jb!.memberId, generation2)),
+      test.coordinator.syncGroup(syncRequest(jc!.memberId, generation2)),
+    ];
+    await Promise.all(syncs);
+    // b commits partition 1 in onPartitionsRevoked, in generation 2; c may not commit what it never held.
+    expect(codes(await test.coordinator.commitOffsets(commitRequest(b!.memberId, generation2, [1])))).toEqual([0]);
+    expect(codes(await test.coordinator.commitOffsets(commitRequest(jc!.memberId, generation2, [1])))).toEqual([ErrorCode.ILLEGAL_GENERATION]);
+    // Next rebalance: c gets partition 1; b's commits for it are refused from then on.
+    const rejoins = [a!.memberId, b!.memberId, jc!.memberId].map((memberId) => test.coordinator.joinGroup(joinRequest({ memberId })));
+    test.scheduler.advance(0);
+    const generation3 = (await Promise.all(rejoins))[0]!.generationId;
+    await Promise.all([
+      test.coordinator.syncGroup(syncRequest(a!.memberId, generation3, { assignments: [
+        { memberId: a!.memberId, assignment: assignment([0]) },
+        { memberId: b!.memberId, assignment: assignment([]) },
+        { memberId: jc!.memberId, assignment: assignment([1]) },
+      ] })),
+      test.coordinator.syncGroup(syncRequest(b!.memberId, generation3)),
+      test.coordinator.syncGroup(syncRequest(jc!.memberId, generation3)),
+    ]);
+    expect(codes(await test.coordinator.commitOffsets(commitRequest(b!.memberId, generation3, [1])))).toEqual([ErrorCode.ILLEGAL_GENERATION]);
+    expect(codes(await test.coordinator.commitOffsets(commitRequest(jc!.memberId, generation3, [1])))).toEqual([0]);
   });
 
   it('does not check members whose assignment is not a consumer assignment, and warns once', async () => {

@@ -49,6 +49,9 @@ import type {
   SyncGroupResult,
 } from './types.js';
 
+/** Whether a member may commit an offset of a topic-partition. */
+type OwnershipCheck = (topic: string, partition: number) => boolean;
+
 export interface GroupCoordinatorOptions {
   readonly config: GroupConfig;
   /** Partitions of __consumer_offsets. */
@@ -703,7 +706,8 @@ export class GroupCoordinator implements GroupCoordinatorApi {
     if (typeof validation === 'number') return everyPartition(validation);
     const committer = validation.member;
     if (existingGroup !== undefined && committer !== null) this.restartSessionTimer(coordinated, existingGroup, committer);
-    const assignedPartitions = existingGroup !== undefined && committer !== null && existingGroup.protocolType === CONSUMER_PROTOCOL_TYPE ? this.assignedPartitionsOf(existingGroup, committer) : null;
+    const isOwnedByCommitter =
+      existingGroup !== undefined && committer !== null && existingGroup.protocolType === CONSUMER_PROTOCOL_TYPE ? this.ownershipCheck(existingGroup, committer) : null;
 
     const commitTimestampMs = this.clock.wallClockMs();
     const accepted: PartitionOffset[] = [];
@@ -711,7 +715,7 @@ export class GroupCoordinator implements GroupCoordinatorApi {
     const topics = request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitions.map((offset) => {
-        const refusal = this.commitRefusal(topic.name, offset, assignedPartitions);
+        const refusal = this.commitRefusal(topic.name, offset, isOwnedByCommitter);
         if (refusal !== ErrorCode.NONE) return { partitionIndex: offset.partitionIndex, errorCode: refusal };
         accepted.push({
           topic: topic.name,
@@ -752,15 +756,37 @@ export class GroupCoordinator implements GroupCoordinatorApi {
   }
 
   /** Why one partition of a validated commit is refused, or NONE. */
-  private commitRefusal(topic: string, offset: OffsetCommitRequest['topics'][number]['partitions'][number], assignedPartitions: AssignedPartitions): number {
+  private commitRefusal(topic: string, offset: OffsetCommitRequest['topics'][number]['partitions'][number], isOwnedByCommitter: OwnershipCheck | null): number {
     if (!Number.isInteger(offset.partitionIndex) || offset.partitionIndex < 0 || offset.partitionIndex > 0x7fffffff) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (!Number.isSafeInteger(offset.committedOffset) || !Number.isInteger(offset.committedLeaderEpoch) || offset.committedLeaderEpoch < -0x80000000 || offset.committedLeaderEpoch > 0x7fffffff) {
       return ErrorCode.INVALID_REQUEST;
     }
     if (offset.committedMetadata !== null && utf8ByteLength(offset.committedMetadata) > this.config.offsetMetadataMaxBytes) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
-    // Ours, beyond Kafka: a consumer commits only what it was assigned in this generation.
-    if (assignedPartitions !== null && !(assignedPartitions.get(topic)?.has(offset.partitionIndex) ?? false)) return ErrorCode.ILLEGAL_GENERATION;
+    // Ours, beyond Kafka: a consumer commits only what it owns (see ownershipCheck).
+    if (isOwnedByCommitter !== null && !isOwnedByCommitter(topic, offset.partitionIndex)) return ErrorCode.ILLEGAL_GENERATION;
     return ErrorCode.NONE;
+  }
+
+  /**
+   * Which partitions a consumer-protocol member may commit: those assigned to it in the current
+   * generation, and those it held in its previous assignment that no member holds now — a
+   * cooperative member gives partitions up (and commits them, in onPartitionsRevoked) after it
+   * learned its new assignment, and the group hands them over only in the next rebalance. null
+   * (no check) when its assignment cannot be decoded.
+   */
+  private ownershipCheck(group: Group, member: Member): OwnershipCheck | null {
+    const assigned = this.assignedPartitionsOf(group, member);
+    if (assigned === null) return null;
+    return (topic, partition) => {
+      if (assigned.get(topic)?.has(partition) === true) return true;
+      if (member.previousAssignmentGenerationId === null) return false;
+      if (member.previousAssignedPartitions === undefined) member.previousAssignedPartitions = this.decodeAssignedPartitions(group, member, member.previousAssignment);
+      if (member.previousAssignedPartitions?.get(topic)?.has(partition) !== true) return false;
+      for (const other of group.members.values()) {
+        if (other !== member && this.assignedPartitionsOf(group, other)?.get(topic)?.has(partition) === true) return false;
+      }
+      return true;
+    };
   }
 
   /**
@@ -769,26 +795,28 @@ export class GroupCoordinator implements GroupCoordinatorApi {
    */
   private assignedPartitionsOf(group: Group, member: Member): AssignedPartitions {
     if (member.assignmentGenerationId !== group.generationId) return new Map();
-    if (member.assignedPartitions === undefined) {
-      try {
-        const assignment = decodeConsumerAssignment(member.assignment);
-        const byTopic = new Map<string, Set<number>>();
-        for (const { topic, partitions } of assignment.assignedPartitions) {
-          const assigned = byTopic.get(topic) ?? new Set<number>();
-          for (const partition of partitions) assigned.add(partition);
-          byTopic.set(topic, assigned);
-        }
-        member.assignedPartitions = byTopic;
-      } catch (error) {
-        if (!(error instanceof MalformedBytesError)) throw error;
-        member.assignedPartitions = null;
-        this.logger.warn(
-          { groupId: group.groupId, memberId: member.memberId, generationId: group.generationId, err: error },
-          "member's assignment is not a consumer protocol assignment: its commits are not checked against it",
-        );
-      }
-    }
+    if (member.assignedPartitions === undefined) member.assignedPartitions = this.decodeAssignedPartitions(group, member, member.assignment);
     return member.assignedPartitions;
+  }
+
+  private decodeAssignedPartitions(group: Group, member: Member, bytes: Uint8Array): AssignedPartitions {
+    try {
+      const assignment = decodeConsumerAssignment(bytes);
+      const byTopic = new Map<string, Set<number>>();
+      for (const { topic, partitions } of assignment.assignedPartitions) {
+        const assigned = byTopic.get(topic) ?? new Set<number>();
+        for (const partition of partitions) assigned.add(partition);
+        byTopic.set(topic, assigned);
+      }
+      return byTopic;
+    } catch (error) {
+      if (!(error instanceof MalformedBytesError)) throw error;
+      this.logger.warn(
+        { groupId: group.groupId, memberId: member.memberId, generationId: group.generationId, err: error },
+        "member's assignment is not a consumer protocol assignment: its commits are not checked against it",
+      );
+      return null;
+    }
   }
 
   fetchOffsets(request: OffsetFetchRequest): OffsetFetchResult {

@@ -36,6 +36,15 @@ export class Member {
   assignmentGenerationId: number | null = null;
   /** `assignment` decoded by the consumer protocol, once a commit needed it; undefined until then. */
   assignedPartitions: AssignedPartitions | undefined = undefined;
+  /**
+   * The assignment it held before `assignment` (or before a failed rebalance emptied it), with
+   * its generation: a cooperative member commits the partitions it gives up after it learned
+   * its new assignment.
+   */
+  previousAssignment: Uint8Array = EMPTY_BYTES;
+  previousAssignmentGenerationId: number | null = null;
+  /** `previousAssignment` decoded, once a commit needed it. */
+  previousAssignedPartitions: AssignedPartitions | undefined = undefined;
   /** The generation in which the member last sent a SyncGroup. */
   syncedGenerationId: number | null = null;
   /** Its JoinGroup, parked until the rebalance completes. */
@@ -87,6 +96,11 @@ export class Member {
   }
 
   setAssignment(assignment: Uint8Array, generationId: number | null): void {
+    if (this.assignmentGenerationId !== null && generationId !== this.assignmentGenerationId) {
+      this.previousAssignment = this.assignment;
+      this.previousAssignmentGenerationId = this.assignmentGenerationId;
+      this.previousAssignedPartitions = undefined;
+    }
     this.assignment = assignment;
     this.assignmentGenerationId = generationId;
     this.assignedPartitions = undefined;
