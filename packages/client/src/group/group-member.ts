@@ -16,8 +16,8 @@ export interface MembershipHost {
   ownedPartitions(): TopicPartitionRef[];
   /**
    * Gives partitions up in a rebalance, first committing what was consumed of them (when
-   * committing automatically) if `commit`: only before rejoining, as the coordinator accepts
-   * commits only for partitions assigned in the current generation.
+   * committing automatically) if `commit`: before rejoining, while the member still holds
+   * them, since the coordinator refuses commits for partitions another member holds.
    */
   revokePartitions(partitions: readonly TopicPartitionRef[], commit: boolean): Promise<void>;
   /** Commits what was consumed of every partition (when committing automatically), before a cooperative rejoin. */
