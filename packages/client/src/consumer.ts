@@ -39,9 +39,8 @@ export interface RebalanceListener {
   /**
    * Before partitions are given up, once their records in the application's hands are done. With
    * autoCommit their offsets are committed by then. Under the cooperative protocol this comes
-   * after the rebalance, when the coordinator no longer accepts commits for them: what was
-   * consumed of them was committed before the rebalance (autoCommit), and records consumed
-   * during it are consumed again by their new member.
+   * after the rebalance; the coordinator still accepts commits for them here, until the next
+   * rebalance hands them to another member.
    */
   onPartitionsRevoked?(partitions: TopicPartitionRef[]): Promise<void> | void;
   /** Partitions the group may already have given to another member (this member missed a generation): nothing can be committed for them. Default: onPartitionsRevoked. */
