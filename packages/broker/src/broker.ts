@@ -1,11 +1,11 @@
 import { AssertionError, ErrorCode, RivuletError, systemRandom, systemScheduler, topicPartitionKey, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
-import type { GroupCoordinatorApi } from '@rivulet/group';
+import type { GroupCoordinatorApi, OffsetCommitRequest, OffsetCommitResult } from '@rivulet/group';
 import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration, type TopicImage } from '@rivulet/metadata';
 import type { controllerApi, replicationApi } from '@rivulet/proto';
 import type { AlterPartitionProposal } from '@rivulet/replication';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
 import { FetchWaiters } from './fetch-waiters.js';
-import { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC, GroupService, type GroupCoordinatorSettings } from './group-service.js';
+import { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC, GroupService, commitOffsetsOfKnownPartitions, type GroupCoordinatorSettings } from './group-service.js';
 import { Partition } from './partition.js';
 import { ProducerIdManager, initProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from './producer-ids.js';
 import { ReplicaFetcherManager, type ReplicaTransportFactory } from './replica-fetcher.js';
@@ -249,6 +249,15 @@ export class Broker {
   /** The consumer-group coordinator for the offsets-topic partitions this broker leads. */
   get groups(): GroupCoordinatorApi {
     return this.groupService.coordinator;
+  }
+
+  /**
+   * OffsetCommit as Kafka's request handler does it, for both front-ends: partitions of topics
+   * that do not exist are answered UNKNOWN_TOPIC_OR_PARTITION and never reach the coordinator,
+   * which answers the rest. Answers follow the request's order.
+   */
+  commitGroupOffsets(request: OffsetCommitRequest): Promise<OffsetCommitResult> {
+    return commitOffsetsOfKnownPartitions(this.groups, (topic, partition) => this.image.topicsByName.get(topic)?.partitions.has(partition) === true, request);
   }
 
   /** Kafka FindCoordinator for a group: the node leading its offsets-topic partition (creating the topic on first use). */

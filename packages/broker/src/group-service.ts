@@ -1,5 +1,5 @@
-import { AssertionError, RivuletError, assert, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
-import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type StoredGroupRecord } from '@rivulet/group';
+import { AssertionError, ErrorCode, RivuletError, assert, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
+import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type OffsetCommitRequest, type OffsetCommitResult, type StoredGroupRecord } from '@rivulet/group';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
 import type { Partition } from './partition.js';
 
@@ -272,6 +272,39 @@ export class GroupService {
     this.loadedEpochs.clear();
     this.coordinator.close();
   }
+}
+
+/**
+ * OffsetCommit as Kafka's request handler does it: partitions of topics that do not exist are
+ * answered UNKNOWN_TOPIC_OR_PARTITION and never reach the coordinator, which answers the rest.
+ * Answers follow the request's order.
+ */
+export async function commitOffsetsOfKnownPartitions(
+  groups: GroupCoordinatorApi,
+  partitionExists: (topic: string, partition: number) => boolean,
+  request: OffsetCommitRequest,
+): Promise<OffsetCommitResult> {
+  const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+  const known = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => partitionExists(t.name, p.partitionIndex)) })).filter((t) => t.partitions.length > 0);
+  const answers = new Map<string, number>();
+  if (known.length > 0) {
+    try {
+      const result = await groups.commitOffsets({ ...request, topics: known });
+      for (const t of result.topics) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), p.errorCode);
+    } catch (err) {
+      const { code } = coordinatorAppendError(err);
+      for (const t of known) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), code);
+    }
+  }
+  return {
+    topics: request.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map(({ partitionIndex }) => ({
+        partitionIndex,
+        errorCode: partitionExists(t.name, partitionIndex) ? (answers.get(key(t.name, partitionIndex)) ?? ErrorCode.UNKNOWN_SERVER_ERROR) : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      })),
+    })),
+  };
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

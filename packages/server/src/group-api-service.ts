@@ -1,5 +1,5 @@
 import { AssertionError, ErrorCode, RivuletError } from '@rivulet/common';
-import type { Broker, GroupState, JoinGroupResult, OffsetCommitTopic, SyncGroupResult } from '@rivulet/broker';
+import type { Broker, GroupState, JoinGroupResult, SyncGroupResult } from '@rivulet/broker';
 import type { clientApi } from '@rivulet/proto';
 import type { ServiceHandlers } from '@rivulet/transport-grpc';
 import type { NodeMetrics } from './metrics.js';
@@ -182,47 +182,17 @@ async function findCoordinator(broker: Broker, groupId: string): Promise<clientA
   return { errorCode: ErrorCode.NONE, errorMessage: '', nodeId, host: endpoint.host, grpcPort: endpoint.grpcPort };
 }
 
-/** As Kafka's request handler: partitions of topics that do not exist are UNKNOWN_TOPIC_OR_PARTITION and never reach the coordinator. */
+/** Partitions of topics that do not exist are answered UNKNOWN_TOPIC_OR_PARTITION (Broker.commitGroupOffsets). */
 async function commitOffsets(broker: Broker, request: clientApi.OffsetCommitRequest): Promise<clientApi.OffsetCommitResponse> {
-  const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-  const names = [...new Set(request.topics.map((t) => t.name))];
-  const existing = new Set(
-    (names.length === 0 ? [] : broker.describeTopics(names))
-      .filter((d) => d.errorCode === ErrorCode.NONE)
-      .flatMap((d) => d.partitions.map((p) => key(d.name, p.partition))),
-  );
-  const answers = new Map<string, number>();
-  const topics: OffsetCommitTopic[] = [];
-  for (const t of request.topics) {
-    const partitions = t.partitions.filter((p) => {
-      if (existing.has(key(t.name, p.partitionIndex))) return true;
-      answers.set(key(t.name, p.partitionIndex), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      return false;
-    });
-    if (partitions.length > 0) topics.push({ name: t.name, partitions });
-  }
-  if (topics.length > 0) {
-    try {
-      const result = await broker.groups.commitOffsets({
-        groupId: request.groupId,
-        generationId: request.generationId,
-        memberId: request.memberId,
-        groupInstanceId: nullIfEmpty(request.groupInstanceId),
-        retentionTimeMs: request.retentionTimeMs,
-        topics,
-      });
-      for (const t of result.topics) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), p.errorCode);
-    } catch (err) {
-      const errorCode = groupErrorOf(err).code;
-      for (const t of topics) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), errorCode);
-    }
-  }
-  return {
-    topics: request.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: answers.get(key(t.name, p.partitionIndex)) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
-    })),
-  };
+  const result = await broker.commitGroupOffsets({
+    groupId: request.groupId,
+    generationId: request.generationId,
+    memberId: request.memberId,
+    groupInstanceId: nullIfEmpty(request.groupInstanceId),
+    retentionTimeMs: request.retentionTimeMs,
+    topics: request.topics,
+  });
+  return { topics: result.topics.map((t) => ({ name: t.name, partitions: [...t.partitions] })) };
 }
 
 /** A rejection as the error it answers with; anything but a RivuletError is a bug and propagates. */

@@ -75,20 +75,37 @@ function checkedRequest(request: unknown, method: string): unknown {
   return request;
 }
 
-function abortOnCancel(call: { on(event: 'cancelled', listener: () => void): unknown }): AbortSignal {
+interface CancellableCall {
+  on(event: 'cancelled', listener: () => void): unknown;
+  removeListener(event: 'cancelled', listener: () => void): unknown;
+}
+
+function abortOnCancel(call: CancellableCall): AbortSignal {
+  return watchCancel(call).signal;
+}
+
+/** The call's cancellation as a signal, and a way to stop watching once the call is answered. */
+function watchCancel(call: CancellableCall): { signal: AbortSignal; stopWatching(): void } {
   const controller = new AbortController();
-  call.on('cancelled', () => controller.abort());
-  return controller.signal;
+  const onCancel = (): void => controller.abort();
+  call.on('cancelled', onCancel);
+  return { signal: controller.signal, stopWatching: () => call.removeListener('cancelled', onCancel) };
 }
 
 function adaptUnary(name: string, handler: UnaryHandler<unknown, unknown>, logger: Logger) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
-    const signal = abortOnCancel(call);
+    // grpc-js reports a unary call as cancelled when its stream closes, answered or not; an
+    // answered call must not abort its signal (an AbortError per request is costly).
+    const { signal, stopWatching } = watchCancel(call);
     Promise.resolve()
       .then(() => handler(checkedRequest(call.request, name), signal, call.getPeer()))
       .then(
-        (response) => callback(null, response),
+        (response) => {
+          stopWatching();
+          callback(null, response);
+        },
         (err: unknown) => {
+          stopWatching();
           if (!(err instanceof RivuletError)) logger.error({ err, method: name }, 'grpc handler failed');
           callback(toStatus(err));
         },

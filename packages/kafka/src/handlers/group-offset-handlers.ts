@@ -1,5 +1,5 @@
 import { ErrorCode, assert } from '@rivulet/common';
-import type { OffsetCommitTopic, OffsetFetchResult } from '@rivulet/broker';
+import type { OffsetFetchResult } from '@rivulet/broker';
 import type { MessageValue } from '../schema/field.js';
 import { coordinatorErrorOf } from './group-handlers.js';
 import type { HandlerContext } from './handler-context.js';
@@ -22,8 +22,6 @@ interface OffsetCommitRequestBody {
   }[];
 }
 
-const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
 /** OffsetCommit v9 is the first to answer GROUP_ID_NOT_FOUND; older versions expect ILLEGAL_GENERATION for an unknown group. */
 const GROUP_ID_NOT_FOUND_VERSION = 9;
 
@@ -38,63 +36,33 @@ const GROUP_ID_NOT_FOUND_VERSION = 9;
  */
 export async function handleOffsetCommit(request: MessageValue, version: number, context: HandlerContext): Promise<MessageValue> {
   const body = request as unknown as OffsetCommitRequestBody;
-  const answers = new Map<string, number>();
-  const exists = partitionsThatExist(context, body.topics.map((t) => t.name));
-  const topics: OffsetCommitTopic[] = [];
-  for (const t of body.topics) {
-    const partitions = t.partitions.filter((p) => {
-      if (exists(t.name, p.partitionIndex)) return true;
-      answers.set(partitionKey(t.name, p.partitionIndex), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      return false;
-    });
-    if (partitions.length === 0) continue;
-    topics.push({
+  const result = await context.broker.commitGroupOffsets({
+    groupId: body.groupId,
+    generationId: body.generationIdOrMemberEpoch,
+    memberId: body.memberId,
+    groupInstanceId: body.groupInstanceId,
+    retentionTimeMs: body.retentionTimeMs,
+    topics: body.topics.map((t) => ({
       name: t.name,
-      partitions: partitions.map((p) => ({
+      partitions: t.partitions.map((p) => ({
         partitionIndex: p.partitionIndex,
         committedOffset: p.committedOffset,
         committedLeaderEpoch: p.committedLeaderEpoch,
         committedMetadata: p.committedMetadata,
       })),
-    });
-  }
-  if (topics.length > 0) {
-    try {
-      const result = await context.broker.groups.commitOffsets({
-        groupId: body.groupId,
-        generationId: body.generationIdOrMemberEpoch,
-        memberId: body.memberId,
-        groupInstanceId: body.groupInstanceId,
-        retentionTimeMs: body.retentionTimeMs,
-        topics,
-      });
-      for (const t of result.topics) {
-        for (const p of t.partitions) {
-          const isUnknownGroup = p.errorCode === ErrorCode.GROUP_ID_NOT_FOUND && version < GROUP_ID_NOT_FOUND_VERSION;
-          answers.set(partitionKey(t.name, p.partitionIndex), isUnknownGroup ? ErrorCode.ILLEGAL_GENERATION : p.errorCode);
-        }
-      }
-    } catch (err) {
-      const errorCode = coordinatorErrorOf(err);
-      for (const t of topics) for (const p of t.partitions) answers.set(partitionKey(t.name, p.partitionIndex), errorCode);
-    }
-  }
+    })),
+  });
+  const isUnknownGroupAnswer = version < GROUP_ID_NOT_FOUND_VERSION;
   return {
     throttleTimeMs: 0,
-    topics: body.topics.map((t) => ({
+    topics: result.topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: answers.get(partitionKey(t.name, p.partitionIndex)) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        errorCode: isUnknownGroupAnswer && p.errorCode === ErrorCode.GROUP_ID_NOT_FOUND ? ErrorCode.ILLEGAL_GENERATION : p.errorCode,
+      })),
     })),
   };
-}
-
-/** Whether a topic-partition exists, for the topics a request names (one look at the metadata). */
-function partitionsThatExist(context: HandlerContext, names: string[]): (topic: string, partition: number) => boolean {
-  const unique = [...new Set(names)];
-  // describeTopics([]) describes every topic: ask only when the request names some.
-  const described = unique.length === 0 ? [] : context.broker.describeTopics(unique);
-  const known = new Set(described.filter((d) => d.errorCode === ErrorCode.NONE).flatMap((d) => d.partitions.map((p) => partitionKey(d.name, p.partition))));
-  return (topic, partition) => known.has(partitionKey(topic, partition));
 }
 
 /** Every partition of an OffsetCommit request answered with one error code. */

@@ -1,4 +1,4 @@
-import type { Broker, BrokerEndpoint, GroupCoordinatorApi, TopicDescription } from '@rivulet/broker';
+import { commitOffsetsOfKnownPartitions, type Broker, type BrokerEndpoint, type GroupCoordinatorApi, type OffsetCommitRequest, type TopicDescription } from '@rivulet/broker';
 import { routeRequest } from '../handlers/request-router.js';
 import type { HandlerContext } from '../handlers/handler-context.js';
 import { compiledApi } from '../schema/api-registry.js';
@@ -56,6 +56,7 @@ export function fakeContext(groups: FakeGroups, options: FakeBrokerOptions = {})
   const topics = options.topics ?? {};
   const broker = {
     groups: groups.api,
+    commitGroupOffsets: (request: OffsetCommitRequest) => commitOffsetsOfKnownPartitions(groups.api, (topic, partition) => partition < (topics[topic] ?? 0), request),
     findGroupCoordinator: options.findGroupCoordinator ?? (() => Promise.resolve(SELF_NODE_ID)),
     describeCluster: () => ({ clusterId: 'test-cluster', controllerId: SELF_NODE_ID, brokers: options.brokers ?? [] }),
     describeTopics: (names: string[]): TopicDescription[] =>
