@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RivuletClient } from '@rivulet/client';
+import { hasKcat } from '@rivulet/kafka/testing/kcat';
 import { startEmbeddedNode, type RunningNode } from '@rivulet/server';
 
 // One node, both front-ends: what a Kafka client writes, a Rivulet client reads, and the
 // other way round. Both protocols carry the same RecordBatch bytes to the same log.
 
 const run = promisify(execFile);
-// kcat comes from Debian (`apt-get install kcat`); npm test installs it where it may.
-const hasKcat = ['/usr/bin/kcat', '/usr/local/bin/kcat'].some((p) => existsSync(p));
 
 let node: RunningNode;
 let rivulet: RivuletClient;
