@@ -135,13 +135,32 @@ async function kafkajsRows(bootstrap: string, topic: string, pid: number): Promi
     );
   });
   await producer.disconnect();
+  // Reading back goes through a consumer group: KafkaJS has no other way to consume.
+  const consumer = kafka.consumer({ groupId: `bench-${topic}`, maxBytesPerPartition: 1 << 20, maxBytes: 50 << 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let consumed = 0;
+  const consume = await measure(pid, recordCount * recordBytes, async () => {
+    await new Promise<void>((resolve) => {
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          consumed += batch.messages.length;
+          if (consumed >= recordCount) resolve();
+        },
+      });
+    });
+  });
+  await consumer.disconnect();
   const ms = (p: number) => (latencyUs.getValueAtPercentile(p) / 1000).toFixed(1);
-  return [row('KafkaJS 2.2', 'produce', recordCount, produce.seconds, produce.cpuPerGb, `${ms(50)} / ${ms(99)}`)];
+  return [
+    row('KafkaJS 2.2', 'produce', recordCount, produce.seconds, produce.cpuPerGb, `${ms(50)} / ${ms(99)}`),
+    row('KafkaJS 2.2 (consumer group)', 'consume', recordCount, consume.seconds, consume.cpuPerGb),
+  ];
 }
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'rivulet-bench-kafka-'));
-  const node = new NodeProcess({ dataDir, args: ['--kafka-port', '0', '--auto-create-topics', 'false'] });
+  const node = new NodeProcess({ dataDir, args: ['--kafka-port', '0', '--auto-create-topics', 'false', '--group-initial-rebalance-delay-ms', '0'] });
   await node.start();
   try {
     const pid = node.pid!;
