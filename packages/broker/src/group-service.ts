@@ -1,5 +1,5 @@
 import { AssertionError, ErrorCode, RivuletError, assert, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
-import { DEFAULT_GROUP_CONFIG, GroupCoordinator, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type OffsetCommitRequest, type OffsetCommitResult, type StoredGroupRecord } from '@rivulet/group';
+import { DEFAULT_GROUP_CONFIG, GroupCoordinator, coordinatorErrorCode, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type OffsetCommitRequest, type OffsetCommitResult, type StoredGroupRecord } from '@rivulet/group';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
 import type { Partition } from './partition.js';
 
@@ -260,9 +260,9 @@ export class GroupService {
       await replica.appendRecordsAsLeader(batch, -1, this.options.offsetsCommitTimeoutMs);
       for (const pending of chunk) pending.resolve();
     } catch (err) {
+      // The coordinator maps the log's errors to what group clients expect (coordinatorErrorCode).
       if (err instanceof AssertionError) throw err;
-      const failure = coordinatorAppendError(err);
-      for (const pending of chunk) pending.reject(failure);
+      for (const pending of chunk) pending.reject(err);
     }
   }
 
@@ -292,8 +292,8 @@ export async function commitOffsetsOfKnownPartitions(
       const result = await groups.commitOffsets({ ...request, topics: known });
       for (const t of result.topics) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), p.errorCode);
     } catch (err) {
-      const { code } = coordinatorAppendError(err);
-      for (const t of known) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), code);
+      const errorCode = coordinatorErrorCode(err, 'offsets');
+      for (const t of known) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), errorCode);
     }
   }
   return {
@@ -309,32 +309,4 @@ export async function commitOffsetsOfKnownPartitions(
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/**
- * What a failed append means to a group client, as Kafka's coordinator maps it: leadership
- * lost → NOT_COORDINATOR (find the coordinator again); not enough replicas or a timeout →
- * COORDINATOR_NOT_AVAILABLE (retry); a record too large → INVALID_COMMIT_OFFSET_SIZE.
- */
-export function coordinatorAppendError(err: unknown): RivuletError {
-  if (err instanceof AssertionError || !(err instanceof RivuletError)) throw err;
-  const message = `writing to ${GROUP_OFFSETS_TOPIC} failed: ${err.message}`;
-  switch (err.errorName) {
-    case 'NOT_LEADER_OR_FOLLOWER':
-    case 'FENCED_LEADER_EPOCH':
-    case 'KAFKA_STORAGE_ERROR':
-    case 'NOT_COORDINATOR':
-      return new RivuletError('NOT_COORDINATOR', message, {}, { cause: err });
-    case 'UNKNOWN_TOPIC_OR_PARTITION':
-    case 'NOT_ENOUGH_REPLICAS':
-    case 'NOT_ENOUGH_REPLICAS_AFTER_APPEND':
-    case 'REQUEST_TIMED_OUT':
-      return new RivuletError('COORDINATOR_NOT_AVAILABLE', message, {}, { cause: err });
-    case 'MESSAGE_TOO_LARGE':
-    case 'RECORD_LIST_TOO_LARGE':
-    case 'INVALID_FETCH_SIZE':
-      return new RivuletError('INVALID_COMMIT_OFFSET_SIZE', message, {}, { cause: err });
-    default:
-      return new RivuletError('UNKNOWN_SERVER_ERROR', message, {}, { cause: err });
-  }
 }

@@ -14,5 +14,5 @@ export type { InitProducerIdRequest, InitProducerIdResponse } from './producer-i
 export { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC } from './group-service.js';
 export type { GroupCoordinatorSettings } from './group-service.js';
 export type * from '@rivulet/group';
-export { DEFAULT_GROUP_CONFIG } from '@rivulet/group';
+export { DEFAULT_GROUP_CONFIG, coordinatorErrorCode } from '@rivulet/group';
 export { commitOffsetsOfKnownPartitions } from './group-service.js';

@@ -83,7 +83,8 @@ interface CoordinatedPartition {
 }
 
 /** Why a record batch is appended: it decides how an append error is told to the client (as Kafka does). */
-type WritePurpose = 'membership' | 'offsets' | 'deletion';
+/** What a write of the coordinator is for, which decides how its failure is answered. */
+export type WritePurpose = 'membership' | 'offsets' | 'deletion';
 
 /** One partition's offset, being committed or expired. */
 interface PartitionOffset {
@@ -1065,7 +1066,7 @@ export class GroupCoordinator implements GroupCoordinatorApi {
     return appended.then(
       () => ErrorCode.NONE,
       (error: unknown) => {
-        const errorCode = clientErrorCode(error, purpose);
+        const errorCode = coordinatorErrorCode(error, purpose);
         this.logger.debug({ partition: coordinated.partition, recordCount: records.length, errorCode, err: error }, 'group coordinator append failed');
         return errorCode;
       },
@@ -1101,8 +1102,15 @@ function validateCommit(group: Group | undefined, request: OffsetCommitRequest):
   return { member };
 }
 
-/** How an append error reaches the client, as Kafka maps them: leadership errors become NOT_COORDINATOR. */
-function clientErrorCode(error: unknown, purpose: WritePurpose): number {
+/**
+ * How a failure of the coordinator's log reaches a group client, as Kafka's coordinator maps
+ * them: errors of the __consumer_offsets partition become NOT_COORDINATOR (leadership moved:
+ * find the coordinator again) or COORDINATOR_NOT_AVAILABLE (retry), never partition errors that
+ * group clients do not expect. `purpose` is what the write was for: a timed-out assignment makes
+ * members rejoin, a too-large commit is INVALID_COMMIT_OFFSET_SIZE.
+ */
+export function coordinatorErrorCode(error: unknown, purpose: WritePurpose): number {
+  if (error instanceof AssertionError) throw error;
   const errorCode = error instanceof RivuletError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR;
   switch (errorCode) {
     case ErrorCode.NOT_COORDINATOR:
@@ -1115,10 +1123,11 @@ function clientErrorCode(error: unknown, purpose: WritePurpose): number {
     case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     case ErrorCode.REQUEST_TIMED_OUT:
-      // A consumer answers a timed-out SyncGroup by rejoining; any other unexpected error is fatal to it.
-      return purpose === 'membership' ? ErrorCode.REBALANCE_IN_PROGRESS : errorCode;
+      // A consumer answers a timed-out SyncGroup by rejoining, a timed-out commit by retrying.
+      return purpose === 'membership' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.COORDINATOR_NOT_AVAILABLE;
     case ErrorCode.MESSAGE_TOO_LARGE:
     case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
       return purpose === 'offsets' ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE : ErrorCode.UNKNOWN_SERVER_ERROR;
     default:
       return errorCode;

@@ -1,7 +1,7 @@
 export type * from './types.js';
 export { DEFAULT_GROUP_CONFIG } from './types.js';
-export { GroupCoordinator } from './coordinator.js';
-export type { GroupCoordinatorOptions } from './coordinator.js';
+export { GroupCoordinator, coordinatorErrorCode } from './coordinator.js';
+export type { GroupCoordinatorOptions, WritePurpose } from './coordinator.js';
 export { groupPartition, javaStringHashCode } from './group-partition.js';
 export { MalformedBytesError } from './binary.js';
 export {

@@ -41,7 +41,7 @@ export async function handleDescribeGroups(request: MessageValue, version: numbe
     const described = body.groups.length === 0 ? [] : context.broker.groups.describeGroups(body.groups);
     groups = described.map((g) => describedGroup(g, includeOperations));
   } catch (err) {
-    const errorCode = coordinatorErrorOf(err);
+    const errorCode = coordinatorErrorOf(err, 'deletion');
     groups = body.groups.map((groupId) => ({ errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [] }));
   }
   return Promise.resolve({ throttleTimeMs: 0, groups });
@@ -102,7 +102,7 @@ export async function handleListGroups(request: MessageValue, _version: number, 
   try {
     return answer(context.broker.groups.listGroups(states));
   } catch (err) {
-    return answer([], coordinatorErrorOf(err));
+    return answer([], coordinatorErrorOf(err, 'deletion'));
   }
 }
 
@@ -118,7 +118,7 @@ export async function handleDeleteGroups(request: MessageValue, _version: number
   try {
     results = groupIds.length === 0 ? [] : await context.broker.groups.deleteGroups(groupIds);
   } catch (err) {
-    const errorCode = coordinatorErrorOf(err);
+    const errorCode = coordinatorErrorOf(err, 'deletion');
     results = groupIds.map((groupId) => ({ groupId, errorCode }));
   }
   return { throttleTimeMs: 0, results: results.map((r) => ({ groupId: r.groupId, errorCode: r.errorCode })) };

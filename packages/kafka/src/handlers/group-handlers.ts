@@ -1,5 +1,5 @@
 import { AssertionError, ErrorCode, RivuletError } from '@rivulet/common';
-import type { JoinGroupResult, LeaveGroupResult, SyncGroupResult } from '@rivulet/broker';
+import { coordinatorErrorCode, type WritePurpose, type JoinGroupResult, type LeaveGroupResult, type SyncGroupResult } from '@rivulet/broker';
 import type { MessageValue } from '../schema/field.js';
 import type { HandlerContext } from './handler-context.js';
 
@@ -14,30 +14,12 @@ import type { HandlerContext } from './handler-context.js';
 // ---- shared by the group handlers ---------------------------------------------------------------
 
 /**
- * The error code for a coordinator call that rejected, as Kafka's coordinator maps failures of
- * its log (CoordinatorOperationExceptionHelper): errors of the __consumer_offsets partition
- * become COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR, which make clients look the coordinator
- * up again, rather than partition errors that group clients do not expect.
+ * The error code for a coordinator call that rejected, by the coordinator's own mapping of its
+ * log's failures; anything but a RivuletError is a bug and propagates.
  */
-export function coordinatorErrorOf(err: unknown): number {
+export function coordinatorErrorOf(err: unknown, purpose: WritePurpose = 'membership'): number {
   if (err instanceof AssertionError || !(err instanceof RivuletError)) throw err;
-  switch (err.code) {
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-    case ErrorCode.NOT_ENOUGH_REPLICAS:
-    case ErrorCode.REQUEST_TIMED_OUT:
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
-    case ErrorCode.KAFKA_STORAGE_ERROR:
-      return ErrorCode.NOT_COORDINATOR;
-    case ErrorCode.NETWORK_EXCEPTION:
-      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    case ErrorCode.MESSAGE_TOO_LARGE:
-    case ErrorCode.RECORD_LIST_TOO_LARGE:
-    case ErrorCode.INVALID_FETCH_SIZE:
-      return ErrorCode.UNKNOWN_SERVER_ERROR;
-    default:
-      return err.code;
-  }
+  return coordinatorErrorCode(err, purpose);
 }
 
 /**

@@ -120,7 +120,7 @@ function fetchGroupOffsets(context: HandlerContext, groupId: string, topics: Off
       requireStable,
     });
   } catch (err) {
-    return { errorCode: coordinatorErrorOf(err), topics: [] };
+    return { errorCode: coordinatorErrorOf(err, 'offsets'), topics: [] };
   }
 }
 
