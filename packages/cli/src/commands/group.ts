@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { RivuletAggregateError, type Admin, type CommittedOffset, type GroupDescription, type GroupLagDescription, type TopicPartitionRef } from '@rivulet/client';
 import { RivuletError } from '@rivulet/common';
 import { parseInteger, withBootstrap, withClient, type BootstrapOptions } from '../client-options.js';
@@ -103,7 +103,7 @@ interface ResetOptions extends BootstrapOptions {
 }
 
 /** The one target the options name, or what is wrong with them. */
-export function resetTarget(options: ResetOptions): OffsetResetTarget | string {
+function resetTarget(options: ResetOptions): OffsetResetTarget | string {
   const targets: OffsetResetTarget[] = [];
   if (options.toEarliest === true) targets.push({ kind: 'earliest' });
   if (options.toLatest === true) targets.push({ kind: 'latest' });
@@ -221,8 +221,8 @@ export function groupCommand(io: CliIo): Command {
     .option('--to-earliest', 'to the log start offset')
     .option('--to-latest', 'to the log-end offset (high watermark): skip everything not yet consumed')
     .option('--to-offset <n>', 'to offset N (kept between the log start and end)', parseInteger('--to-offset', 0))
-    .addOption(new Option('--to-datetime <iso>', 'to the first record at or after a time, e.g. 2024-05-01T12:00:00Z (local time without an offset)').argParser(parseDatetime))
-    .addOption(new Option('--shift-by <n>', 'move the committed offset by N, negative to go back (kept between the log start and end)').argParser(parseShift))
+    .option('--to-datetime <iso>', 'to the first record at or after a time, e.g. 2024-05-01T12:00:00Z (local time without an offset)', parseDatetime)
+    .option('--shift-by <n>', 'move the committed offset by N, negative to go back (kept between the log start and end)', parseShift)
     .option('--execute', 'commit the new offsets; without it nothing changes')
     .action(async (groupId: string, options: ResetOptions, command: Command) => {
       const target = resetTarget(options);
