@@ -4,6 +4,7 @@ import { VERSION } from '@rivulet/server';
 import { brokerCommand } from './commands/broker.js';
 import { clusterCommand } from './commands/cluster.js';
 import { consumeCommand } from './commands/consume.js';
+import { groupCommand } from './commands/group.js';
 import { partitionCommand } from './commands/partition.js';
 import { produceCommand } from './commands/produce.js';
 import { startCommand } from './commands/start.js';
@@ -21,6 +22,7 @@ export function buildProgram(io: CliIo): Command {
     partitionCommand(io),
     produceCommand(io),
     consumeCommand(io),
+    groupCommand(io),
     clusterCommand(io),
     brokerCommand(io),
   ]) program.addCommand(command);

@@ -1,14 +1,15 @@
-import { noopLogger, RivuletError } from '@rivulet/common';
+import { ErrorCode, noopLogger, RivuletError } from '@rivulet/common';
 import type { clientApi } from '@rivulet/proto';
 import type { BrokerAddress, Cluster, TopicInfo } from './cluster.js';
 import { backoffDelayMs, sleep } from './backoff.js';
-import { resultError, RivuletAggregateError, type OperationFailure } from './errors.js';
+import { resultError, RivuletAggregateError, toRivuletError, type OperationFailure } from './errors.js';
 import { decodeAssignment, decodeSubscription } from './group/consumer-protocol.js';
 import { CoordinatorLink } from './group/coordinator-link.js';
-import type { CommittedOffset } from './group/group-offsets.js';
+import { computeGroupLag, type PartitionLag } from './group/group-lag.js';
+import { checkOffsetsToCommit, NO_GENERATION, offsetCommitRequest, type CommittedOffset, type OffsetToCommit } from './group/group-offsets.js';
 import { describeQuorum, type ControllerAddress, type QuorumDescription } from './quorum.js';
 import type { BrokerTransport } from './transport.js';
-import type { TopicPartitionRef } from './types.js';
+import { tpKey, type TopicPartitionRef } from './types.js';
 
 export interface NewTopic {
   readonly name: string;
@@ -130,13 +131,36 @@ export interface GroupDescription {
   readonly members: readonly GroupMemberDescription[];
 }
 
+/** A partition of a group's lag, with the member it is assigned to. */
+export interface GroupPartitionLag extends PartitionLag {
+  /** The member the partition is assigned to; null when no member holds it (only its committed offset is known). */
+  readonly memberId: string | null;
+}
+
+/** A group with its lag: every partition it has a committed offset for or a member holds. */
+export interface GroupLagDescription {
+  readonly group: GroupDescription;
+  /** By topic and partition. */
+  readonly partitions: readonly GroupPartitionLag[];
+  /** The sum of the partitions' known lags. */
+  readonly totalLag: number;
+  /** Partitions whose high watermark could not be looked up (their lag is unknown), with why. */
+  readonly highWatermarkFailures: readonly OperationFailure[];
+}
+
+/** What a lookup of offsets found, and the partitions it failed for. */
+export interface SettledOffsets {
+  readonly listed: readonly ListedOffset[];
+  readonly failures: readonly OperationFailure[];
+}
+
 function offsetSpecTimestamp(spec: OffsetSpec): number {
   if (spec === 'earliest') return -2;
   if (spec === 'latest') return -1;
   return spec.timestampMs;
 }
 
-function throwFailures(operation: string, failures: OperationFailure[]): void {
+function throwFailures(operation: string, failures: readonly OperationFailure[]): void {
   if (failures.length > 0) throw new RivuletAggregateError(operation, failures);
 }
 
@@ -207,37 +231,44 @@ export class Admin {
 
   /** Looks offsets up at each partition's leader: earliest, latest (the high watermark) or by timestamp. */
   async listOffsets(queries: readonly OffsetQuery[]): Promise<ListedOffset[]> {
-    const responses = await this.perLeader(queries, async (connection, group) => {
+    const { listed, failures } = await this.listOffsetsSettled(queries);
+    throwFailures('listOffsets', failures);
+    return [...listed];
+  }
+
+  /**
+   * As listOffsets, but a partition whose lookup failed (no leader, a leader that did not
+   * answer, an error for the partition) is reported in `failures` instead of failing the others.
+   */
+  async listOffsetsSettled(queries: readonly OffsetQuery[]): Promise<SettledOffsets> {
+    const { answers, failures } = await this.perLeader(queries, async (connection, group) => {
       const request: clientApi.ListOffsetsRequest = {
         topics: groupByTopic(group, (q) => ({ partition: q.partition, timestamp: offsetSpecTimestamp(q.spec) })),
       };
       return (await connection.listOffsets(request, this.requestTimeoutMs)).topics;
     });
-    const failures: OperationFailure[] = [];
     const listed: ListedOffset[] = [];
-    for (const topic of responses) {
+    for (const topic of answers) {
       for (const p of topic.partitions) {
         const error = resultError(p.errorCode, p.errorMessage, { topic: topic.name, partition: p.partition });
         if (error !== undefined) failures.push({ topic: topic.name, partition: p.partition, error });
         else listed.push({ topic: topic.name, partition: p.partition, offset: p.offset, timestamp: p.timestamp });
       }
     }
-    throwFailures('listOffsets', failures);
-    return listed;
+    return { listed, failures };
   }
 
   /** Deletes records below the given offsets (Kafka's DeleteRecords); returns the new log start offsets. */
   async deleteRecords(queries: readonly DeleteRecordsQuery[]): Promise<DeletedRecords[]> {
-    const responses = await this.perLeader(queries, async (connection, group) => {
+    const { answers, failures } = await this.perLeader(queries, async (connection, group) => {
       const request: clientApi.DeleteRecordsRequest = {
         topics: groupByTopic(group, (q) => ({ partition: q.partition, offset: q.beforeOffset })),
         timeoutMs: this.requestTimeoutMs,
       };
       return (await connection.deleteRecords(request, this.requestTimeoutMs)).topics;
     });
-    const failures: OperationFailure[] = [];
     const deleted: DeletedRecords[] = [];
-    for (const topic of responses) {
+    for (const topic of answers) {
       for (const p of topic.partitions) {
         const error = resultError(p.errorCode, p.errorMessage, { topic: topic.name, partition: p.partition });
         if (error !== undefined) failures.push({ topic: topic.name, partition: p.partition, error });
@@ -373,7 +404,7 @@ export class Admin {
     );
     const failures: OperationFailure[] = [];
     for (const result of results) {
-      const error = resultError(result.errorCode, `DeleteGroups of group ${result.groupId}`, {});
+      const error = deleteGroupError(result.groupId, result.errorCode);
       // An OperationFailure names a topic; a group's failure names the group there.
       if (error !== undefined) failures.push({ topic: result.groupId, error });
     }
@@ -392,6 +423,60 @@ export class Admin {
     return response.topics
       .flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.metadata, leaderEpoch: p.committedLeaderEpoch })))
       .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /**
+   * Commits offsets for a group from outside its membership (generation -1, no member id), as
+   * Kafka's alterConsumerGroupOffsets: the coordinator accepts them only while the group has no
+   * members (NON_EMPTY_GROUP otherwise), and a group it does not know is created, Empty, with
+   * them. Partitions of topics that do not exist fail with UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async alterGroupOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<void> {
+    checkOffsetsToCommit(offsets);
+    const request = offsetCommitRequest(groupId, offsets, NO_GENERATION);
+    const response = await this.atCoordinator(
+      groupId,
+      (c) => c.offsetCommit(request, this.requestTimeoutMs),
+      (r) => r.topics.flatMap((t) => t.partitions).find((p) => p.errorCode !== ErrorCode.NONE)?.errorCode ?? ErrorCode.NONE,
+    );
+    const answers = response.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode })));
+    // The coordinator refuses a commit from outside the membership of a group with members as
+    // it refuses an unknown member; for this caller that means the group is not empty.
+    if (answers.some((a) => a.errorCode === ErrorCode.UNKNOWN_MEMBER_ID)) throw nonEmptyGroupError(groupId, 'its offsets can be changed');
+    const failures: OperationFailure[] = [];
+    for (const a of answers) {
+      const error = resultError(a.errorCode, `OffsetCommit to group ${groupId}`, { topic: a.topic, partition: a.partition });
+      if (error !== undefined) failures.push({ topic: a.topic, partition: a.partition, error });
+    }
+    throwFailures('alterGroupOffsets', failures);
+  }
+
+  /**
+   * A group's lag on every partition it has a committed offset for or a member holds: the
+   * committed offset, the high watermark (ListOffsets latest at each leader, looked up after
+   * the committed offsets) and their difference, with the member holding the partition, and
+   * the total (computeGroupLag). A partition whose high watermark cannot be looked up has an
+   * unknown lag and is listed in `highWatermarkFailures`. A group the coordinator does not know
+   * and that has no committed offsets is GROUP_ID_NOT_FOUND.
+   */
+  async describeGroupLag(groupId: string): Promise<GroupLagDescription> {
+    const [group] = await this.describeGroups([groupId]);
+    const committed = await this.listGroupOffsets(groupId);
+    if (group === undefined || (group.state === 'Dead' && committed.length === 0)) throw new RivuletError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    const owners = new Map<string, string>();
+    for (const member of group.members) for (const tp of member.assignment) owners.set(tpKey(tp.topic, tp.partition), member.memberId);
+    const committedOffsets = new Map(committed.map((c) => [tpKey(c.topic, c.partition), c.offset]));
+    const partitions = new Map<string, TopicPartitionRef>();
+    for (const tp of [...committed, ...group.members.flatMap((m) => m.assignment)]) partitions.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
+    const { listed, failures } = partitions.size === 0 ? { listed: [], failures: [] } : await this.listOffsetsSettled([...partitions.values()].map((tp) => ({ ...tp, spec: 'latest' as const })));
+    const highWatermarks = new Map(listed.map((l) => [tpKey(l.topic, l.partition), l.offset]));
+    const { partitions: lagging, totalLag } = computeGroupLag(
+      [...partitions].map(([key, tp]) => {
+        const committedOffset = committedOffsets.get(key) ?? -1;
+        return { ...tp, memberId: owners.get(key) ?? null, committedOffset: committedOffset < 0 ? null : committedOffset, highWatermark: highWatermarks.get(key) ?? null };
+      }),
+    );
+    return { group, partitions: lagging, totalLag, highWatermarkFailures: failures };
   }
 
   /**
@@ -430,29 +515,46 @@ export class Admin {
     };
   }
 
-  /** Sends one request per partition leader and gathers the per-topic answers. */
+  /**
+   * Sends one request per partition leader and gathers the per-topic answers; the queries of a
+   * partition without a known leader, or of a leader that did not answer, become failures.
+   */
   private async perLeader<Q extends TopicPartitionRef, R>(
     queries: readonly Q[],
     send: (connection: BrokerTransport, group: readonly Q[]) => Promise<R[]>,
-  ): Promise<R[]> {
+  ): Promise<{ answers: R[]; failures: OperationFailure[] }> {
     await this.cluster.refreshMetadata([...new Set(queries.map((q) => q.topic))]);
+    const failures: OperationFailure[] = [];
+    const failAll = (group: readonly Q[], error: RivuletError): void => {
+      for (const q of group) failures.push({ topic: q.topic, partition: q.partition, error });
+    };
     const byLeader = new Map<number, Q[]>();
     for (const query of queries) {
       const leader = this.cluster.leaderOf(query.topic, query.partition);
-      if (leader === undefined) {
-        const known = this.cluster.topic(query.topic) !== undefined;
-        throw new RivuletError(known ? 'LEADER_NOT_AVAILABLE' : 'UNKNOWN_TOPIC_OR_PARTITION', `no leader known for ${query.topic}-${query.partition}`, query);
+      if (leader !== undefined) {
+        byLeader.set(leader, [...(byLeader.get(leader) ?? []), query]);
+        continue;
       }
-      byLeader.set(leader, [...(byLeader.get(leader) ?? []), query]);
+      const known = this.cluster.topic(query.topic) !== undefined;
+      const where = { topic: query.topic, partition: query.partition };
+      failAll([query], new RivuletError(known ? 'LEADER_NOT_AVAILABLE' : 'UNKNOWN_TOPIC_OR_PARTITION', `no leader known for ${query.topic}-${query.partition}`, where));
     }
     const answers = await Promise.all(
-      [...byLeader].map(([nodeId, group]) => {
+      [...byLeader].map(async ([nodeId, group]) => {
         const connection = this.cluster.connectionFor(nodeId);
-        if (connection === undefined) throw new RivuletError('LEADER_NOT_AVAILABLE', `broker ${nodeId} left the metadata`, { nodeId });
-        return send(connection, group);
+        if (connection === undefined) {
+          failAll(group, new RivuletError('LEADER_NOT_AVAILABLE', `broker ${nodeId} left the metadata`, { nodeId }));
+          return [];
+        }
+        try {
+          return await send(connection, group);
+        } catch (err) {
+          failAll(group, toRivuletError(err));
+          return [];
+        }
       }),
     );
-    return answers.flat();
+    return { answers: answers.flat(), failures };
   }
 
   private topicFailures(results: readonly clientApi.TopicResult[]): OperationFailure[] {
@@ -463,6 +565,21 @@ export class Admin {
     }
     return failures;
   }
+}
+
+/** What an admin operation only an empty group allows says of a group with members. */
+function nonEmptyGroupError(groupId: string, allowed: string): RivuletError {
+  return new RivuletError(
+    'NON_EMPTY_GROUP',
+    `group ${groupId} has active members: ${allowed} only while it is empty; stop its consumers (or wait for their sessions to time out) first`,
+  );
+}
+
+/** A DeleteGroups answer as a typed error that says what it means for the group. */
+function deleteGroupError(groupId: string, errorCode: number): RivuletError | undefined {
+  if (errorCode === ErrorCode.NON_EMPTY_GROUP) return nonEmptyGroupError(groupId, 'it can be deleted');
+  if (errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return new RivuletError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+  return resultError(errorCode, `DeleteGroups of group ${groupId}`, {});
 }
 
 /** Backoff of admin lookups of a group's coordinator. */

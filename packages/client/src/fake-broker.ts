@@ -24,7 +24,7 @@ export type ProduceHook = (
 export type FetchHook = (nodeId: number, request: clientApi.FetchRequest) => clientApi.FetchResponse | Error | undefined;
 /** Answers a group request itself (a response, or an error to throw), or leaves it to the fake coordinator (undefined). */
 export type GroupHook = (api: GroupApi, request: unknown) => unknown;
-export type GroupApi = 'FindCoordinator' | 'JoinGroup' | 'SyncGroup' | 'Heartbeat' | 'LeaveGroup' | 'OffsetCommit' | 'OffsetFetch';
+export type GroupApi = 'FindCoordinator' | 'JoinGroup' | 'SyncGroup' | 'Heartbeat' | 'LeaveGroup' | 'OffsetCommit' | 'OffsetFetch' | 'DescribeGroups';
 
 const NOT_COORDINATOR = 16;
 
@@ -247,6 +247,9 @@ class FakeTransport implements BrokerTransport {
   offsetFetch(request: clientApi.OffsetFetchRequest): Promise<clientApi.OffsetFetchResponse> {
     return this.group('OffsetFetch', request, () => this.cluster.groupCoordinator.offsetFetch(request));
   }
+  describeGroups(request: clientApi.DescribeGroupsRequest): Promise<clientApi.DescribeGroupsResponse> {
+    return this.group('DescribeGroups', request, () => this.cluster.groupCoordinator.describeGroups(request));
+  }
 
   /** A group request: the hook's answer if it has one, NOT_COORDINATOR on a broker that is not the coordinator, else the fake coordinator's. */
   private async group<Res>(api: GroupApi, request: unknown, answer: () => Res | Promise<Res>, coordinatorOnly = true): Promise<Res> {
@@ -291,9 +294,6 @@ class FakeTransport implements BrokerTransport {
   drainBroker(): Promise<clientApi.DrainBrokerResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }
-  describeGroups(): Promise<clientApi.DescribeGroupsResponse> {
-    return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
-  }
   listGroups(): Promise<clientApi.ListGroupsResponse> {
     return Promise.reject(new RivuletError('UNSUPPORTED_VERSION', 'fake'));
   }
@@ -315,6 +315,10 @@ function notCoordinator(api: GroupApi, request: unknown): unknown {
       return { ...base, members: [] };
     case 'OffsetFetch':
       return { errorCode: NOT_COORDINATOR, topics: [] };
+    case 'DescribeGroups':
+      return {
+        groups: (request as clientApi.DescribeGroupsRequest).groupIds.map((groupId) => ({ groupId, errorCode: NOT_COORDINATOR, groupState: 'Dead', protocolType: '', protocolData: '', members: [] })),
+      };
     case 'OffsetCommit':
       return {
         topics: (request as clientApi.OffsetCommitRequest).topics.map((t) => ({

@@ -190,8 +190,17 @@ export class FakeGroupCoordinator {
     };
   }
 
+  /** No topics asks for every committed offset of the group, as Kafka's OffsetFetch. */
   offsetFetch(request: clientApi.OffsetFetchRequest): clientApi.OffsetFetchResponse {
     const group = this.group(request.groupId);
+    if (request.topics.length === 0) {
+      const byTopic = new Map<string, clientApi.FetchedOffset[]>();
+      for (const [key, committedOffset] of group.offsets) {
+        const [topic, partition] = key.split('\u0000') as [string, string];
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partitionIndex: Number(partition), committedOffset, committedLeaderEpoch: -1, metadata: '', errorCode: NONE }]);
+      }
+      return { errorCode: NONE, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
+    }
     return {
       errorCode: NONE,
       topics: request.topics.map((t) => ({
@@ -204,6 +213,32 @@ export class FakeGroupCoordinator {
           errorCode: NONE,
         })),
       })),
+    };
+  }
+
+  /** Groups as Kafka's DescribeGroups reports them: unknown ones Dead; protocol, metadata and assignments once Stable. */
+  describeGroups(request: clientApi.DescribeGroupsRequest): clientApi.DescribeGroupsResponse {
+    return {
+      groups: request.groupIds.map((groupId) => {
+        const group = this.groups.get(groupId);
+        if (group === undefined) return { groupId, errorCode: NONE, groupState: 'Dead', protocolType: '', protocolData: '', members: [] };
+        const stable = group.state === 'Stable';
+        return {
+          groupId,
+          errorCode: NONE,
+          groupState: group.state,
+          protocolType: 'consumer',
+          protocolData: stable ? group.protocolName : '',
+          members: [...group.members.values()].map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: '',
+            clientHost: '',
+            memberMetadata: stable ? Buffer.from(m.protocols.find((p) => p.name === group.protocolName)!.metadata) : Buffer.alloc(0),
+            memberAssignment: stable ? m.assignment : Buffer.alloc(0),
+          })),
+        };
+      }),
     };
   }
 

@@ -20,6 +20,8 @@ export { rangeAssignor } from './assignors/range.js';
 export { roundRobinAssignor } from './assignors/round-robin.js';
 export type { TopicSubscription } from './group/group-member.js';
 export type { CommittedOffset, OffsetToCommit } from './group/group-offsets.js';
+export { computeGroupLag } from './group/group-lag.js';
+export type { PartitionLag, PartitionOffsets } from './group/group-lag.js';
 export { Admin } from './admin.js';
 export type {
   ClusterDescription,
@@ -28,8 +30,10 @@ export type {
   DeletedRecords,
   DrainedPartition,
   GroupDescription,
+  GroupLagDescription,
   GroupListing,
   GroupMemberDescription,
+  GroupPartitionLag,
   ListedOffset,
   OngoingReassignment,
   PartitionReassignment,
@@ -37,6 +41,7 @@ export type {
   OffsetQuery,
   OffsetSpec,
   PartitionDescription,
+  SettledOffsets,
   TopicDescription,
 } from './admin.js';
 export type { BrokerAddress, PartitionInfo, TopicInfo } from './cluster.js';

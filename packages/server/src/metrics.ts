@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PartitionStats } from '@rivulet/broker';
+import type { GroupLagSnapshot } from './group-lag-metrics.js';
 
 /**
  * Prometheus metrics of a node: request rates and latencies per API, bytes in and out,
- * and per-partition log figures collected when scraped.
+ * and per-partition log figures and the lag of the consumer groups it coordinates, collected
+ * when scraped.
  */
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -12,7 +14,7 @@ export class NodeMetrics {
   readonly bytesIn: Counter<'topic'>;
   readonly bytesOut: Counter<'topic'>;
 
-  constructor(partitionStats: () => PartitionStats[]) {
+  constructor(partitionStats: () => PartitionStats[], groupLag: () => Promise<readonly GroupLagSnapshot[]>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rivulet_process_' });
     this.requests = new Counter({ name: 'rivulet_requests_total', help: 'Requests handled, by API and outcome', labelNames: ['api', 'outcome'], registers: [this.registry] });
     this.requestSeconds = new Histogram({
@@ -41,6 +43,28 @@ export class NodeMetrics {
     gauge('rivulet_partition_log_end_offset', 'Log end offset of each partition', (s) => s.logEndOffset);
     gauge('rivulet_partition_log_start_offset', 'Log start offset of each partition', (s) => s.logStartOffset);
     gauge('rivulet_partition_high_watermark', 'High watermark of each partition', (s) => s.highWatermark);
+    new Gauge({
+      name: 'rivulet_consumer_group_lag',
+      help: 'Records a consumer group has yet to consume on a partition: high watermark minus committed offset, for the groups this node coordinates',
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [this.registry],
+      async collect() {
+        const groups = await groupLag();
+        this.reset();
+        for (const g of groups) for (const p of g.partitions) this.set({ group: g.groupId, topic: p.topic, partition: String(p.partition) }, p.lag);
+      },
+    });
+    new Gauge({
+      name: 'rivulet_consumer_group_lag_total',
+      help: 'The sum of rivulet_consumer_group_lag over the partitions of each group this node coordinates',
+      labelNames: ['group'],
+      registers: [this.registry],
+      async collect() {
+        const groups = await groupLag();
+        this.reset();
+        for (const g of groups) if (g.partitions.length > 0) this.set({ group: g.groupId }, g.totalLag);
+      },
+    });
   }
 
   /** Wraps an API call so its count, outcome and latency are recorded. */

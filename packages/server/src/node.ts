@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Broker, BrokerLifecycle, DEFAULT_GROUP_CONFIG, MetadataFollower, type ControllerGateway } from '@rivulet/broker';
+import { RivuletClient } from '@rivulet/client';
 import { RivuletError, systemClock, type Logger, type NodeId } from '@rivulet/common';
 import { ControllerNode, parsePeers } from '@rivulet/controller';
 import { KafkaListener } from '@rivulet/kafka';
@@ -11,6 +12,7 @@ import { ControllerChannel, GrpcServer, ReplicaChannel } from '@rivulet/transpor
 import { claimDataDir } from './data-dir.js';
 import { clientApiHandlers } from './client-api-service.js';
 import { defaultConfig, validateConfig, type NodeConfig } from './config.js';
+import { coordinatedGroupOffsets, GroupLagCollector } from './group-lag-metrics.js';
 import { HttpListener } from './http.js';
 import { createRootLogger } from './logging.js';
 import { NodeMetrics } from './metrics.js';
@@ -24,6 +26,13 @@ const STOP_GRACE_MS = 2_000;
 const KAFKA_FRAME_BYTES_MAX = 100 * 1024 * 1024;
 const KAFKA_IDLE_CONNECTION_MS = 10 * 60 * 1000;
 const KAFKA_CONNECTIONS_MAX = 10_000;
+/**
+ * The consumer-group lag metric: high watermarks are looked up at most this often, a scrape
+ * waits at most this long for them, and at most this many partitions are looked up.
+ */
+const GROUP_LAG_HIGH_WATERMARK_MAX_AGE_MS = 10_000;
+const GROUP_LAG_LOOKUP_TIMEOUT_MS = 3_000;
+const GROUP_LAG_PARTITIONS_MAX = 10_000;
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -83,14 +92,20 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   let lifecycle: BrokerLifecycle | undefined;
   let follower: MetadataFollower | undefined;
   let kafka: KafkaListener | undefined;
+  let lagClient: RivuletClient | undefined;
+  let groupLag: GroupLagCollector | undefined;
   let isReady = false;
-  const metrics = new NodeMetrics(() => broker?.partitionStats() ?? []);
+  const metrics = new NodeMetrics(
+    () => broker?.partitionStats() ?? [],
+    () => groupLag?.snapshot() ?? Promise.resolve([]),
+  );
   const http = new HttpListener(metrics, () => isReady, logger.child({ component: 'http' }));
   const stopAll = async (): Promise<void> => {
     await kafka?.stop();
     await lifecycle?.stop();
     await follower?.stop();
     channel?.close();
+    await lagClient?.close();
     await grpc.stop(STOP_GRACE_MS);
     await http.stop();
     await broker?.stop();
@@ -201,6 +216,25 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         ? [{ id: config.nodeId, address: `${loopbackHost(config.host)}:${grpcPort}` }]
         : quorum.map((m) => ({ id: m.id as number, address: `${m.host}:${m.port}` }));
       channel = new ControllerChannel({ controllers, logger });
+      // The coordinator knows its groups' committed offsets; the high watermarks of their
+      // partitions are asked of the partitions' leaders, through this node's own listener.
+      const client = new RivuletClient({
+        bootstrap: `${loopbackHost(config.host)}:${grpcPort}`,
+        clientId: `rivulet-node-${config.nodeId}-group-lag`,
+        requestTimeoutMs: GROUP_LAG_LOOKUP_TIMEOUT_MS,
+        allowAutoTopicCreation: false,
+        logger,
+      });
+      lagClient = client;
+      groupLag = new GroupLagCollector({
+        committedOffsets: () => coordinatedGroupOffsets(b.groups),
+        lookUpHighWatermarks: (partitions) => client.admin().listOffsetsSettled(partitions.map((tp) => ({ ...tp, spec: 'latest' }))),
+        highWatermarkMaxAgeMs: GROUP_LAG_HIGH_WATERMARK_MAX_AGE_MS,
+        lookupTimeoutMs: GROUP_LAG_LOOKUP_TIMEOUT_MS,
+        maxPartitions: GROUP_LAG_PARTITIONS_MAX,
+        clock: systemClock,
+        logger: logger.child({ component: 'group-lag' }),
+      });
       const endpoints = [{ name: 'grpc', host: advertisedHost, port: advertisedGrpcPort }];
       if (kafka) endpoints.push({ name: 'kafka', host: advertisedHost, port: advertisedKafkaPort });
       const lc = new BrokerLifecycle({

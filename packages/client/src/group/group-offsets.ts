@@ -70,9 +70,7 @@ export class GroupOffsets {
   }
 
   commit(offsets: readonly OffsetToCommit[], deadlineMs: number): Promise<void> {
-    for (const o of offsets) {
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new RivuletError('INVALID_REQUEST', `offset to commit for ${o.topic}-${o.partition} must be a non-negative integer, got ${o.offset}`);
-    }
+    checkOffsetsToCommit(offsets);
     let pending = this.pending;
     if (pending === undefined) {
       const merged = new Map<string, OffsetToCommit>();
@@ -126,7 +124,7 @@ export class GroupOffsets {
       const failures: OperationFailure[] = [];
       try {
         const transport = await this.link.transport(deadlineMs);
-        const response = await transport.offsetCommit(this.commitRequest(remaining, identity), this.options.requestTimeoutMs);
+        const response = await transport.offsetCommit(offsetCommitRequest(this.options.groupId, remaining, identity), this.options.requestTimeoutMs);
         for (const topic of response.topics) {
           for (const p of topic.partitions) {
             if (p.errorCode !== 0) failures.push({ topic: topic.name, partition: p.partitionIndex, error: RivuletError.fromCode(p.errorCode, undefined, { topic: topic.name, partition: p.partitionIndex }) });
@@ -154,22 +152,30 @@ export class GroupOffsets {
       }
     }
   }
+}
 
-  private commitRequest(offsets: readonly OffsetToCommit[], identity: CommitterIdentity): clientApi.OffsetCommitRequest {
-    const byTopic = new Map<string, clientApi.OffsetCommitPartition[]>();
-    for (const o of offsets) {
-      const partition = { partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch ?? -1, committedMetadata: o.metadata ?? '' };
-      byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), partition]);
-    }
-    return {
-      groupId: this.options.groupId,
-      generationId: identity.generationId,
-      memberId: identity.memberId,
-      groupInstanceId: identity.groupInstanceId ?? '',
-      retentionTimeMs: -1,
-      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
-    };
+/** Refuses offsets that cannot be committed: each must be a non-negative integer. */
+export function checkOffsetsToCommit(offsets: readonly OffsetToCommit[]): void {
+  for (const o of offsets) {
+    if (!Number.isSafeInteger(o.offset) || o.offset < 0) throw new RivuletError('INVALID_REQUEST', `offset to commit for ${o.topic}-${o.partition} must be a non-negative integer, got ${o.offset}`);
   }
+}
+
+/** The OffsetCommit request committing `offsets` to `groupId` as `identity`. */
+export function offsetCommitRequest(groupId: string, offsets: readonly OffsetToCommit[], identity: CommitterIdentity): clientApi.OffsetCommitRequest {
+  const byTopic = new Map<string, clientApi.OffsetCommitPartition[]>();
+  for (const o of offsets) {
+    const partition = { partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch ?? -1, committedMetadata: o.metadata ?? '' };
+    byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), partition]);
+  }
+  return {
+    groupId,
+    generationId: identity.generationId,
+    memberId: identity.memberId,
+    groupInstanceId: identity.groupInstanceId ?? '',
+    retentionTimeMs: -1,
+    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+  };
 }
 
 function committedOffsets(response: clientApi.OffsetFetchResponse): Map<string, CommittedOffset> {
