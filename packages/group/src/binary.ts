@@ -15,6 +15,7 @@ export class MalformedBytesError extends RivuletError {
 
 const INT16_MAX = 0x7fff;
 const INT32_MAX = 0x7fffffff;
+const TWO_POW_32 = 0x1_0000_0000;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -24,27 +25,29 @@ export function utf8ByteLength(value: string): number {
 
 export class ByteWriter {
   private buffer = new Uint8Array(64);
-  private view = new DataView(this.buffer.buffer);
   private length = 0;
 
   int16(value: number): this {
     assert(Number.isInteger(value) && value >= -0x8000 && value <= INT16_MAX, `int16 out of range: ${value}`);
     const start = this.reserve(2);
-    this.view.setInt16(start, value);
+    this.buffer[start] = (value >> 8) & 0xff;
+    this.buffer[start + 1] = value & 0xff;
     return this;
   }
 
   int32(value: number): this {
     assert(Number.isInteger(value) && value >= -0x80000000 && value <= INT32_MAX, `int32 out of range: ${value}`);
-    const start = this.reserve(4);
-    this.view.setInt32(start, value);
+    this.writeUint32(this.reserve(4), value >>> 0);
     return this;
   }
 
   int64(value: number): this {
     assert(Number.isSafeInteger(value), `int64 must be a safe integer: ${value}`);
+    // Two's complement from a safe integer without BigInt: value = high * 2^32 + low, 0 <= low < 2^32.
+    const high = Math.floor(value / TWO_POW_32);
     const start = this.reserve(8);
-    this.view.setBigInt64(start, BigInt(value));
+    this.writeUint32(start, high >>> 0);
+    this.writeUint32(start + 4, value - high * TWO_POW_32);
     return this;
   }
 
@@ -67,29 +70,42 @@ export class ByteWriter {
     return this;
   }
 
+  /** The bytes written, in a buffer of their own. */
   finish(): Uint8Array {
     return this.buffer.slice(0, this.length);
   }
 
   private string(value: string | null, prefixBits: 16 | 32): this {
     if (value === null) return prefixBits === 16 ? this.int16(-1) : this.int32(-1);
-    const encoded = utf8Encoder.encode(value);
-    assert(encoded.byteLength <= (prefixBits === 16 ? INT16_MAX : INT32_MAX), `string of ${encoded.byteLength} bytes does not fit an int${prefixBits} length`);
-    if (prefixBits === 16) this.int16(encoded.byteLength);
-    else this.int32(encoded.byteLength);
-    const start = this.reserve(encoded.byteLength);
-    this.buffer.set(encoded, start);
+    const prefixBytes = prefixBits / 8;
+    // Encode straight into the buffer: room for the longest UTF-8 form, then the length goes in front.
+    const start = this.reserve(prefixBytes + value.length * 3);
+    const { written } = utf8Encoder.encodeInto(value, this.buffer.subarray(start + prefixBytes));
+    assert(written <= (prefixBits === 16 ? INT16_MAX : INT32_MAX), `string of ${written} bytes does not fit an int${prefixBits} length`);
+    this.length = start + prefixBytes + written;
+    if (prefixBits === 16) {
+      this.buffer[start] = written >> 8;
+      this.buffer[start + 1] = written & 0xff;
+    } else {
+      this.writeUint32(start, written);
+    }
     return this;
   }
 
-  /** Makes room for `byteCount` more bytes and returns where they start; it may replace `buffer` and `view`, so call it before reading them. */
+  private writeUint32(at: number, value: number): void {
+    this.buffer[at] = value >>> 24;
+    this.buffer[at + 1] = (value >>> 16) & 0xff;
+    this.buffer[at + 2] = (value >>> 8) & 0xff;
+    this.buffer[at + 3] = value & 0xff;
+  }
+
+  /** Makes room for `byteCount` more bytes and returns where they start; it may replace `buffer`. */
   private reserve(byteCount: number): number {
     const start = this.length;
     if (start + byteCount > this.buffer.byteLength) {
       const grown = new Uint8Array(Math.max(this.buffer.byteLength * 2, start + byteCount));
       grown.set(this.buffer.subarray(0, start));
       this.buffer = grown;
-      this.view = new DataView(grown.buffer);
     }
     this.length = start + byteCount;
     return start;
