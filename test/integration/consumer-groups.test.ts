@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RivuletClient, type Consumer, type ConsumerOptions, type ConsumerRecord, type RebalanceListener, type TopicPartitionRef } from '@rivulet/client';
+import { hasKcat, runKcat } from '@rivulet/kafka/testing/kcat';
 import { NodeProcess, waitFor } from '@rivulet/testkit';
 
 // Consumer groups over the gRPC client API against one real `rivulet start` process: the
@@ -53,27 +52,6 @@ afterAll(async () => {
 });
 
 const name = (tp: TopicPartitionRef): string => `${tp.topic}-${tp.partition}`;
-
-// kcat comes from Debian (`apt-get install kcat`); the test that needs it skips without it.
-const hasKcat = ['/usr/bin/kcat', '/usr/local/bin/kcat'].some((p) => existsSync(p));
-
-/** Runs kcat to its exit; resolves with what it printed. */
-function kcat(args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat exited ${code}: ${stderr}`));
-    });
-  });
-}
 
 /** A group member reading in the background, with what its rebalance listener heard. */
 class Member implements RebalanceListener {
@@ -270,7 +248,7 @@ describe('consumer groups over the gRPC client API', () => {
     await waitFor('and has read them', () => (rivulet.records.length === sent.length ? true : undefined), 30_000);
     // kcat joins (eager range: both give everything up, then each gets two partitions), reads
     // four records from its two partitions, then exits and leaves the group.
-    const kcatRun = kcat(['-b', node.kafkaAddress!, '-G', 'mixed', 'mixed-group', '-X', 'partition.assignment.strategy=range', '-X', 'session.timeout.ms=6000', '-c', '4', '-q', '-f', '%p %s\\n'], 60_000);
+    const kcatRun = runKcat(['-b', node.kafkaAddress!, '-G', 'mixed', 'mixed-group', '-X', 'partition.assignment.strategy=range', '-X', 'session.timeout.ms=6000', '-c', '4', '-q', '-f', '%p %s\\n'], '', 60_000);
     await waitFor('the group rebalanced to two each', () => (rivulet.owned.size === 2 ? true : undefined), 30_000);
     const rivuletPartitions = new Set([...rivulet.owned].map((p) => Number(p.split('-').at(-1))));
     const more = await produce('mixed-group', 4, 'later', 2);
