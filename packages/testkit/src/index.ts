@@ -23,3 +23,20 @@ export type {
   Violation,
   ViolationKind,
 } from './fault/index.js';
+export { GroupHistory, checkGroupHistory, formatGroupCheckResult, keptPartitions, parseMemberReport } from './fault/index.js';
+export type {
+  AckedRecord,
+  CommittedPartition,
+  GroupCheckInput,
+  GroupCheckResult,
+  GroupCheckStats,
+  GroupEvent,
+  GroupEventInput,
+  GroupEventType,
+  GroupFaultFigures,
+  GroupViolation,
+  GroupViolationKind,
+  KeptPartition,
+  MemberReport,
+  PartitionRecovery,
+} from './fault/index.js';
