@@ -5,7 +5,8 @@
 // commitIntervalMs. Started by `GroupConsumerProcess` with its configuration as one JSON
 // argument; it reports on stdout, one JSON object per line (`MemberReport` in
 // fault/group-history.ts): ready, assigned/revoked/lost (with the generation), processed,
-// committing/committed/commit-failed, failed, closed. The client's own log goes to stderr.
+// committing/committed/commit-failed, failed, closed. Partitions being revoked are committed in
+// onPartitionsRevoked. The client's own log goes to stderr.
 // SIGTERM stops it gracefully: a last commit, then close (which leaves the group).
 import { once } from 'node:events';
 import { RivuletClient, type TopicPartitionRef } from '@rivulet/client';
@@ -95,7 +96,9 @@ consumer.subscribe([config.topic], {
   onPartitionsAssigned: (tps) => {
     report({ type: 'assigned', t: Date.now(), generation: generation(), memberId: consumer.groupMetadata()?.memberId ?? '', partitions: numbers(tps), owned: owned() });
   },
-  onPartitionsRevoked: (tps) => {
+  // Kafka's pattern without autoCommit: commit what was processed of the partitions given up, before they move.
+  onPartitionsRevoked: async (tps) => {
+    await commitProcessed(numbers(tps));
     forget(numbers(tps));
     report({ type: 'revoked', t: Date.now(), generation: generation(), partitions: numbers(tps) });
   },
@@ -106,10 +109,13 @@ consumer.subscribe([config.topic], {
 });
 report({ type: 'ready', t: Date.now(), pid: process.pid });
 
-/** Commits the processed offsets that changed since the last commit, after every `processed` line before it reached the pipe. */
-async function commitProcessed(): Promise<void> {
+/**
+ * Commits the processed offsets (of `only` these partitions, or all) that changed since the last
+ * commit, after every `processed` line before it reached the pipe.
+ */
+async function commitProcessed(only?: readonly number[]): Promise<void> {
   const offsets: CommittedPartition[] = [...processedNext]
-    .filter(([partition, offset]) => committedNext.get(partition) !== offset)
+    .filter(([partition, offset]) => committedNext.get(partition) !== offset && (only === undefined || only.includes(partition)))
     .map(([partition, offset]) => ({ partition, offset }))
     .sort((a, b) => a.partition - b.partition);
   if (offsets.length === 0) return;
