@@ -230,37 +230,49 @@ async function runGroupScenario(): Promise<GroupOutcome> {
       const metadata = await ctx.admin.metadata(['__consumer_offsets', TOPIC]);
       const brokerId = metadata.topics.find((t) => t.name === '__consumer_offsets')!.partitions.find((p) => p.partition === offsetsPartition)!.leaderId;
       const ledPartitions = metadata.topics.find((t) => t.name === TOPIC)!.partitions.filter((p) => p.leaderId === brokerId).map((p) => p.partition);
+      const ackedBefore = ackedCount();
+      // Records sent from here on are written after the coordinator died.
+      const sentFrom = history.length;
       const killAt = Date.now();
+      faultStart('kill-coordinator', `broker ${brokerId}, leader of __consumer_offsets-${offsetsPartition} and of p${ledPartitions.join(',p')}`);
+      log(`kill -9 broker ${brokerId}: the group's coordinator (__consumer_offsets-${offsetsPartition}), leader of p${ledPartitions.join(',p')}`);
+      await cluster.node(brokerId).kill();
+      const restart = sleep(FAULT_MS);
+      // The group goes on when every partition has processed a record sent after the kill (not
+      // merely records written before it, still in flight or buffered).
+      const sentAfter = new Set<string>();
+      const firstWrittenAfter = new Array<number>(PARTITIONS).fill(Number.POSITIVE_INFINITY);
+      const highestProcessed = new Array<number>(PARTITIONS).fill(-1);
+      let sendsScanned = sentFrom;
+      let scanned = 0;
+      const waiting = (): number[] => [...Array(PARTITIONS).keys()].filter((p) => !(highestProcessed[p]! >= firstWrittenAfter[p]!));
+      await waitFor(
+        'every partition processing records written after the coordinator died',
+        () => {
+          for (; sendsScanned < history.events.length; sendsScanned++) {
+            const e = history.events[sendsScanned]!;
+            if (e.type === 'produce-invoke') sentAfter.add(e.value);
+            else if (e.type === 'produce-ok' && sentAfter.has(e.value)) firstWrittenAfter[e.partition] = Math.min(firstWrittenAfter[e.partition]!, e.offset);
+          }
+          for (; scanned < group.events.length; scanned++) {
+            const e = group.events[scanned]!;
+            if (e.type === 'processed') highestProcessed[e.partition] = Math.max(highestProcessed[e.partition]!, e.offset);
+          }
+          return waiting().length === 0 || undefined;
+        },
+        RECOVERY_DEADLINE_MS,
+        20,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; partitions still waiting: ${waiting().join(',')}; members: ${describeMembers(members)}`);
+      });
+      const progressedMs = Date.now() - killAt;
+      log(`every partition processed records written after the coordinator died, ${progressedMs} ms after the kill`);
+      // Every report sent before the kill has arrived by now.
       const committedBefore = new Map<number, number>();
       for (const e of group.events) {
         if (e.type !== 'committed' || e.t >= killAt) continue;
         for (const o of e.offsets) committedBefore.set(o.partition, Math.max(committedBefore.get(o.partition) ?? -1, o.offset));
       }
-      const ackedBefore = ackedCount();
-      const highest = processedBefore(killAt);
-      faultStart('kill-coordinator', `broker ${brokerId}, leader of __consumer_offsets-${offsetsPartition} and of p${ledPartitions.join(',p')}`);
-      log(`kill -9 broker ${brokerId}: the group's coordinator (__consumer_offsets-${offsetsPartition}), leader of p${ledPartitions.join(',p')}`);
-      await cluster.node(brokerId).kill();
-      const restart = sleep(FAULT_MS);
-      let scanned = 0;
-      const progressed = new Set<number>();
-      await waitFor(
-        'every partition processed past where it was when the coordinator died',
-        () => {
-          const events = group.events;
-          for (; scanned < events.length; scanned++) {
-            const e = events[scanned]!;
-            if (e.type === 'processed' && e.t > killAt && e.offset > highest[e.partition]!) progressed.add(e.partition);
-          }
-          return progressed.size === PARTITIONS || undefined;
-        },
-        RECOVERY_DEADLINE_MS,
-        20,
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}; partitions without progress: ${[...Array(PARTITIONS).keys()].filter((p) => !progressed.has(p)).join(',')}; members: ${describeMembers(members)}`);
-      });
-      const progressedMs = Date.now() - killAt;
-      log(`every partition made progress ${progressedMs} ms after the coordinator died`);
       const committed = await waitFor(
         "the group's committed offsets from its new coordinator",
         async () => {
@@ -366,7 +378,8 @@ function summary(kills: readonly ConsumerKill[], joins: readonly CooperativeJoin
     };
     const gap = (list: readonly { partition: number; longestGapMs: number }[], led: boolean): number => Math.max(0, ...list.filter((p) => isLed(p) === led).map((p) => p.longestGapMs));
     lines.push(
-      `  kill -9 coordinator broker ${c.brokerId}: progress on every partition after ${c.progressedMs} ms (partitions it led, p${c.ledPartitions.join(',p')}: ${resumed(true)}; the others: ${resumed(false)}); ` +
+      `  kill -9 coordinator broker ${c.brokerId}: records written after the kill processed on every partition after ${c.progressedMs} ms; ` +
+        `progress past what was processed before, on the partitions it led (p${c.ledPartitions.join(',p')}): ${resumed(true)}, on the others: ${resumed(false)}; ` +
         `longest gap without processing / without an acknowledged write: ${gap(f?.partitions ?? [], true)} / ${gap(writes, true)} ms on the partitions it led, ${gap(f?.partitions ?? [], false)} / ${gap(writes, false)} ms on the others; ` +
         `reprocessed ${f?.reprocessed ?? '?'} of ${c.ackedBefore} records acknowledged before the kill`,
     );
