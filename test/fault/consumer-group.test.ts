@@ -199,7 +199,8 @@ async function runGroupScenario(): Promise<GroupOutcome> {
     const roundsFrom = Date.now();
     for (let round = 0; FAULT_DURATION_MS === undefined ? round < 1 : Date.now() - roundsFrom < FAULT_DURATION_MS; round++) {
       // 1. kill -9 a member: its partitions move to the others once its session expires.
-      const live = members.filter((m) => m.running);
+      // In name order, so that a seed picks the same member whichever process was ready first.
+      const live = members.filter((m) => m.running).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
       const victim = live[random.nextInt(live.length)]!;
       const owned = victim.owned;
       faultStart('kill-consumer', `${victim.name} (owned ${owned.join(',')})`);
