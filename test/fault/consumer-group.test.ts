@@ -363,10 +363,12 @@ function summary(kills: readonly ConsumerKill[], joins: readonly CooperativeJoin
     const f = figures('cooperative-join')[i];
     const worst = [...j.kept].sort((a, b) => b.longestGapMs - a.longestGapMs)[0];
     const worstBefore = Math.max(0, ...j.keptBefore.map((k) => k.longestGapMs));
+    const moved = f?.partitions.filter((p) => !j.kept.some((k) => k.partition === p.partition)) ?? [];
+    const movedPause = Math.max(0, ...moved.map((p) => p.longestGapMs));
     lines.push(
-      `  ${j.joiner} joins: stable after ${j.stableMs} ms; ${j.kept.length} kept partitions, ${j.kept.filter((k) => k.givenUp).length} given up; ` +
+      `  ${j.joiner} joins: stable ${j.stableMs} ms after its process was started; ${j.kept.length} kept partitions, ${j.kept.filter((k) => k.givenUp).length} given up; ` +
         `longest pause of a kept partition ${worst?.longestGapMs ?? '?'} ms (${worst?.member} p${worst?.partition}; ${worstBefore} ms in the ${j.stableMs} ms before the join); ` +
-        `moved partitions owned after ${f?.reownedMs ?? '?'} ms, progress on every partition after ${f?.resumedMs ?? '?'} ms, reprocessed ${f?.reprocessed ?? '?'}`,
+        `the ${moved.length} moved partitions owned by ${j.joiner} after ${f?.reownedMs ?? '?'} ms, their longest pause ${movedPause} ms; reprocessed ${f?.reprocessed ?? '?'}`,
     );
   });
   coordinatorKills.forEach((c, i) => {
