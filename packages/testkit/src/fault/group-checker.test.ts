@@ -177,6 +177,27 @@ describe('checkGroupHistory', () => {
     expect(formatGroupCheckResult(result)).toContain('kill-consumer [b] @990–5990: reowned 3500 (p1), resumed 3700 (p1), gap 3600 (p1), reprocessed 1');
   });
 
+  it('counts each record processed again in the window where it happened, even when its first processing was in the same window', () => {
+    const acked = acks([0], 4);
+    const events: GroupEventInput[] = [
+      assigned('a', 1, [0]),
+      ...processed('a', 0, 0, 1),
+      { type: 'fault-start', name: 'cooperative-join', detail: 'b' },
+      ...processed('a', 0, 1, 3),
+      { type: 'revoked', member: 'a', generation: 2, partitions: [0] },
+      assigned('b', 3, [0]),
+      // b starts at a's last commit (offset 1): offsets 1 and 2 again, then 3.
+      ...processed('b', 0, 1, 4),
+    ];
+    const result = checkGroupHistory({ acked, history: historyOf(events), partitions: 1 });
+    expect(result.violations).toEqual([]);
+    expect(result.faults.map((f) => [f.fault, f.reprocessed])).toEqual([
+      ['baseline', 0],
+      ['cooperative-join', 2],
+    ]);
+    expect(result.stats.duplicates).toBe(2);
+  });
+
   it('reports a partition that no live member owns by the end of the window as never owned again', () => {
     const acked = acks([0], 1);
     const events: GroupEventInput[] = [assigned('a', 1, [0]), ...processed('a', 0, 0, 1), { type: 'fault-start', name: 'kill-consumer' }, { type: 'member-exit', member: 'a', code: null, signal: 'SIGKILL' }];

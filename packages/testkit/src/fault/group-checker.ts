@@ -70,7 +70,7 @@ export interface PartitionRecovery {
   readonly resumedMs: number | null;
   /** Longest stretch within the window without any member processing a record of the partition. */
   readonly longestGapMs: number;
-  /** Records processed in the window that had been processed before the fault started. */
+  /** Records processed in the window that some member had processed before (duplicates, counted where they happen). */
   readonly reprocessed: number;
 }
 
@@ -405,6 +405,15 @@ function faultFigures(events: readonly GroupEvent[], partitions: number, endMs: 
   const changes = ownershipChanges(sorted, partitions);
   const byPartition = Array.from({ length: partitions }, () => [] as Processed[]);
   for (const e of processed) byPartition[e.partition]?.push(e);
+  // Processings of an offset some member had processed earlier: each duplicate counts in the window it happened in.
+  const repeats = new Set<Processed>();
+  const seen = new Map<number, Set<number>>();
+  for (const e of processed) {
+    const offsets = seen.get(e.partition) ?? new Set<number>();
+    seen.set(e.partition, offsets);
+    if (offsets.has(e.offset)) repeats.add(e);
+    offsets.add(e.offset);
+  }
 
   return windows.map((w) => {
     const perPartition: PartitionRecovery[] = [];
@@ -424,11 +433,9 @@ function faultFigures(events: readonly GroupEvent[], partitions: number, endMs: 
       }
       // Progress: the first offset beyond everything processed before the window.
       let highestBefore = -1;
-      const before = new Set<number>();
       for (const e of list) {
         if (e.t >= w.from) break;
         highestBefore = Math.max(highestBefore, e.offset);
-        before.add(e.offset);
       }
       let resumedAt: number | null = null;
       let reprocessed = 0;
@@ -438,7 +445,8 @@ function faultFigures(events: readonly GroupEvent[], partitions: number, endMs: 
         if (e.t < w.from) continue;
         if (e.t > w.to) break;
         if (resumedAt === null && e.offset > highestBefore) resumedAt = e.t;
-        if (before.has(e.offset)) reprocessed++;
+        // Windows meet at their edges: an event at the very edge belongs to the next one.
+        if (repeats.has(e) && (e.t < w.to || w === windows.at(-1))) reprocessed++;
         longestGap = Math.max(longestGap, e.t - previous);
         previous = e.t;
       }
@@ -530,7 +538,7 @@ export function formatGroupCheckResult(result: GroupCheckResult): string {
       `${s.commits} commits (${s.commitFailures} failed); ${s.members} members; ${s.generations} generations`,
     result.ok ? 'group violations: none' : `group violations (${result.violations.length}):`,
     ...result.violations.map((v) => `  [${v.kind}] ${v.message}`),
-    'per fault: reowned = until every partition had a live owner again; resumed = until every partition made progress past what was processed before; gap = longest stretch without processing; reprocessed = records processed again (ms):',
+    'per fault: reowned = until every partition had a live owner again; resumed = until every partition made progress past what was processed before; gap = longest stretch without processing; reprocessed = records processed again in the window (ms):',
   ];
   for (const f of result.faults) {
     const slowest = (pick: (r: PartitionRecovery) => number | null): string => {
