@@ -13,7 +13,7 @@ export const FAULT_SEED = Number(process.env.FAULT_SEED ?? 20_240_501);
 /** FAULT_DURATION_MS: long mode, repeating the scenario's faults for this long. Unset: the short CI mode. */
 export const FAULT_DURATION_MS = process.env.FAULT_DURATION_MS === undefined ? undefined : Number(process.env.FAULT_DURATION_MS);
 /** Where failed runs leave their history (JSON lines) and result. */
-const RESULTS_DIR = process.env.FAULT_RESULTS_DIR ?? join(tmpdir(), 'rivulet-fault-results');
+export const RESULTS_DIR = process.env.FAULT_RESULTS_DIR ?? join(tmpdir(), 'rivulet-fault-results');
 
 export interface Scenario {
   readonly name: string;
@@ -44,7 +44,7 @@ const PARTITIONS = 3;
 const SETTLE_MS = 3000;
 
 /** FNV-1a of the scenario name, mixed into the seed so scenarios do not all pick the same victims. */
-function scenarioSeed(seed: number, name: string): number {
+export function scenarioSeed(seed: number, name: string): number {
   let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return h >>> 0;

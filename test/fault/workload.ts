@@ -19,6 +19,8 @@ export interface WorkloadOptions {
   readonly sendIntervalMs?: number;
   readonly requestTimeoutMs?: number;
   readonly deliveryTimeoutMs?: number;
+  /** Read every partition live from offset 0 as records come (reader `live`). Default true; off where other readers (a consumer group) do the reading. */
+  readonly liveReaders?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -76,6 +78,7 @@ export class Workload {
         }
       }
     }
+    if (this.options.liveReaders === false) return;
     const liveClient = this.newClient();
     for (let partition = 0; partition < partitions; partition++) {
       this.livePositions.set(partition, 0);

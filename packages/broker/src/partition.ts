@@ -366,12 +366,19 @@ export class Partition {
     );
   }
 
-  /** Reads committed batches (below the high watermark) for consumers. */
+  /**
+   * Reads committed batches (below the high watermark) for consumers. As in Kafka, an offset is
+   * out of range only below the log start or past the log end: between the high watermark and
+   * the log end the answer is empty. A leader that just took over may know a lower high
+   * watermark than its predecessor did (followers learn it one fetch late), and a consumer that
+   * read up to the old one must wait there, not be sent back to its autoOffsetReset.
+   */
   async readCommitted(fetchOffset: number, maxBytes: number): Promise<ReadResult> {
-    if (fetchOffset < this.log.logStartOffset() || fetchOffset > this.highWatermarkOffset) {
+    const logEndOffset = this.log.logEndOffset();
+    if (fetchOffset < this.log.logStartOffset() || fetchOffset > logEndOffset) {
       throw new RivuletError(
         'OFFSET_OUT_OF_RANGE',
-        `offset ${fetchOffset} is outside the range [${this.log.logStartOffset()}, ${this.highWatermarkOffset}] of ${this.topic}-${this.partition}`,
+        `offset ${fetchOffset} is outside the range [${this.log.logStartOffset()}, ${logEndOffset}] of ${this.topic}-${this.partition}`,
         { topic: this.topic, partition: this.partition, offset: fetchOffset },
       );
     }

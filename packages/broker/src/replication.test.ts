@@ -239,6 +239,44 @@ describe('replication between three brokers', () => {
     expect((await fetchWith(leaderEpoch + 1)).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
   });
 
+  it('answers a consumer fetching between a new leader\'s high watermark and its log end with no records, not OFFSET_OUT_OF_RANGE', async () => {
+    const first = await createTopic('handover');
+    const { topicId } = registration('handover');
+    const next = BROKER_IDS.find((id) => id !== first)!;
+    // The next leader replicates every record but never hears the high watermark move past 0,
+    // as when the old leader dies before the fetch answer that would have told it.
+    await stopBroker(next);
+    await startBroker(next, {
+      replicaTransportFactory: (leaderId) => {
+        const transport = quorum.replicaTransportFactory(leaderId);
+        return {
+          ...transport,
+          replicaFetch: async (request, timeoutMs) => {
+            const response = await transport.replicaFetch(request, timeoutMs);
+            return { ...response, partitions: response.partitions.map((p) => ({ ...p, highWatermark: 0 })) };
+          },
+        };
+      },
+    });
+    expect((await produce(first, 'handover', ['a', 'b', 'c'], -1)).errorCode).toBe(0);
+    // A consumer of the old leader read everything: its position is 3.
+    await until('the next leader holds every record', () => stats(next, 'handover')!.logEndOffset === 3);
+    for (const id of BROKER_IDS.filter((id) => id !== next)) await stopBroker(id);
+    await quorum.commit([{ type: 'PartitionChange', topicId, partition: 0, leader: next }]);
+    expect(stats(next, 'handover')!.highWatermark).toBe(0);
+    const fetchAt = async (fetchOffset: number) =>
+      (await brokers.get(next)!.fetch({ maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, topics: [{ name: 'handover', partitions: [{ partition: 0, fetchOffset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1 }] }] }))
+        .topics[0]!.partitions[0]!;
+    // Kafka's rule: out of range is below the log start or past the log end; above the high
+    // watermark the consumer waits. An error here sends consumers back to autoOffsetReset.
+    const atPosition = await fetchAt(3);
+    expect(atPosition.errorCode).toBe(0);
+    expect(atPosition.records.length).toBe(0);
+    expect(atPosition.highWatermark).toBe(0);
+    expect((await fetchAt(1)).errorCode).toBe(0);
+    expect((await fetchAt(4)).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+  });
+
   it('answers a follower with a stale leader epoch FENCED_LEADER_EPOCH and one of another topic UNKNOWN_TOPIC_ID', async () => {
     const leader = await createTopic('fenced');
     const registered = registration('fenced');

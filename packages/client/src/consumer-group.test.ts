@@ -166,6 +166,36 @@ describe('Consumer in a group', () => {
     expect(logB.events).toEqual(['assigned t-2,t-3']);
   });
 
+  it('without autoCommit, a member commits in onPartitionsRevoked what it processed of the partitions it gives up, as with Kafka\'s consumer', async () => {
+    const { fake, consumer } = setup(2);
+    fake.append('t', 0, batch(['a0', 'a1']));
+    fake.append('t', 1, batch(['b0']));
+    const processed = new Map<number, number>();
+    const commits: string[] = [];
+    const manual = consumer({ partitionAssigners: ['range'], autoCommit: false });
+    manual.subscribe(['t'], {
+      onPartitionsRevoked: async (partitions) => {
+        const offsets = partitions.flatMap((tp) => (processed.has(tp.partition) ? [{ ...tp, offset: processed.get(tp.partition)! }] : []));
+        try {
+          await manual.commitOffsets(offsets);
+          commits.push(`committed ${offsets.map((o) => `${o.partition}@${o.offset}`).join(',')}`);
+        } catch (err) {
+          commits.push(`failed: ${String(err)}`);
+        }
+      },
+    });
+    const running = manual.run({ eachRecord: (record) => void processed.set(record.partition, record.offset + 1) });
+    await until('both partitions processed', () => processed.get(0) === 2 && processed.get(1) === 1);
+    // A second member joins: under the eager protocol the first gives both partitions up first.
+    consumer({ partitionAssigners: ['range'] }).subscribe(['t']);
+    await until('the revocation', () => commits.length > 0);
+    expect(commits).toEqual(['committed 0@2,1@1']);
+    expect(fake.groupCoordinator.group('g').offsets.get('t\u00000')).toBe(2);
+    expect(fake.groupCoordinator.group('g').offsets.get('t\u00001')).toBe(1);
+    await manual.close();
+    await running;
+  });
+
   it('a member that closes commits, leaves, and its partitions move; a new member continues from the committed offsets', async () => {
     const { fake, consumer, requests } = setup(2);
     fake.append('t', 0, batch(['a0', 'a1', 'a2']));

@@ -39,8 +39,10 @@ export interface RebalanceListener {
   /**
    * Before partitions are given up, once their records in the application's hands are done. With
    * autoCommit their offsets are committed by then. Under the cooperative protocol this comes
-   * after the rebalance; the coordinator still accepts commits for them here, until the next
-   * rebalance hands them to another member.
+   * after the rebalance that took them away, before the one that hands them to their new member:
+   * autoCommit committed what was consumed of them before the rebalance (records consumed during
+   * it are consumed again by their new member); without autoCommit, `commitOffsets` or `commit`
+   * here still commits them, as with Kafka's consumer.
    */
   onPartitionsRevoked?(partitions: TopicPartitionRef[]): Promise<void> | void;
   /** Partitions the group may already have given to another member (this member missed a generation): nothing can be committed for them. Default: onPartitionsRevoked. */
@@ -366,21 +368,23 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   /**
-   * Commits the offsets of every record consumed so far (see the class comment) to the group.
-   * During a rebalance it fails with REBALANCE_IN_PROGRESS, as Kafka's commitSync; a member the
-   * group no longer knows gets ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID.
+   * Commits the offsets of every record consumed so far (see the class comment) to the group,
+   * including those of partitions being revoked (in onPartitionsRevoked, as with Kafka's
+   * consumer). During a rebalance it fails with REBALANCE_IN_PROGRESS, as Kafka's commitSync; a
+   * member the group no longer knows gets ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID.
    */
   async commit(): Promise<void> {
-    await this.commitNow(this.committable(this.consumedStates(), false));
+    await this.commitNow(this.committable(this.heldStates(), false));
   }
 
   /**
    * Commits the given offsets (each the next offset to consume) to the group. A group member
-   * commits only partitions it is assigned: the coordinator refuses others.
+   * commits only partitions it holds, those being revoked included (in onPartitionsRevoked):
+   * the coordinator refuses others.
    */
   async commitOffsets(offsets: readonly OffsetToCommit[]): Promise<void> {
     if (this.isSubscribed) {
-      const owned = new Set(this.consumedStates().map((s) => tpKey(s.topic, s.partition)));
+      const owned = new Set(this.heldStates().map((s) => tpKey(s.topic, s.partition)));
       const foreign = offsets.find((o) => !owned.has(tpKey(o.topic, o.partition)));
       if (foreign !== undefined) throw new RivuletError('INVALID_REQUEST', `${foreign.topic}-${foreign.partition} is not assigned to this member: it cannot commit its offset`, foreign);
     }
@@ -619,9 +623,20 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     await this.commitNow(this.committable(this.consumedStates(), true)).catch((err: unknown) => this.logger.warn({ err }, 'committing offsets before rejoining failed'));
   }
 
-  /** The partitions whose offsets this member may commit: not those being given up (see giveUp). */
+  /** The partitions whose offsets this member commits on its own: not those being given up (see giveUp). */
   private consumedStates(): PartitionState[] {
     return [...this.partitions.values()].filter((s) => !s.revoking);
+  }
+
+  /**
+   * The partitions the application may commit: every one this member holds, those being given
+   * up too. Their revocation listener runs before the member rejoins, while no other member
+   * holds them: the coordinator accepts those commits (under the cooperative protocol as
+   * partitions of the member's previous assignment), so Kafka's pattern of committing in
+   * onPartitionsRevoked works without autoCommit.
+   */
+  private heldStates(): PartitionState[] {
+    return [...this.partitions.values()];
   }
 
   private async waitForDeliveries(states: readonly PartitionState[]): Promise<void> {

@@ -23,3 +23,22 @@ export type {
   Violation,
   ViolationKind,
 } from './fault/index.js';
+export { GROUP_CONSUMER_WORKER, GroupConsumerProcess } from './group-consumer-process.js';
+export type { GroupConsumerOptions, GroupConsumerWorkerConfig } from './group-consumer-process.js';
+export { GroupHistory, checkGroupHistory, formatGroupCheckResult, keptPartitions, parseMemberReport } from './fault/index.js';
+export type {
+  AckedRecord,
+  CommittedPartition,
+  GroupCheckInput,
+  GroupCheckResult,
+  GroupCheckStats,
+  GroupEvent,
+  GroupEventInput,
+  GroupEventType,
+  GroupFaultFigures,
+  GroupViolation,
+  GroupViolationKind,
+  KeptPartition,
+  MemberReport,
+  PartitionRecovery,
+} from './fault/index.js';
