@@ -24,7 +24,8 @@ export function utf8ByteLength(value: string): number {
 }
 
 export class ByteWriter {
-  private buffer = new Uint8Array(64);
+  // Room for a typical record (a group id, a topic, a few numbers) without growing.
+  private buffer = new Uint8Array(256);
   private length = 0;
 
   int16(value: number): this {
