@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
+import { ErrorCode } from '@rivulet/common';
 import { CRC_START_OFFSET, HeaderField, crc32c, decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
 import { Broker, type BrokerOptions } from './broker.js';
-import { InProcessQuorum } from './testing/in-process-quorum.js';
+import { InProcessQuorum, testBrokerOptions } from './testing/in-process-quorum.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchRequest } from './types.js';
 
 let dataDir: string;
@@ -14,27 +14,7 @@ let quorum: InProcessQuorum;
 let leaseValid = true;
 
 function options(overrides: Partial<BrokerOptions> = {}): BrokerOptions {
-  return {
-    nodeId: 1,
-    clusterId: 'test-cluster',
-    dataDir,
-    flushPolicy: 'os',
-    autoCreateTopics: false,
-    defaultPartitions: 1,
-    defaultReplicationFactor: 1,
-    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
-    retentionCheckIntervalMs: 60_000,
-    fetchMaxBytes: 52_428_800,
-    version: 'test',
-    roles: 'broker',
-    controller: quorum,
-    leaseValid: () => leaseValid,
-    brokerEpoch: () => quorum.brokerEpochOf(1),
-    replicaTransportFactory: quorum.replicaTransportFactory,
-    clock: systemClock,
-    logger: noopLogger,
-    ...overrides,
-  };
+  return testBrokerOptions(quorum, 1, dataDir, { leaseValid: () => leaseValid, ...overrides });
 }
 
 /** Stops the broker and starts it again on the same data directory and quorum. */

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
+import { ErrorCode } from '@rivulet/common';
 import { DEFAULT_GROUP_CONFIG, type JoinGroupRequest } from '@rivulet/group';
 import { encodeRecordBatch, splitBatches } from '@rivulet/records';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker, type BrokerOptions } from './broker.js';
 import { GROUP_OFFSETS_TOPIC } from './group-service.js';
-import { InProcessQuorum } from './testing/in-process-quorum.js';
+import { InProcessQuorum, testBrokerOptions } from './testing/in-process-quorum.js';
 
 // Three brokers in this process on their own LevelDB directories, following one in-process
 // quorum; the offsets topic is replicated between them like any other topic.
@@ -20,23 +20,8 @@ let baseDir: string;
 const brokers = new Map<number, Broker>();
 
 function options(nodeId: number): BrokerOptions {
-  return {
-    nodeId,
-    clusterId: 'group-test',
-    dataDir: join(baseDir, `broker-${nodeId}`),
-    flushPolicy: 'os',
-    autoCreateTopics: false,
-    defaultPartitions: 1,
+  return testBrokerOptions(quorum, nodeId, join(baseDir, `broker-${nodeId}`), {
     defaultReplicationFactor: 3,
-    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
-    retentionCheckIntervalMs: 60_000,
-    fetchMaxBytes: 52_428_800,
-    version: 'test',
-    roles: 'broker',
-    controller: quorum,
-    leaseValid: () => true,
-    brokerEpoch: () => quorum.brokerEpochOf(nodeId),
-    replicaTransportFactory: quorum.replicaTransportFactory,
     replicaLagTimeMaxMs: 400,
     groupCoordinator: {
       offsetsTopicPartitions: OFFSETS_PARTITIONS,
@@ -44,9 +29,7 @@ function options(nodeId: number): BrokerOptions {
       offsetsCommitTimeoutMs: 5_000,
       groupConfig: { ...DEFAULT_GROUP_CONFIG, initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100 },
     },
-    clock: systemClock,
-    logger: noopLogger,
-  };
+  });
 }
 
 async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {

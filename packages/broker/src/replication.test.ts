@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, noopLogger, systemClock } from '@rivulet/common';
+import { ErrorCode } from '@rivulet/common';
 import { decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
 import { Broker, type BrokerOptions } from './broker.js';
-import { InProcessQuorum } from './testing/in-process-quorum.js';
+import { InProcessQuorum, testBrokerOptions } from './testing/in-process-quorum.js';
 
 // Three brokers in this process, each on its own LevelDB data directory, following one
 // in-process quorum (the real metadata decisions, committed at once). Followers replicate
@@ -20,28 +20,12 @@ let baseDir: string;
 const brokers = new Map<number, Broker>();
 
 function options(nodeId: number, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
-  return {
-    nodeId,
+  return testBrokerOptions(quorum, nodeId, join(baseDir, `broker-${nodeId}`), {
     clusterId: 'replication-test',
-    dataDir: join(baseDir, `broker-${nodeId}`),
-    flushPolicy: 'os',
-    autoCreateTopics: false,
-    defaultPartitions: 1,
     defaultReplicationFactor: 3,
-    topicDefaults: { retentionMs: -1, retentionBytes: -1, messageMaxBytes: 1_048_588 },
-    retentionCheckIntervalMs: 60_000,
-    fetchMaxBytes: 52_428_800,
-    version: 'test',
-    roles: 'broker',
-    controller: quorum,
-    leaseValid: () => true,
-    brokerEpoch: () => quorum.brokerEpochOf(nodeId),
-    replicaTransportFactory: quorum.replicaTransportFactory,
     replicaLagTimeMaxMs: REPLICA_LAG_TIME_MAX_MS,
-    clock: systemClock,
-    logger: noopLogger,
     ...overrides,
-  };
+  });
 }
 
 async function startBroker(nodeId: number, overrides: Partial<BrokerOptions> = {}): Promise<Broker> {

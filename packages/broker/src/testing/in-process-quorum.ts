@@ -213,12 +213,13 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-/** A broker (node 1) on a fresh temporary data directory, attached to an InProcessQuorum. */
-export async function startTestBroker(overrides: Partial<BrokerOptions> & { logger?: Logger } = {}): Promise<TestBroker> {
-  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'rivulet-broker-')));
-  const quorum = new InProcessQuorum([overrides.nodeId ?? 1]);
-  const broker = await Broker.start({
-    nodeId: 1,
+/**
+ * Options of a test broker following `quorum` on `dataDir`: no auto-creation, retention off,
+ * a lease that holds, replication through the quorum's in-process transport; `overrides` win.
+ */
+export function testBrokerOptions(quorum: InProcessQuorum, nodeId: number, dataDir: string, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
+  return {
+    nodeId,
     clusterId: 'test-cluster',
     dataDir,
     flushPolicy: 'os',
@@ -232,12 +233,19 @@ export async function startTestBroker(overrides: Partial<BrokerOptions> & { logg
     roles: 'broker',
     controller: quorum,
     leaseValid: () => true,
-    brokerEpoch: () => quorum.brokerEpochOf(overrides.nodeId ?? 1),
+    brokerEpoch: () => quorum.brokerEpochOf(nodeId),
     replicaTransportFactory: quorum.replicaTransportFactory,
     clock: systemClock,
     logger: noopLogger,
     ...overrides,
-  });
+  };
+}
+
+/** A broker (node 1) on a fresh temporary data directory, attached to an InProcessQuorum. */
+export async function startTestBroker(overrides: Partial<BrokerOptions> & { logger?: Logger } = {}): Promise<TestBroker> {
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'rivulet-broker-')));
+  const quorum = new InProcessQuorum([overrides.nodeId ?? 1]);
+  const broker = await Broker.start(testBrokerOptions(quorum, overrides.nodeId ?? 1, dataDir, overrides));
   await quorum.attach(broker);
   return {
     broker,
