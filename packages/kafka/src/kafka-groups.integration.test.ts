@@ -138,6 +138,38 @@ describe('KafkaJS consumer group', () => {
   });
 });
 
+describe('KafkaJS fetch from an offset by timestamp', () => {
+  it('finds the first offset at or after a time with fetchTopicOffsetsByTimestamp and a group member reads from there after seek', async () => {
+    const topic = 'kjs-by-time';
+    await node.broker.createTopics([{ name: topic, partitions: 1, replicationFactor: 1, configs: {} }], false);
+    const producer = kafka('kjs-by-time-producer').producer();
+    await producer.connect();
+    const baseMs = Date.now() - 60_000;
+    // Ten records one second apart, in separate batches so that each batch has its own time.
+    for (let i = 0; i < 10; i++) await producer.send({ topic, acks: -1, messages: [{ value: `t${i}`, timestamp: String(baseMs + i * 1000) }] });
+    await producer.disconnect();
+    const admin = kafka('kjs-by-time-admin').admin();
+    await admin.connect();
+    const [found] = await admin.fetchTopicOffsetsByTimestamp(topic, baseMs + 6_500);
+    expect(found).toMatchObject({ partition: 0, offset: '7' });
+    await admin.disconnect();
+
+    const seen: string[] = [];
+    const consumer = kafka('kjs-by-time-member').consumer({ groupId: 'kjs-by-time', sessionTimeout: 6_000, heartbeatInterval: 200, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value!.toString());
+      },
+    });
+    consumer.seek({ topic, partition: 0, offset: found!.offset });
+    await eventually('the records from offset 7 on are consumed', () => seen.length >= 3);
+    await consumer.disconnect();
+    expect(seen).toEqual(['t7', 't8', 't9']);
+  });
+});
+
 describe('kcat balanced consumer (-G)', () => {
   it.skipIf(!hasKcat)('consumes every partition through a group and stores offsets, so the next run reads only new records', async () => {
     const topic = 'kcat-group-topic';
