@@ -1,4 +1,4 @@
-import { AssertionError, ErrorCode, RivuletError, assert, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
+import { AssertionError, ErrorCode, RivuletError, assert, topicPartitionKey, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, coordinatorErrorCode, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type OffsetCommitRequest, type OffsetCommitResult, type StoredGroupRecord } from '@rivulet/group';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
 import type { Partition } from './partition.js';
@@ -255,7 +255,7 @@ export class GroupService {
     try {
       const batch = encodeRecordBatchSync({
         nowMs,
-        records: chunk.flatMap((pending) => pending.records.map((r) => ({ key: toBuffer(r.key), value: r.value === null ? null : toBuffer(r.value) }))),
+        records: chunk.flatMap((pending) => pending.records.map((r) => ({ key: asBuffer(r.key), value: r.value === null ? null : asBuffer(r.value) }))),
       });
       await replica.appendRecordsAsLeader(batch, -1, this.options.offsetsCommitTimeoutMs);
       for (const pending of chunk) pending.resolve();
@@ -284,7 +284,7 @@ export async function commitOffsetsOfKnownPartitions(
   partitionExists: (topic: string, partition: number) => boolean,
   request: OffsetCommitRequest,
 ): Promise<OffsetCommitResult> {
-  const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+  const key = (topic: string, partition: number): string => topicPartitionKey({ topic, partition });
   const known = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => partitionExists(t.name, p.partitionIndex)) })).filter((t) => t.partitions.length > 0);
   const answers = new Map<string, number>();
   if (known.length > 0) {
@@ -307,6 +307,7 @@ export async function commitOffsetsOfKnownPartitions(
   };
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
+/** A Buffer over the same bytes (no copy): the group core speaks Uint8Array, the records codec and the wire Buffer. */
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -15,4 +15,4 @@ export { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC } from './group
 export type { GroupCoordinatorSettings } from './group-service.js';
 export type * from '@rivulet/group';
 export { DEFAULT_GROUP_CONFIG, coordinatorErrorCode } from '@rivulet/group';
-export { commitOffsetsOfKnownPartitions } from './group-service.js';
+export { asBuffer, commitOffsetsOfKnownPartitions } from './group-service.js';

@@ -1,5 +1,5 @@
 import { AssertionError, ErrorCode, RivuletError } from '@rivulet/common';
-import type { Broker, GroupState, JoinGroupResult, SyncGroupResult } from '@rivulet/broker';
+import { asBuffer, type Broker, type GroupState, type JoinGroupResult, type SyncGroupResult } from '@rivulet/broker';
 import type { clientApi } from '@rivulet/proto';
 import type { ServiceHandlers } from '@rivulet/transport-grpc';
 import type { NodeMetrics } from './metrics.js';
@@ -205,9 +205,6 @@ function nullIfEmpty(value: string): string | null {
   return value === '' ? null : value;
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 /** The client's address as Kafka shows it (Java's InetAddress): "/" and the IP, an IPv4-mapped IPv6 address as IPv4. */
 function clientHostOf(peer: string): string {

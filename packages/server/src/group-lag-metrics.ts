@@ -1,6 +1,6 @@
 import type { GroupCoordinatorApi } from '@rivulet/broker';
 import { computeGroupLag, type SettledOffsets, type TopicPartitionRef } from '@rivulet/client';
-import type { Clock, Logger } from '@rivulet/common';
+import { topicPartitionKey, type Clock, type Logger } from '@rivulet/common';
 
 /** One coordinated group's lag on the partitions whose lag is known, and their sum. */
 export interface GroupLagSnapshot {
@@ -30,7 +30,7 @@ export interface GroupLagCollectorOptions {
   readonly logger: Logger;
 }
 
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const key = (topic: string, partition: number): string => topicPartitionKey({ topic, partition });
 
 /**
  * The lag of the groups this node coordinates, for the metrics: committed offsets are read

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { RivuletAggregateError, type Admin, type CommittedOffset, type GroupDescription, type GroupLagDescription, type TopicPartitionRef } from '@rivulet/client';
-import { RivuletError } from '@rivulet/common';
+import { RivuletError, topicPartitionKey } from '@rivulet/common';
 import { parseInteger, withBootstrap, withClient, type BootstrapOptions } from '../client-options.js';
 import { table } from '../format.js';
 import { writeOut, type CliIo } from '../io.js';
@@ -137,7 +137,7 @@ async function selectedPartitions(admin: Admin, groupId: string, selections: rea
 
 /** What planning needs of each partition: committed offset, log start, high watermark, and for a datetime the offset at that time. */
 async function resetStates(admin: Admin, partitions: readonly TopicPartitionRef[], committed: readonly CommittedOffset[], target: OffsetResetTarget): Promise<PartitionResetState[]> {
-  const key = (tp: TopicPartitionRef): string => `${tp.topic}\u0000${tp.partition}`;
+  const key = (tp: TopicPartitionRef): string => topicPartitionKey(tp);
   const lookUp = async (spec: 'earliest' | 'latest' | { timestampMs: number }): Promise<Map<string, number>> =>
     new Map((await admin.listOffsets(partitions.map((tp) => ({ ...tp, spec })))).map((l) => [key(l), l.offset]));
   const [starts, ends, atTime] = await Promise.all([

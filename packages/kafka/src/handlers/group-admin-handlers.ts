@@ -1,8 +1,8 @@
 import { ErrorCode } from '@rivulet/common';
-import type { DeletedGroup, GroupDescription, GroupListing, GroupState } from '@rivulet/broker';
+import { asBuffer, type DeletedGroup, type GroupDescription, type GroupListing, type GroupState } from '@rivulet/broker';
 import { AUTHORIZED_OPERATIONS_OMITTED } from '../schema/api-table.js';
 import type { MessageValue } from '../schema/field.js';
-import { asBuffer, coordinatorErrorOf } from './group-handlers.js';
+import { coordinatorErrorOf } from './group-handlers.js';
 import type { HandlerContext } from './handler-context.js';
 
 /*

@@ -1,5 +1,5 @@
 import { AssertionError, ErrorCode, RivuletError } from '@rivulet/common';
-import { coordinatorErrorCode, type WritePurpose, type JoinGroupResult, type LeaveGroupResult, type SyncGroupResult } from '@rivulet/broker';
+import { asBuffer, coordinatorErrorCode, type WritePurpose, type JoinGroupResult, type LeaveGroupResult, type SyncGroupResult } from '@rivulet/broker';
 import type { MessageValue } from '../schema/field.js';
 import type { HandlerContext } from './handler-context.js';
 
@@ -28,11 +28,6 @@ export function coordinatorErrorOf(err: unknown, purpose: WritePurpose = 'member
  */
 export function ownedBytes(view: Buffer): Buffer {
   return Buffer.from(view);
-}
-
-/** The coordinator's bytes as the codec writes them, without a copy. */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 const EMPTY = Buffer.alloc(0);
