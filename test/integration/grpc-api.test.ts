@@ -1,5 +1,5 @@
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '@rivulet/common';
 import { clientApi } from '@rivulet/proto';
 import { decodeRecordBatches, encodeRecordBatch } from '@rivulet/records';
@@ -75,6 +75,49 @@ describe('gRPC client API', () => {
     expect(answers.map((a) => a.errorCode)).toEqual([0, 0, ErrorCode.INVALID_REQUIRED_ACKS, 0, 0]);
     expect(answers[2]!.errorMessage).toMatch(/acks must be 0, 1 or -1/);
     expect(answers.filter((a) => a.errorCode === 0).map((a) => a.response!.topics[0]!.partitions[0]!.baseOffset)).toEqual([0, 2, 4, 6]);
+  });
+
+  it('answers pipelined OffsetCommitStream requests in order, each with its own partition errors', async () => {
+    await call<clientApi.CreateTopicsRequest, clientApi.CreateTopicsResponse>(client.createTopics, { topics: [{ name: 'cs', partitions: 2, replicationFactor: 1, configs: {} }], validateOnly: false });
+    const commit = (groupId: string, topic: string, committedOffset: number): clientApi.OffsetCommitRequest => ({
+      groupId,
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: '',
+      retentionTimeMs: -1,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset, committedLeaderEpoch: -1, committedMetadata: 'm' }] }],
+    });
+    // The first FindCoordinator creates __consumer_offsets; the coordinator answers once it has loaded its partition.
+    await vi.waitFor(async () => {
+      expect((await call<clientApi.FindCoordinatorRequest, clientApi.FindCoordinatorResponse>(client.findCoordinator, { groupId: 'cs-0' })).errorCode).toBe(0);
+      const first = await call<clientApi.OffsetCommitRequest, clientApi.OffsetCommitResponse>(client.offsetCommit, commit('cs-0', 'cs', 1));
+      expect(first.topics[0]!.partitions[0]!.errorCode).toBe(0);
+    }, { timeout: 10_000, interval: 50 });
+
+    const stream = client.offsetCommitStream();
+    const answers: clientApi.OffsetCommitStreamResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (answer: clientApi.OffsetCommitStreamResponse) => {
+        answers.push(answer);
+        if (answers.length === 4) resolve();
+      });
+      stream.on('error', reject);
+    });
+    // All four written before any answer; the third names a topic that does not exist.
+    stream.write(commit('cs-1', 'cs', 10));
+    stream.write(commit('cs-2', 'cs', 20));
+    stream.write(commit('cs-1', 'no-such-topic', 30));
+    stream.write(commit('cs-1', 'cs', 11));
+    await done;
+    stream.end();
+    expect(answers.map((a) => [a.errorCode, a.response!.topics[0]!.name, a.response!.topics[0]!.partitions[0]!.errorCode])).toEqual([
+      [0, 'cs', 0],
+      [0, 'cs', 0],
+      [0, 'no-such-topic', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      [0, 'cs', 0],
+    ]);
+    const fetched = await call<clientApi.OffsetFetchRequest, clientApi.OffsetFetchResponse>(client.offsetFetch, { groupId: 'cs-1', topics: [], requireStable: false });
+    expect(fetched.topics).toEqual([{ name: 'cs', partitions: [expect.objectContaining({ partitionIndex: 0, committedOffset: 11, metadata: 'm', errorCode: 0 })] }]);
   });
 
   it('streams batches to a FetchStream subscriber as they are produced', async () => {

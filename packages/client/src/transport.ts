@@ -52,6 +52,9 @@ export type TransportFactory = (address: string) => BrokerTransport;
  */
 const PRODUCE_STREAM_IN_FLIGHT_MAX = 1024;
 
+/** Offset commits one transport keeps in flight on its commit stream; only stops a runaway. */
+const COMMIT_STREAM_IN_FLIGHT_MAX = 1024;
+
 /** Large enough for a whole fetch response at the broker's default fetch.max.bytes (50 MiB) plus framing. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -74,12 +77,14 @@ type UnaryMethod<Req, Res> = (
 
 /**
  * The grpc-js transport: one channel (HTTP/2 connection) per broker address. Produce
- * requests go as messages on one long-lived ProduceStream (pipelined, answered in order);
- * a stream failure fails the requests in flight on it, and the next request opens a new one.
+ * requests and offset commits go as messages on one long-lived stream each (ProduceStream,
+ * OffsetCommitStream: pipelined, answered in order); a stream failure fails the requests in
+ * flight on it, and the next request opens a new one.
  */
 export class GrpcBrokerTransport implements BrokerTransport {
   private readonly client: InstanceType<Api['ClientApiClient']>;
   private readonly produceCalls: StreamCalls<clientApi.ProduceRequest, clientApi.ProduceStreamResponse>;
+  private readonly commitCalls: StreamCalls<clientApi.OffsetCommitRequest, clientApi.OffsetCommitStreamResponse>;
 
   constructor(readonly address: string, clientId: string) {
     this.client = new clientApi.ClientApiClient(address, credentials.createInsecure(), {
@@ -87,6 +92,7 @@ export class GrpcBrokerTransport implements BrokerTransport {
       'grpc.primary_user_agent': `rivulet-client/${clientId}`,
     });
     this.produceCalls = new StreamCalls(() => this.client.produceStream(), PRODUCE_STREAM_IN_FLIGHT_MAX, `Produce to ${address}`);
+    this.commitCalls = new StreamCalls(() => this.client.offsetCommitStream(), COMMIT_STREAM_IN_FLIGHT_MAX, `OffsetCommit to ${address}`);
   }
 
   getMetadata(request: clientApi.MetadataRequest, timeoutMs: number): Promise<clientApi.MetadataResponse> {
@@ -152,8 +158,10 @@ export class GrpcBrokerTransport implements BrokerTransport {
   leaveGroup(request: clientApi.LeaveGroupRequest, timeoutMs: number): Promise<clientApi.LeaveGroupResponse> {
     return this.unary('LeaveGroup', this.client.leaveGroup.bind(this.client), request, timeoutMs);
   }
-  offsetCommit(request: clientApi.OffsetCommitRequest, timeoutMs: number): Promise<clientApi.OffsetCommitResponse> {
-    return this.unary('OffsetCommit', this.client.offsetCommit.bind(this.client), request, timeoutMs);
+  async offsetCommit(request: clientApi.OffsetCommitRequest, timeoutMs: number): Promise<clientApi.OffsetCommitResponse> {
+    const answer = await this.commitCalls.call(request, timeoutMs);
+    if (answer.errorCode !== 0) throw RivuletError.fromCode(answer.errorCode, `OffsetCommit to ${this.address}: ${answer.errorMessage}`);
+    return answer.response ?? { topics: [] };
   }
   offsetFetch(request: clientApi.OffsetFetchRequest, timeoutMs: number): Promise<clientApi.OffsetFetchResponse> {
     return this.unary('OffsetFetch', this.client.offsetFetch.bind(this.client), request, timeoutMs);
@@ -170,6 +178,7 @@ export class GrpcBrokerTransport implements BrokerTransport {
 
   close(): void {
     this.produceCalls.close();
+    this.commitCalls.close();
     this.client.close();
   }
 

@@ -1,7 +1,7 @@
 import type { Broker } from '@rivulet/broker';
-import { RivuletError, type Logger } from '@rivulet/common';
+import type { Logger } from '@rivulet/common';
 import { clientApi } from '@rivulet/proto';
-import type { ServiceHandlers } from '@rivulet/transport-grpc';
+import { answerInOrder, type ServiceHandlers } from '@rivulet/transport-grpc';
 import { groupApiHandlers } from './group-api-service.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -50,29 +50,12 @@ export function clientApiHandlers(broker: Broker, metrics: NodeMetrics, logger: 
       })),
     describeTopics: (request) => metrics.observe('describe_topics', async () => ({ topics: broker.describeTopics(request.names) })),
     produce,
-    produceStream: async (requests, write) => {
-      // Each request starts as it arrives (appends keep the requests' order); answers go out in
-      // the same order, each once it and every earlier one are done.
-      let writing = Promise.resolve();
-      let inFlight = 0;
-      for await (const request of requests) {
-        const answer = produce(request).then(
-          (response): clientApi.ProduceStreamResponse => ({ response, errorCode: 0, errorMessage: '', leaderId: -1 }),
-          (err: unknown): clientApi.ProduceStreamResponse => {
-            if (!(err instanceof RivuletError)) throw err;
-            return { response: { topics: [] }, errorCode: err.code, errorMessage: err.message, leaderId: err.context.leaderId ?? -1 };
-          },
-        );
-        inFlight++;
-        writing = writing.then(async () => {
-          await write(await answer);
-          inFlight--;
-        });
-        // At the bound, stop reading until every answer so far is out (a failed one ends the stream).
-        if (inFlight >= PRODUCE_STREAM_IN_FLIGHT_MAX) await writing;
-      }
-      await writing;
-    },
+    // Each request starts as it arrives (appends keep the requests' order); answers go out in order.
+    produceStream: answerInOrder(
+      async (request): Promise<clientApi.ProduceStreamResponse> => ({ response: await produce(request), errorCode: 0, errorMessage: '', leaderId: -1 }),
+      (err) => ({ response: { topics: [] }, errorCode: err.code, errorMessage: err.message, leaderId: err.context.leaderId ?? -1 }),
+      PRODUCE_STREAM_IN_FLIGHT_MAX,
+    ),
     fetch: (request, signal) =>
       metrics.observe('fetch', async () => {
         const response = await broker.fetch(request, signal);

@@ -1,13 +1,16 @@
 import { AssertionError, ErrorCode, RivuletError } from '@rivulet/common';
 import { asBuffer, type Broker, type GroupState, type JoinGroupResult, type SyncGroupResult } from '@rivulet/broker';
 import type { clientApi } from '@rivulet/proto';
-import type { ServiceHandlers } from '@rivulet/transport-grpc';
+import { answerInOrder, type ServiceHandlers } from '@rivulet/transport-grpc';
 import type { NodeMetrics } from './metrics.js';
 
 type GroupHandlers = Pick<
   ServiceHandlers<typeof clientApi.ClientApiService>,
-  'findCoordinator' | 'joinGroup' | 'syncGroup' | 'heartbeat' | 'leaveGroup' | 'offsetCommit' | 'offsetFetch' | 'describeGroups' | 'listGroups' | 'deleteGroups'
+  'findCoordinator' | 'joinGroup' | 'syncGroup' | 'heartbeat' | 'leaveGroup' | 'offsetCommit' | 'offsetCommitStream' | 'offsetFetch' | 'describeGroups' | 'listGroups' | 'deleteGroups'
 >;
+
+/** Commit requests of one OffsetCommitStream being worked on at once; the stream is read no further meanwhile. */
+const COMMIT_STREAM_IN_FLIGHT_MAX = 64;
 
 const GROUP_STATES: readonly GroupState[] = ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'];
 
@@ -109,6 +112,15 @@ export function groupApiHandlers(broker: Broker, metrics: NodeMetrics): GroupHan
         }
       }),
     offsetCommit: (request) => metrics.observe('offset_commit', () => commitOffsets(broker, request)),
+    offsetCommitStream: answerInOrder(
+      async (request): Promise<clientApi.OffsetCommitStreamResponse> => ({
+        response: await metrics.observe('offset_commit', () => commitOffsets(broker, request)),
+        errorCode: ErrorCode.NONE,
+        errorMessage: '',
+      }),
+      (err) => ({ response: { topics: [] }, errorCode: err.code, errorMessage: err.message }),
+      COMMIT_STREAM_IN_FLIGHT_MAX,
+    ),
     offsetFetch: (request) =>
       metrics.observe('offset_fetch', () => {
         try {

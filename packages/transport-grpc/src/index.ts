@@ -8,3 +8,4 @@ export { ControllerChannel } from './controller-channel.js';
 export type { ControllerAddress, ControllerChannelOptions } from './controller-channel.js';
 export { ReplicaChannel } from './replica-channel.js';
 export { StreamCalls } from './stream-calls.js';
+export { answerInOrder } from './stream-answers.js';

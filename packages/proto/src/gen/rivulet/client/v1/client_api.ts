@@ -613,6 +613,16 @@ export interface OffsetCommitResponse {
   topics: OffsetCommitTopicResponse[];
 }
 
+/**
+ * One answer on OffsetCommitStream: the response, or the error of a request that failed as a
+ * whole (what OffsetCommit reports as the call's status; 0 when it did not).
+ */
+export interface OffsetCommitStreamResponse {
+  response: OffsetCommitResponse | undefined;
+  errorCode: number;
+  errorMessage: string;
+}
+
 export interface OffsetFetchTopic {
   name: string;
   partitionIndexes: number[];
@@ -6637,6 +6647,75 @@ export const OffsetCommitResponse = {
   },
 };
 
+function createBaseOffsetCommitStreamResponse(): OffsetCommitStreamResponse {
+  return { response: undefined, errorCode: 0, errorMessage: "" };
+}
+
+export const OffsetCommitStreamResponse = {
+  encode(message: OffsetCommitStreamResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.response !== undefined) {
+      OffsetCommitResponse.encode(message.response, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(16).int32(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(26).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): OffsetCommitStreamResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseOffsetCommitStreamResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.response = OffsetCommitResponse.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.errorCode = reader.int32();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.errorMessage = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<OffsetCommitStreamResponse>): OffsetCommitStreamResponse {
+    return OffsetCommitStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OffsetCommitStreamResponse>): OffsetCommitStreamResponse {
+    const message = createBaseOffsetCommitStreamResponse();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? OffsetCommitResponse.fromPartial(object.response)
+      : undefined;
+    message.errorCode = object.errorCode ?? 0;
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
 function createBaseOffsetFetchTopic(): OffsetFetchTopic {
   return { name: "", partitionIndexes: [] };
 }
@@ -7800,6 +7879,21 @@ export const ClientApiService = {
     responseSerialize: (value: OffsetCommitResponse) => (OffsetCommitResponse.encode(value).finish() as Buffer),
     responseDeserialize: (value: Buffer) => OffsetCommitResponse.decode(value),
   },
+  /**
+   * OffsetCommit over one long-lived stream, as the TypeScript client commits: each request is
+   * answered by one response, in order, and several may be in flight (pipelined). A request
+   * that fails as a whole answers with the top-level error_code instead of ending the stream.
+   */
+  offsetCommitStream: {
+    path: "/rivulet.client.v1.ClientApi/OffsetCommitStream",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (value: OffsetCommitRequest) => (OffsetCommitRequest.encode(value).finish() as Buffer),
+    requestDeserialize: (value: Buffer) => OffsetCommitRequest.decode(value),
+    responseSerialize: (value: OffsetCommitStreamResponse) =>
+      (OffsetCommitStreamResponse.encode(value).finish() as Buffer),
+    responseDeserialize: (value: Buffer) => OffsetCommitStreamResponse.decode(value),
+  },
   offsetFetch: {
     path: "/rivulet.client.v1.ClientApi/OffsetFetch",
     requestStream: false,
@@ -7882,6 +7976,12 @@ export interface ClientApiServer extends UntypedServiceImplementation {
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
   leaveGroup: handleUnaryCall<LeaveGroupRequest, LeaveGroupResponse>;
   offsetCommit: handleUnaryCall<OffsetCommitRequest, OffsetCommitResponse>;
+  /**
+   * OffsetCommit over one long-lived stream, as the TypeScript client commits: each request is
+   * answered by one response, in order, and several may be in flight (pipelined). A request
+   * that fails as a whole answers with the top-level error_code instead of ending the stream.
+   */
+  offsetCommitStream: handleBidiStreamingCall<OffsetCommitRequest, OffsetCommitStreamResponse>;
   offsetFetch: handleUnaryCall<OffsetFetchRequest, OffsetFetchResponse>;
   describeGroups: handleUnaryCall<DescribeGroupsRequest, DescribeGroupsResponse>;
   listGroups: handleUnaryCall<ListGroupsRequest, ListGroupsResponse>;
@@ -8222,6 +8322,19 @@ export interface ClientApiClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: OffsetCommitResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * OffsetCommit over one long-lived stream, as the TypeScript client commits: each request is
+   * answered by one response, in order, and several may be in flight (pipelined). A request
+   * that fails as a whole answers with the top-level error_code instead of ending the stream.
+   */
+  offsetCommitStream(): ClientDuplexStream<OffsetCommitRequest, OffsetCommitStreamResponse>;
+  offsetCommitStream(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<OffsetCommitRequest, OffsetCommitStreamResponse>;
+  offsetCommitStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<OffsetCommitRequest, OffsetCommitStreamResponse>;
   offsetFetch(
     request: OffsetFetchRequest,
     callback: (error: ServiceError | null, response: OffsetFetchResponse) => void,
