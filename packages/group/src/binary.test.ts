@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ByteReader, ByteWriter } from './binary.js';
+import { ByteReader, ByteWriter, utf8ByteLength } from './binary.js';
 
 describe('ByteWriter and ByteReader', () => {
   it('round-trip every safe int64, int32 and int16, big-endian', () => {
@@ -27,4 +27,48 @@ describe('ByteWriter and ByteReader', () => {
     );
     expect([...new ByteWriter().string16('é😀').finish()]).toEqual([0, 6, 0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x80]);
   });
+
+  it('hands out bytes that later writers never overwrite, with writers nested, large or spanning slabs', () => {
+    const expected = (values: readonly number[]): number[] => values.flatMap((v) => [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 0x7fffffff }), { maxLength: 1500 }), { minLength: 1, maxLength: 60 }), (valueLists) => {
+        const finished: Uint8Array[] = [];
+        // Every other writer is opened before the previous one finishes (nested use of the scratch buffer).
+        let open: { writer: ByteWriter; values: readonly number[] } | undefined;
+        for (const values of valueLists) {
+          const writer = new ByteWriter();
+          for (const v of values) writer.int32(v);
+          if (open === undefined) {
+            open = { writer, values };
+          } else {
+            finished.push(writer.finish(), open.writer.finish());
+            open = undefined;
+          }
+        }
+        if (open !== undefined) finished.push(open.writer.finish());
+        const order: (readonly number[])[] = [];
+        for (let i = 0; i + 1 < valueLists.length; i += 2) order.push(valueLists[i + 1]!, valueLists[i]!);
+        if (valueLists.length % 2 === 1) order.push(valueLists[valueLists.length - 1]!);
+        expect(finished.map((bytes) => [...bytes])).toEqual(order.map(expected));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('refuses writes and a second finish after finish', () => {
+    const writer = new ByteWriter().int32(1);
+    writer.finish();
+    expect(() => writer.finish()).toThrow(/finished once/);
+    expect(() => writer.int32(2)).toThrow(/no more writes/);
+  });
+
+  it('counts UTF-8 bytes as TextEncoder writes them, lone surrogates included', () => {
+    const encoder = new TextEncoder();
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (text) => {
+        expect(utf8ByteLength(text)).toBe(encoder.encode(text).byteLength);
+      }),
+    );
+    expect([utf8ByteLength('a\u00e9\u20ac\u{1f600}'), utf8ByteLength('\ud800'), utf8ByteLength('\udc00\ud800x')]).toEqual([10, 3, 7]);
+  });
 });
+

@@ -19,14 +19,66 @@ const TWO_POW_32 = 0x1_0000_0000;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The length of `value` in UTF-8 (a lone surrogate counts as U+FFFD, as TextEncoder writes it), without encoding it. */
 export function utf8ByteLength(value: string): number {
-  return utf8Encoder.encode(value).byteLength;
+  let byteLength = 0;
+  for (let index = 0; index < value.length; index++) {
+    const unit = value.charCodeAt(index);
+    if (unit < 0x80) byteLength += 1;
+    else if (unit < 0x800) byteLength += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < value.length && (value.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
+      byteLength += 4;
+      index++;
+    } else byteLength += 3;
+  }
+  return byteLength;
 }
 
+/*
+ * Allocation. A new ArrayBuffer costs far more than a view of an existing one (a backing
+ * store, and the garbage collector's tracking of it), and the coordinator encodes a key and a
+ * value per committed offset. So, as Node's Buffer pool does, writers work in one reused
+ * scratch buffer and finished bytes are carved from shared slabs: a finished record is a view
+ * that keeps its slab alive, like any pooled Buffer.
+ */
+const SLAB_BYTES = 64 * 1024;
+/** Larger results get a buffer of their own rather than a slab's tail. */
+const SLAB_ITEM_MAX_BYTES = 4096;
+/** A scratch buffer grown beyond this is not kept for the next writer. */
+const SCRATCH_KEPT_MAX_BYTES = 1024 * 1024;
+const NO_BYTES = new Uint8Array(0);
+
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsedBytes = 0;
+/** The scratch buffer no writer is using (undefined while one is, e.g. writers nested in one another). */
+let idleScratch: Uint8Array | undefined = new Uint8Array(SLAB_ITEM_MAX_BYTES);
+
+/** `bytes` copied into a buffer nothing else writes to. */
+function carve(bytes: Uint8Array): Uint8Array {
+  const byteLength = bytes.byteLength;
+  if (byteLength > SLAB_ITEM_MAX_BYTES) return bytes.slice();
+  if (slabUsedBytes + byteLength > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsedBytes = 0;
+  }
+  const carved = slab.subarray(slabUsedBytes, slabUsedBytes + byteLength);
+  carved.set(bytes);
+  // Keep the next start 8-byte aligned, as Node's pool does.
+  slabUsedBytes += (byteLength + 7) & ~7;
+  return carved;
+}
+
+/** Writes one value; `finish` hands out the bytes and ends the writer. */
 export class ByteWriter {
-  // Room for a typical record (a group id, a topic, a few numbers) without growing.
-  private buffer = new Uint8Array(256);
+  private buffer: Uint8Array;
   private length = 0;
+  private isFinished = false;
+
+  constructor() {
+    // Room for a typical record (a group id, a topic, a few numbers) without growing.
+    this.buffer = idleScratch ?? new Uint8Array(256);
+    idleScratch = undefined;
+  }
 
   int16(value: number): this {
     assert(Number.isInteger(value) && value >= -0x8000 && value <= INT16_MAX, `int16 out of range: ${value}`);
@@ -71,9 +123,15 @@ export class ByteWriter {
     return this;
   }
 
-  /** The bytes written, in a buffer of their own. */
+  /** The bytes written, in a buffer nothing else writes to. The writer takes no more writes. */
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    assert(!this.isFinished, 'a ByteWriter is finished once');
+    const finished = carve(this.buffer.subarray(0, this.length));
+    this.isFinished = true;
+    // A writer that threw halfway never gives its buffer back; the next finished one takes its place.
+    if (idleScratch === undefined && this.buffer.byteLength <= SCRATCH_KEPT_MAX_BYTES) idleScratch = this.buffer;
+    this.buffer = NO_BYTES;
+    return finished;
   }
 
   private string(value: string | null, prefixBits: 16 | 32): this {
@@ -104,6 +162,7 @@ export class ByteWriter {
   private reserve(byteCount: number): number {
     const start = this.length;
     if (start + byteCount > this.buffer.byteLength) {
+      assert(!this.isFinished, 'a finished ByteWriter takes no more writes');
       const grown = new Uint8Array(Math.max(this.buffer.byteLength * 2, start + byteCount));
       grown.set(this.buffer.subarray(0, start));
       this.buffer = grown;
