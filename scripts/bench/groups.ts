@@ -4,7 +4,8 @@
 //    every partition again, each exactly once; then a member joins again and the same is timed.
 //    Cooperative-sticky (the client's default) and eager range, several rounds each;
 //  - commits: offset commits to one coordinator (__consumer_offsets with one partition, so every
-//    group lives on the same broker), from many groups at once, 64 requests in flight, each
+//    group lives on the same broker), from many groups at once, 64 requests in flight on the
+//    client transport's commit stream (OffsetCommitStream, as the consumer commits), each
 //    committing `partitions-per-commit` partition offsets; counted as offsets committed per
 //    second and requests per second, with latency percentiles.
 // Both run on one node (replication factor 1) and on 3 controllers + 3 brokers, where the
