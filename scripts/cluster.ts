@@ -17,7 +17,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { freePort } from '../packages/testkit/src/child.js';
+import { freePort } from '../packages/testkit/src/ports.js';
 
 const CLI_BIN = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
 const STATE_FILE = 'cluster.json';

@@ -141,4 +141,19 @@ describe('Cluster', () => {
     expect(fake.metadataRequests).toBe(3);
     c.close();
   });
+
+  it('tells metadata listeners of every applied response until they stop listening', async () => {
+    const fake = new FakeCluster(2);
+    fake.createTopic('t', 1);
+    const c = cluster(fake.transportFactory(), [fake.addressOf(1)]);
+    const leaders: (number | undefined)[] = [];
+    const stop = c.onMetadataUpdate(() => leaders.push(c.leaderOf('t', 0)));
+    await c.refreshMetadata(['t']);
+    fake.partition('t', 0).leaderId = 2;
+    await c.refreshMetadata(['t']);
+    stop();
+    await c.refreshMetadata(['t']);
+    expect(leaders).toEqual([1, 2]);
+    c.close();
+  });
 });

@@ -74,6 +74,8 @@ export class Cluster {
    * metadata, naming itself leader of partitions that moved away.
    */
   private readonly suspectUntilMs = new Map<string, number>();
+  /** Told after every metadata response is applied. */
+  private readonly updateListeners = new Set<() => void>();
   private closed = false;
 
   constructor(private readonly options: ClusterOptions) {
@@ -139,6 +141,16 @@ export class Cluster {
     const addresses = this.candidateAddresses();
     const address = addresses[this.nextBrokerIndex++ % addresses.length]!;
     return this.connectionTo(address);
+  }
+
+  /**
+   * Calls `listener` after every metadata response is applied, whoever asked for it (a
+   * consumer waiting for a partition's new leader need not wait for its own refresh); returns
+   * the function that stops it. A listener must not throw.
+   */
+  onMetadataUpdate(listener: () => void): () => void {
+    this.updateListeners.add(listener);
+    return () => this.updateListeners.delete(listener);
   }
 
   /** Refreshes metadata for `topics` and every topic asked about before. */
@@ -296,6 +308,7 @@ export class Cluster {
     if (requestedTopics.length === 0) this.topics.clear();
     for (const topic of response.topics) this.applyTopic(topic);
     this.lastRefreshMs = Date.now();
+    for (const listener of this.updateListeners) listener();
   }
 
   /** Closes channels to brokers that left the cluster; bootstrap addresses stay for the next lookup. */

@@ -1,3 +1,5 @@
+import { RivuletError } from '@rivulet/common';
+import type { clientApi } from '@rivulet/proto';
 import { decodeRecordBatchesSync, encodeRecordBatchSync, filterRecordBatch } from '@rivulet/records';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RivuletClient } from './client.js';
@@ -35,6 +37,16 @@ async function take(consumer: Consumer, count: number): Promise<ConsumerRecord[]
 }
 
 const values = (records: readonly ConsumerRecord[]): string[] => records.map((r) => r.value!.toString());
+
+/** A fetch answer of NOT_LEADER_OR_FOLLOWER for every partition asked for. */
+function notLeader(request: clientApi.FetchRequest): clientApi.FetchResponse {
+  return {
+    topics: request.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 6, errorMessage: '', highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0), nextOffset: 0, leaderId: -1 })),
+    })),
+  };
+}
 
 describe('recordsFromBatches', () => {
   it('skips records below the fetch offset inside the first batch and continues after the last batch', () => {
@@ -273,6 +285,67 @@ describe('Consumer', () => {
     consumer.assign([tp]);
     consumer.seek(tp, 0);
     expect(values(await take(consumer, 1))).toEqual(['a']);
+  });
+
+  describe('after a fetch failed against the partition leader', () => {
+    // A backoff far longer than any test: a fetch that waits it out never comes.
+    const LONG_BACKOFF = { retryBackoffMs: 60_000, retryBackoffMaxMs: 60_000 };
+
+    function twoBrokers() {
+      const fake = new FakeCluster(2);
+      fake.createTopic('moving', 1);
+      fake.append('moving', 0, batch(['a']));
+      const client = new RivuletClient({ bootstrap: fake.addressOf(1), transportFactory: fake.transportFactory(), retryBackoffMs: 1, retryBackoffMaxMs: 5 });
+      clients.push(client);
+      const consumer = client.consumer({ fetchMaxWaitMs: 10, ...LONG_BACKOFF });
+      const tp = { topic: 'moving', partition: 0 };
+      consumer.assign([tp]);
+      consumer.seek(tp, 0);
+      return { fake, consumer };
+    }
+
+    const fetchedFrom = (fake: FakeCluster): number[] => fake.fetchRequests.map((r) => r.nodeId);
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 200));
+
+    it('fetches from a new leader as soon as the metadata names it, without waiting out the backoff', async () => {
+      const { fake, consumer } = twoBrokers();
+      // Broker 1 dies; by the time the consumer asks for metadata, broker 2 leads.
+      fake.fetchHook = (nodeId) => {
+        if (nodeId !== 1) return undefined;
+        fake.partition('moving', 0).leaderId = 2;
+        return new RivuletError('NETWORK_EXCEPTION', 'broker 1 is gone');
+      };
+      const read = take(consumer, 1);
+      const waited = await Promise.race([read.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 5_000))]);
+      expect(waited, 'the consumer waited out its backoff before fetching from the new leader').toBe(false);
+      expect(values(await read)).toEqual(['a']);
+      expect(fetchedFrom(fake)).toEqual([1, 2]);
+    });
+
+    it('keeps the backoff while the metadata still names the leader that failed', async () => {
+      const { fake, consumer } = twoBrokers();
+      fake.fetchHook = (nodeId, request) => (nodeId === 1 ? notLeader(request) : undefined);
+      const read = take(consumer, 1);
+      await settle();
+      expect(fake.metadataRequests).toBeGreaterThanOrEqual(2);
+      expect(fetchedFrom(fake)).toEqual([1]);
+      await consumer.close();
+      await read;
+    });
+
+    it('does not go back and forth without backoff between leaders that each failed', async () => {
+      const { fake, consumer } = twoBrokers();
+      // Each broker answers NOT_LEADER_OR_FOLLOWER and the metadata then names the other one.
+      fake.fetchHook = (nodeId, request) => {
+        fake.partition('moving', 0).leaderId = nodeId === 1 ? 2 : 1;
+        return notLeader(request);
+      };
+      const read = take(consumer, 1);
+      await settle();
+      expect(fetchedFrom(fake)).toEqual([1, 2]);
+      await consumer.close();
+      await read;
+    });
   });
 
   it('a pause while iterating holds back the rest of a fetched batch until resume', async () => {

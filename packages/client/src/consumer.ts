@@ -72,7 +72,11 @@ export interface ConsumerOptions {
   readonly maxPartitionFetchBytes?: number;
   /** Fetched bytes held for the application; no new fetch starts while more are buffered. Default 16 MiB. */
   readonly maxPrefetchBytes?: number;
-  /** Backoff of a partition after a fetch error; doubles per attempt up to retryBackoffMaxMs. Default 100. */
+  /**
+   * Backoff of a partition after a fetch error; doubles per attempt up to retryBackoffMaxMs.
+   * Default 100. Metadata naming a new leader (one that has not failed it since its last
+   * answer) ends the backoff at once.
+   */
   readonly retryBackoffMs?: number;
   readonly retryBackoffMaxMs?: number;
   readonly requestTimeoutMs?: number;
@@ -150,6 +154,13 @@ interface PartitionState {
   busy: boolean;
   attempts: number;
   retryAtMs: number;
+  /**
+   * The leaders that fetches or offset lookups of this partition failed against since it last
+   * got an answer. While it backs off, metadata naming a live leader not among them ends the
+   * backoff at once (the leader moved, as after a leader's death); one among them keeps it, so
+   * that metadata going back and forth between failed leaders never makes a loop.
+   */
+  failedLeaders: number[];
   error: RivuletError | undefined;
   /** Offset of the first record in the application's hands (iterator body or handler running): commits stop there. */
   delivering: number | undefined;
@@ -267,6 +278,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private fatalError: RivuletError | undefined;
   /** A rebalance listener threw: the next read throws it, once. */
   private listenerError: { readonly error: unknown } | undefined;
+  /** Stops the metadata listener that lets a partition backing off retry at once at a new leader. */
+  private readonly stopMetadataListener: () => void;
 
   constructor(
     private readonly cluster: Cluster,
@@ -277,6 +290,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     private readonly onClosed: () => void = () => {},
   ) {
     this.options = resolveOptions(options, context.requestTimeoutMs);
+    this.stopMetadataListener = cluster.onMetadataUpdate(() => this.schedulePump());
     if (options.groupId === undefined) return;
     if (options.groupId === '') throw new RivuletError('INVALID_GROUP_ID', 'groupId must not be empty');
     if (options.groupInstanceId === '') throw new RivuletError('INVALID_CONFIG', 'groupInstanceId must not be empty');
@@ -405,6 +419,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     state.error = undefined;
     state.attempts = 0;
     state.retryAtMs = 0;
+    state.failedLeaders = [];
     state.highWatermark = undefined;
     state.endCheckedAt = undefined;
     state.awaitingCommitted = false;
@@ -523,6 +538,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.onClosed();
     this.closed = true;
     this.closing.abort();
+    this.stopMetadataListener();
     clearTimeout(this.retryTimer);
     clearTimeout(this.autoCommitTimer);
     this.chunks = [];
@@ -730,6 +746,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       busy: false,
       attempts: 0,
       retryAtMs: 0,
+      failedLeaders: [],
       error: undefined,
       delivering: undefined,
       revoking: false,
@@ -869,8 +886,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     for (const state of this.partitions.values()) {
       if (state.busy || state.paused || state.error !== undefined || state.revoking || state.awaitingCommitted) continue;
       if (state.retryAtMs > nowMs) {
-        earliestRetryMs = Math.min(earliestRetryMs, state.retryAtMs);
-        continue;
+        if (!this.hasNewLeader(state)) {
+          earliestRetryMs = Math.min(earliestRetryMs, state.retryAtMs);
+          continue;
+        }
+        // As Kafka's clients: a leader that moved is tried as soon as the metadata names it,
+        // not after a backoff that grew against the leader that failed.
+        this.logger.debug({ topic: state.topic, partition: state.partition, failedLeaders: state.failedLeaders }, 'partition has a new leader, retrying at once');
+        state.attempts = 0;
+        state.retryAtMs = 0;
       }
       if (state.fetchOffset === undefined && state.pendingReset === undefined && !this.applyDefaultReset(state)) continue;
       const leader = this.cluster.leaderOf(state.topic, state.partition);
@@ -921,6 +945,12 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.retryTimer = setTimeout(() => this.schedulePump(), Math.max(1, delayMs));
   }
 
+  /** The metadata names a live leader of the partition that none of its failures since its last answer went to. */
+  private hasNewLeader(state: PartitionState): boolean {
+    const leader = this.cluster.leaderOf(state.topic, state.partition);
+    return leader !== undefined && !state.failedLeaders.includes(leader);
+  }
+
   private backOff(state: PartitionState): void {
     state.attempts++;
     state.retryAtMs = Date.now() + backoffDelayMs(this.options.backoff, state.attempts);
@@ -930,8 +960,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const epochs = states.map((s) => s.epoch);
     for (const state of states) state.busy = true;
     this.listOffsets(nodeId, states)
-      .then((results) => states.forEach((state, i) => this.applyReset(state, epochs[i]!, results.get(state))))
-      .catch((err: unknown) => states.forEach((state, i) => this.applyFailure(state, epochs[i]!, toRivuletError(err))))
+      .then((results) => states.forEach((state, i) => this.applyReset(state, epochs[i]!, nodeId, results.get(state))))
+      .catch((err: unknown) => states.forEach((state, i) => this.applyFailure(state, epochs[i]!, nodeId, toRivuletError(err))))
       .finally(() => {
         for (const state of states) state.busy = false;
         this.schedulePump();
@@ -958,15 +988,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return results;
   }
 
-  private applyReset(state: PartitionState, epoch: number, result: clientApi.ListOffsetsPartitionResponse | undefined): void {
+  private applyReset(state: PartitionState, epoch: number, nodeId: number, result: clientApi.ListOffsetsPartitionResponse | undefined): void {
     if (state.epoch !== epoch) return;
     if (result === undefined) {
-      this.applyFailure(state, epoch, new RivuletError('UNKNOWN_SERVER_ERROR', 'ListOffsets left this partition out', state));
+      this.applyFailure(state, epoch, nodeId, new RivuletError('UNKNOWN_SERVER_ERROR', 'ListOffsets left this partition out', state));
       return;
     }
     const error = resultError(result.errorCode, result.errorMessage, { topic: state.topic, partition: state.partition });
     if (error !== undefined) {
-      this.applyFailure(state, epoch, error);
+      this.applyFailure(state, epoch, nodeId, error);
       return;
     }
     if (result.offset < 0) {
@@ -978,6 +1008,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     state.fetchOffset = result.offset;
     state.pendingReset = undefined;
     state.attempts = 0;
+    state.failedLeaders = [];
   }
 
   /**
@@ -990,10 +1021,10 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const requested = states.map((state) => ({ state, epoch: state.epoch, fetchOffset: state.fetchOffset! }));
     for (const state of states) state.busy = true;
     this.fetch(nodeId, requested, maxBytes)
-      .then((results) => this.applyFetch(requested, results))
+      .then((results) => this.applyFetch(nodeId, requested, results))
       .catch((err: unknown) => {
         const error = toRivuletError(err);
-        for (const r of requested) this.applyFailure(r.state, r.epoch, error);
+        for (const r of requested) this.applyFailure(r.state, r.epoch, nodeId, error);
       })
       .finally(() => {
         this.busyNodes.delete(nodeId);
@@ -1035,6 +1066,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private applyFetch(
+    nodeId: number,
     requested: readonly { state: PartitionState; epoch: number; fetchOffset: number }[],
     results: Map<PartitionState, clientApi.FetchPartitionResponse>,
   ): void {
@@ -1043,13 +1075,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (result === undefined || state.epoch !== epoch || this.closed) continue;
       const error = resultError(result.errorCode, result.errorMessage, { topic: state.topic, partition: state.partition, offset: fetchOffset });
       if (error !== undefined) {
-        this.applyFailure(state, epoch, error);
+        this.applyFailure(state, epoch, nodeId, error);
         continue;
       }
       try {
         this.bufferRecords(state, epoch, fetchOffset, result);
       } catch (err) {
-        this.applyFailure(state, epoch, toRivuletError(err));
+        this.applyFailure(state, epoch, nodeId, toRivuletError(err));
       }
     }
   }
@@ -1060,6 +1092,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const endOffset = last === undefined ? Math.max(fetchOffset, result.nextOffset) : lastOffsetOf(readBatchHeader(last)) + 1;
     state.highWatermark = result.highWatermark;
     state.attempts = 0;
+    state.failedLeaders = [];
     state.fetchOffset = endOffset;
     state.endCheckedAt = endOffset;
     if (batches.length === 0) {
@@ -1074,8 +1107,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.changed.notify();
   }
 
-  /** Handles a partition's fetch or lookup error: reset, retry after backoff, or hand it to the reader. */
-  private applyFailure(state: PartitionState, epoch: number, error: RivuletError): void {
+  /** Handles a partition's fetch or lookup error from leader `nodeId`: reset, retry after backoff, or hand it to the reader. */
+  private applyFailure(state: PartitionState, epoch: number, nodeId: number, error: RivuletError): void {
     if (state.epoch !== epoch || this.closed) return;
     if (error.errorName === 'OFFSET_OUT_OF_RANGE' && state.pendingReset === undefined) {
       if (this.options.autoOffsetReset === 'none') {
@@ -1091,7 +1124,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (error.refreshMetadata) {
         this.cluster.refreshMetadata([state.topic]).catch((err: unknown) => this.logger.warn({ err }, 'metadata refresh after fetch error failed'));
       }
-      this.logger.debug({ topic: state.topic, partition: state.partition, err: error }, 'fetch failed, retrying after backoff');
+      this.logger.debug({ topic: state.topic, partition: state.partition, leader: nodeId, err: error }, 'fetch failed, retrying after backoff');
+      if (!state.failedLeaders.includes(nodeId)) state.failedLeaders.push(nodeId);
       this.backOff(state);
       return;
     }

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /** A node-process child that reported itself ready with a JSON log line on stderr. */
@@ -57,18 +56,6 @@ export async function signalAndWait(ready: ReadyChild | undefined, signal: NodeJ
   if (!ready) return null;
   if (ready.child.exitCode === null && ready.child.signalCode === null) ready.child.kill(signal);
   return ready.exited;
-}
-
-/** A port that was free on 127.0.0.1 a moment ago (for processes that must know their peers' ports up front). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {

@@ -1,4 +1,4 @@
-export { freePort } from './child.js';
+export { freePort } from './ports.js';
 export { CLI_BIN, NodeProcess } from './node-process.js';
 export type { NodeProcessOptions } from './node-process.js';
 export { RAFT_NODE_BIN, RaftNodeProcess } from './raft-node-process.js';

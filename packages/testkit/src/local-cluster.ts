@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './child.js';
+import { freePort } from './ports.js';
 import { NetnsNetwork } from './netns.js';
 import { NodeProcess } from './node-process.js';
 import { TcpProxy } from './tcp-proxy.js';
