@@ -15,6 +15,19 @@ function call<Req, Res>(method: (req: Req, cb: (err: ServiceError | null, res: R
   return new Promise((resolve, reject) => method.call(client, request, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
+/** The answers a bidirectional stream sends; `done` settles once `count` have come (or the stream fails). */
+function collectAnswers<T>(stream: NodeJS.EventEmitter, count: number): { answers: T[]; done: Promise<void> } {
+  const answers: T[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('data', (answer: T) => {
+      answers.push(answer);
+      if (answers.length === count) resolve();
+    });
+    stream.on('error', reject);
+  });
+  return { answers, done };
+}
+
 beforeAll(async () => {
   node = await startEmbeddedNode({ autoCreateTopics: false });
   client = new clientApi.ClientApiClient(node.grpcAddress, credentials.createInsecure());
@@ -59,14 +72,7 @@ describe('gRPC client API', () => {
   it('answers pipelined ProduceStream requests in order, a refused one with its error, and keeps the stream', async () => {
     await call<clientApi.CreateTopicsRequest, clientApi.CreateTopicsResponse>(client.createTopics, { topics: [{ name: 'ps', partitions: 1, replicationFactor: 1, configs: {} }], validateOnly: false });
     const stream = client.produceStream();
-    const answers: clientApi.ProduceStreamResponse[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on('data', (answer: clientApi.ProduceStreamResponse) => {
-        answers.push(answer);
-        if (answers.length === 5) resolve();
-      });
-      stream.on('error', reject);
-    });
+    const { answers, done } = collectAnswers<clientApi.ProduceStreamResponse>(stream, 5);
     const records = await encodeRecordBatch({ records: [{ key: null, value: Buffer.from('v') }, { key: null, value: Buffer.from('w') }] });
     // All five written before any answer: acks 1 and -1 mixed, one invalid acks value in the middle.
     for (const acks of [1, -1, 7, 1, -1]) stream.write({ acks, timeoutMs: 5000, topics: [{ name: 'ps', partitions: [{ partition: 0, records }] }] });
@@ -95,14 +101,7 @@ describe('gRPC client API', () => {
     }, { timeout: 10_000, interval: 50 });
 
     const stream = client.offsetCommitStream();
-    const answers: clientApi.OffsetCommitStreamResponse[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      stream.on('data', (answer: clientApi.OffsetCommitStreamResponse) => {
-        answers.push(answer);
-        if (answers.length === 4) resolve();
-      });
-      stream.on('error', reject);
-    });
+    const { answers, done } = collectAnswers<clientApi.OffsetCommitStreamResponse>(stream, 4);
     // All four written before any answer; the third names a topic that does not exist.
     stream.write(commit('cs-1', 'cs', 10));
     stream.write(commit('cs-2', 'cs', 20));
