@@ -17,6 +17,10 @@
  *
  * --e2e runs the consumer while producing and reports end-to-end latency: from the record's
  * timestamp (set when the producer encodes it) to its receipt by the consumer, in ms.
+ *
+ * --warmup-records N first produces N records the same way, unmeasured (the consumers start
+ * after them): the processes are freshly started, and their first seconds (JIT compilation,
+ * young-generation sizing) are slower than what follows.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +39,7 @@ import { CLIENT_CHANNEL_OPTIONS } from '@rivulet/transport-grpc';
 const { values: args } = parseArgs({
   options: {
     records: { type: 'string', default: '200000' },
+    'warmup-records': { type: 'string', default: '0' },
     partitions: { type: 'string', default: '1' },
     'batch-records': { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '8' },
@@ -56,6 +61,7 @@ const { values: args } = parseArgs({
 });
 
 const recordCount = Number(args.records);
+const warmupRecords = Number(args['warmup-records']);
 const partitionCount = Number(args.partitions);
 const batchRecords = Number(args['batch-records']);
 const concurrency = Number(args.concurrency);
@@ -138,6 +144,34 @@ async function main(): Promise<void> {
   let issued = 0;
   let acknowledged = 0;
   let nextPartition = 0;
+
+  /** Produces `count` records to the next partition (round robin); resolves with the request's round trip in ms. */
+  async function produceOne(count: number, firstIndex: number): Promise<{ partition: number; ms: number }> {
+    const partition = nextPartition++ % partitionCount;
+    const nowMs = Date.now();
+    const records = Array.from({ length: count }, (_, i) => ({ key: null, value: payloads[(firstIndex + i) % payloads.length]!, timestampMs: nowMs }));
+    const batch = encodeRecordBatchSync({ records, compression });
+    const sentAt = performance.now();
+    const response = await partitionTransports[partition]!.produce({ acks, timeoutMs: 30_000, topics: [{ name: topic, partitions: [{ partition, records: batch }] }] }, 35_000);
+    const ms = performance.now() - sentAt;
+    const result = response.topics[0]?.partitions[0];
+    if (acks !== 0 && result?.errorCode !== 0) throw new Error(`produce failed: ${result?.errorCode} ${result?.errorMessage}`);
+    return { partition, ms };
+  }
+
+  // Warm-up records are produced like the measured ones; consumers start after them.
+  const startOffsets = new Array<number>(partitionCount).fill(0);
+  let warmed = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (warmed < warmupRecords) {
+        const count = Math.min(batchRecords, warmupRecords - warmed);
+        warmed += count;
+        const { partition } = await produceOne(count, warmed);
+        startOffsets[partition]! += count;
+      }
+    }),
+  );
   const cpuBefore = nodePids.length > 0 ? nodeCpuSeconds() : 0;
   const e2eMs = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3 });
   let producing = true;
@@ -149,15 +183,8 @@ async function main(): Promise<void> {
     while (issued < recordCount && performance.now() < deadlineMs) {
       const count = Math.min(batchRecords, recordCount - issued);
       issued += count;
-      const partition = nextPartition++ % partitionCount;
-      const nowMs = Date.now();
-      const records = Array.from({ length: count }, (_, i) => ({ key: null, value: payloads[(issued + i) % payloads.length]!, timestampMs: nowMs }));
-      const batch = encodeRecordBatchSync({ records, compression });
-      const sentAt = performance.now();
-      const response = await partitionTransports[partition]!.produce({ acks, timeoutMs: 30_000, topics: [{ name: topic, partitions: [{ partition, records: batch }] }] }, 35_000);
-      latencyUs.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
-      const result = response.topics[0]?.partitions[0];
-      if (acks !== 0 && result?.errorCode !== 0) throw new Error(`produce failed: ${result?.errorCode} ${result?.errorMessage}`);
+      const { ms } = await produceOne(count, issued);
+      latencyUs.recordValue(Math.max(1, Math.round(ms * 1000)));
       acknowledged += count;
     }
   }
@@ -197,9 +224,9 @@ async function main(): Promise<void> {
     ]);
   }
 
-  /** Reads every partition from offset 0 through its leader until `isDone(consumed)` (or the deadline). */
+  /** Reads every partition from where the warm-up ended (offset 0 without one) through its leader until `isDone(consumed)` (or the deadline). */
   async function consumeUntil(isDone: (consumed: number) => boolean, untilMs: number, e2e?: hdr.Histogram): Promise<{ consumed: number; consumedBytes: number }> {
-    const offsets = new Array<number>(partitionCount).fill(0);
+    const offsets = [...startOffsets];
     let consumed = 0;
     let consumedBytes = 0;
     const byLeader = new Map<Client, number[]>();
@@ -249,7 +276,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `\n${recordCount.toLocaleString('en-US')} records of ${recordBytes} B, ${partitionCount} partition(s), ${batchRecords} records/batch, ` +
+    `\n${recordCount.toLocaleString('en-US')} records of ${recordBytes} B${warmupRecords > 0 ? ` (after ${warmupRecords.toLocaleString('en-US')} unmeasured)` : ''}, ${partitionCount} partition(s), ${batchRecords} records/batch, ` +
       `${concurrency} in flight, acks=${args.acks}, compression=${compression}, flush=${args.flush}` +
       (cluster ? `, 3 controllers + ${clusterBrokers} brokers, replication factor ${replicationFactor}` : '') +
       '\n',

@@ -134,6 +134,20 @@ function errorFields(err: unknown): { errorCode: number; errorMessage: string } 
   throw err;
 }
 
+const NO_ERROR = { errorCode: 0, errorMessage: '' } as const;
+
+/** One partition of a ReplicaFetch answer, as a single literal. */
+function replicaFetchAnswer(
+  request: { readonly topic: string; readonly partition: number },
+  error: { readonly errorCode: number; readonly errorMessage: string },
+  highWatermark: number,
+  logStartOffset: number,
+  logEndOffset: number,
+  records: Buffer,
+): replicationApi.ReplicaFetchPartitionData {
+  return { topic: request.topic, partition: request.partition, errorCode: error.errorCode, errorMessage: error.errorMessage, highWatermark, logStartOffset, logEndOffset, records };
+}
+
 /** errorFields plus the leader hint a client needs to go elsewhere. */
 function failureFields(err: unknown): { errorCode: number; errorMessage: string; leaderId: number } {
   return { ...errorFields(err), leaderId: err instanceof RivuletError ? (err.context.leaderId ?? -1) : -1 };
@@ -550,25 +564,30 @@ export class Broker {
       let hasError = false;
       const partitions = await Promise.all(
         recorded.map(async (r): Promise<replicationApi.ReplicaFetchPartitionData> => {
-          const base = { topic: r.request.topic, partition: r.request.partition };
-          const positions = { highWatermark: r.replica?.highWatermark ?? -1, logStartOffset: r.replica?.log.logStartOffset() ?? -1, logEndOffset: r.replica?.log.logEndOffset() ?? -1 };
+          // The positions as they are before the read. Every follower fetch of every partition
+          // comes here: answers are literals of one shape, since spreading them cost more than
+          // the rest of this function.
+          const replica = r.replica;
+          const highWatermark = replica?.highWatermark ?? -1;
+          const logStartOffset = replica?.log.logStartOffset() ?? -1;
+          const logEndOffset = replica?.log.logEndOffset() ?? -1;
           if (r.error !== undefined) {
             hasError = true;
-            return { ...base, ...r.error, ...positions, records: EMPTY_BUFFER };
+            return replicaFetchAnswer(r.request, r.error, highWatermark, logStartOffset, logEndOffset, EMPTY_BUFFER);
           }
           try {
             const limit = Math.min(r.request.partitionMaxBytes, Math.max(budget, 0));
             // Reserve before the read so concurrent reads share the response budget; the first
             // read returns at least one batch whatever its size, so followers never stall.
             budget -= limit;
-            const read = r.request.fetchOffset >= r.replica!.log.logEndOffset() ? undefined : await r.replica!.log.read(r.request.fetchOffset, limit);
+            const read = r.request.fetchOffset >= logEndOffset ? undefined : await replica!.log.read(r.request.fetchOffset, limit);
             const records = read?.records ?? EMPTY_BUFFER;
             budget += limit - records.length;
             totalBytes += records.length;
-            return { ...base, errorCode: 0, errorMessage: '', ...positions, highWatermark: r.replica!.highWatermark, records };
+            return replicaFetchAnswer(r.request, NO_ERROR, replica!.highWatermark, logStartOffset, logEndOffset, records);
           } catch (err) {
             hasError = true;
-            return { ...base, ...errorFields(err), ...positions, records: EMPTY_BUFFER };
+            return replicaFetchAnswer(r.request, errorFields(err), highWatermark, logStartOffset, logEndOffset, EMPTY_BUFFER);
           }
         }),
       );

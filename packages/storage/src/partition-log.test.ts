@@ -31,9 +31,9 @@ describe('LogStore on LevelDB', () => {
       const other = await store.openPartition({ topic: 'b', partition: 0 }, { retentionMs: -1, retentionBytes: -1 });
       await log.appendAsLeader(buildTestBatch({ recordCount: 2 }), 0);
       // Make LevelDB refuse the next write, as a full or failing disk would.
-      const db = Reflect.get(store, 'db') as { batch: (...args: unknown[]) => Promise<void> };
+      const db = Reflect.get(store, 'db') as { batch: (...args: unknown[]) => unknown };
       const realBatch = db.batch.bind(db);
-      db.batch = () => Promise.reject(new Error('disk on fire'));
+      db.batch = () => ({ put: () => undefined, del: () => undefined, close: () => Promise.resolve(), write: () => Promise.reject(new Error('disk on fire')) });
       const failed = log.appendAsLeader(buildTestBatch({ recordCount: 3 }), 0);
       const error = await failed.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StorageError);
