@@ -1,4 +1,4 @@
-import { AssertionError, ErrorCode, RivuletError, assert, topicPartitionKey, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
+import { AssertionError, ErrorCode, RivuletError, assert, type Clock, type Logger, type Random, type Scheduler } from '@rivulet/common';
 import { DEFAULT_GROUP_CONFIG, GroupCoordinator, coordinatorErrorCode, type GroupConfig, type GroupCoordinatorApi, type GroupRecord, type OffsetCommitRequest, type OffsetCommitResult, type StoredGroupRecord } from '@rivulet/group';
 import { decodeRecordBatchesSync, encodeRecordBatchSync } from '@rivulet/records';
 import type { Partition } from './partition.js';
@@ -284,34 +284,29 @@ export async function commitOffsetsOfKnownPartitions(
   partitionExists: (topic: string, partition: number) => boolean,
   request: OffsetCommitRequest,
 ): Promise<OffsetCommitResult> {
-  if (request.topics.every((t) => t.partitions.every((p) => partitionExists(t.name, p.partitionIndex)))) {
-    // The common case, without the bookkeeping below: the coordinator answers every partition, in order.
+  const known = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => partitionExists(t.name, p.partitionIndex)) }));
+  const isEveryKnown = known.every((t, index) => t.partitions.length === request.topics[index]!.partitions.length);
+  const sent = isEveryKnown ? request : { ...request, topics: known.filter((t) => t.partitions.length > 0) };
+  let answered: OffsetCommitResult = { topics: [] };
+  // A request naming only unknown partitions does not reach the coordinator at all.
+  if (isEveryKnown || sent.topics.length > 0) {
     try {
-      return await groups.commitOffsets(request);
+      answered = await groups.commitOffsets(sent);
     } catch (err) {
       const errorCode = coordinatorErrorCode(err, 'offsets');
-      return { topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map(({ partitionIndex }) => ({ partitionIndex, errorCode })) })) };
+      answered = { topics: sent.topics.map((t) => ({ name: t.name, partitions: t.partitions.map(({ partitionIndex }) => ({ partitionIndex, errorCode })) })) };
     }
   }
-  const key = (topic: string, partition: number): string => topicPartitionKey({ topic, partition });
-  const known = request.topics.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => partitionExists(t.name, p.partitionIndex)) })).filter((t) => t.partitions.length > 0);
-  const answers = new Map<string, number>();
-  if (known.length > 0) {
-    try {
-      const result = await groups.commitOffsets({ ...request, topics: known });
-      for (const t of result.topics) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), p.errorCode);
-    } catch (err) {
-      const errorCode = coordinatorErrorCode(err, 'offsets');
-      for (const t of known) for (const p of t.partitions) answers.set(key(t.name, p.partitionIndex), errorCode);
-    }
-  }
+  if (isEveryKnown) return answered;
+  // The coordinator answers in the order it was asked: its answers go back between the unknown partitions.
+  const knownPartitions = new Set(known.flatMap((t) => t.partitions));
+  const errorCodes = answered.topics.flatMap((t) => t.partitions.map((p) => p.errorCode));
+  assert(errorCodes.length === knownPartitions.size, `the coordinator answered ${errorCodes.length} of ${knownPartitions.size} partitions`);
+  let next = 0;
   return {
     topics: request.topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map(({ partitionIndex }) => ({
-        partitionIndex,
-        errorCode: partitionExists(t.name, partitionIndex) ? (answers.get(key(t.name, partitionIndex)) ?? ErrorCode.UNKNOWN_SERVER_ERROR) : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-      })),
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: knownPartitions.has(p) ? errorCodes[next++]! : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })),
     })),
   };
 }

@@ -72,7 +72,6 @@ function carve(bytes: Uint8Array): Uint8Array {
 export class ByteWriter {
   private buffer: Uint8Array;
   private length = 0;
-  private isFinished = false;
 
   constructor() {
     // Room for a typical record (a group id, a topic, a few numbers) without growing.
@@ -125,9 +124,8 @@ export class ByteWriter {
 
   /** The bytes written, in a buffer nothing else writes to. The writer takes no more writes. */
   finish(): Uint8Array {
-    assert(!this.isFinished, 'a ByteWriter is finished once');
+    assert(this.buffer !== NO_BYTES, 'a ByteWriter is finished once');
     const finished = carve(this.buffer.subarray(0, this.length));
-    this.isFinished = true;
     // A writer that threw halfway never gives its buffer back; the next finished one takes its place.
     if (idleScratch === undefined && this.buffer.byteLength <= SCRATCH_KEPT_MAX_BYTES) idleScratch = this.buffer;
     this.buffer = NO_BYTES;
@@ -162,7 +160,7 @@ export class ByteWriter {
   private reserve(byteCount: number): number {
     const start = this.length;
     if (start + byteCount > this.buffer.byteLength) {
-      assert(!this.isFinished, 'a finished ByteWriter takes no more writes');
+      assert(this.buffer !== NO_BYTES, 'a finished ByteWriter takes no more writes');
       const grown = new Uint8Array(Math.max(this.buffer.byteLength * 2, start + byteCount));
       grown.set(this.buffer.subarray(0, start));
       this.buffer = grown;

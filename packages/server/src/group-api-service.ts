@@ -23,6 +23,7 @@ const GROUP_STATES: readonly GroupState[] = ['Empty', 'PreparingRebalance', 'Com
  * group errors in error_code fields, not as gRPC statuses.
  */
 export function groupApiHandlers(broker: Broker, metrics: NodeMetrics): GroupHandlers {
+  const offsetCommit = (request: clientApi.OffsetCommitRequest): Promise<clientApi.OffsetCommitResponse> => metrics.observe('offset_commit', () => commitOffsets(broker, request));
   return {
     findCoordinator: (request) => metrics.observe('find_coordinator', () => findCoordinator(broker, request.groupId)),
     joinGroup: (request, _signal, peer) =>
@@ -111,13 +112,9 @@ export function groupApiHandlers(broker: Broker, metrics: NodeMetrics): GroupHan
           return { errorCode: error.code, errorMessage: error.message, members: [] };
         }
       }),
-    offsetCommit: (request) => metrics.observe('offset_commit', () => commitOffsets(broker, request)),
+    offsetCommit,
     offsetCommitStream: answerInOrder(
-      async (request): Promise<clientApi.OffsetCommitStreamResponse> => ({
-        response: await metrics.observe('offset_commit', () => commitOffsets(broker, request)),
-        errorCode: ErrorCode.NONE,
-        errorMessage: '',
-      }),
+      async (request): Promise<clientApi.OffsetCommitStreamResponse> => ({ response: await offsetCommit(request), errorCode: ErrorCode.NONE, errorMessage: '' }),
       (err) => ({ response: { topics: [] }, errorCode: err.code, errorMessage: err.message }),
       COMMIT_STREAM_IN_FLIGHT_MAX,
     ),
