@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { freePort } from '../packages/testkit/src/ports.js';
+import { NODE_PROCESS_FLAGS } from '../packages/common/src/node-process-flags.js';
 
 const CLI_BIN = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
 const STATE_FILE = 'cluster.json';
@@ -145,7 +146,7 @@ async function startNode(dir: string, state: ClusterState, node: NodeState): Pro
   const fd = openSync(node.log, 'a');
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, [CLI_BIN, ...nodeArgs(state, node)], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, [...NODE_PROCESS_FLAGS, CLI_BIN, ...nodeArgs(state, node)], { detached: true, stdio: ['ignore', fd, fd] });
     pid = child.pid;
     child.unref();
   } finally {

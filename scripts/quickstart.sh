@@ -11,4 +11,5 @@ if ! command -v pnpm >/dev/null 2>&1; then
 fi
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run --silent build
-exec node packages/cli/dist/bin.js start "$@"
+# NODE_PROCESS_FLAGS (packages/common/src/node-process-flags.ts): V8 flags every node runs with.
+exec node --initial-old-space-size=128 packages/cli/dist/bin.js start "$@"

@@ -7,3 +7,4 @@ export type { Logger } from './logger.js';
 export { noopLogger } from './logger.js';
 export type { ErrorCodeValue, ErrorContext, ErrorInfo, ErrorName } from './errors.js';
 export { ErrorCode, RivuletError, StorageError, errorInfo } from './errors.js';
+export { NODE_PROCESS_FLAGS, missingNodeProcessFlags } from './node-process-flags.js';

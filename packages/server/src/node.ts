@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Broker, BrokerLifecycle, DEFAULT_GROUP_CONFIG, MetadataFollower, type ControllerGateway } from '@rivulet/broker';
 import { RivuletClient } from '@rivulet/client';
-import { RivuletError, systemClock, type Logger, type NodeId } from '@rivulet/common';
+import { RivuletError, missingNodeProcessFlags, systemClock, type Logger, type NodeId } from '@rivulet/common';
 import { ControllerNode, parsePeers } from '@rivulet/controller';
 import { KafkaListener } from '@rivulet/kafka';
 import { clientApi, replicationApi } from '@rivulet/proto';
@@ -51,6 +51,11 @@ export interface RunningNode {
 export interface StartOptions {
   /** A logger to use instead of creating the root pino logger (embedding programs). */
   logger?: Logger;
+  /**
+   * The node flags of the process this node runs in (`process.execArgv`), checked against
+   * NODE_PROCESS_FLAGS; `rivulet start` passes them, embedding programs leave them out.
+   */
+  execArgv?: readonly string[];
 }
 
 /** How long a stopping broker waits for the controller to move its leaderships away. */
@@ -280,6 +285,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     };
     const addresses = { grpc: node.grpcAddress, kafka: node.kafkaAddress, http: node.httpAddress, roles: config.roles, nodeId: config.nodeId };
     logger.info({ ...addresses, dataDir, version: VERSION }, 'node started');
+    const missingFlags = options.execArgv === undefined ? [] : missingNodeProcessFlags(options.execArgv);
+    if (missingFlags.length > 0) {
+      logger.warn({ missingFlags }, 'node runs without its V8 flags: expect a full garbage collection every few hundred ms under load (README, Configuration)');
+    }
     ready.then(
       () => {
         isReady = true;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { assert } from '@rivulet/common';
+import { NODE_PROCESS_FLAGS, assert } from '@rivulet/common';
 import { signalAndWait, spawnUntilReady, type ReadyChild } from './child.js';
 
 /** The built `rivulet` command; integration tests run the same binary users run. */
@@ -11,7 +11,7 @@ export interface NodeProcessOptions {
   args?: string[];
   /** How long to wait for the node to report that it listens. */
   startTimeoutMs?: number;
-  /** Flags for node itself, e.g. ['--cpu-prof'] in benchmarks. */
+  /** Flags for node itself after NODE_PROCESS_FLAGS, e.g. ['--cpu-prof'] in benchmarks. */
   nodeArgs?: string[];
   /**
    * A command that runs node, e.g. ['ip', 'netns', 'exec', 'NS'] (it must exec node in place,
@@ -41,7 +41,7 @@ export class NodeProcess {
   async start(): Promise<void> {
     assert(this.running === undefined, 'node process already running');
     const args = ['start', '--data-dir', this.options.dataDir, '--grpc-port', '0', '--http-port', '0', '--kafka-port', '-1', '--log-format', 'json', '--log-level', 'info', ...(this.options.args ?? [])];
-    this.running = await spawnUntilReady(CLI_BIN, args, 'node ready', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, this.options.nodeArgs, this.options.commandPrefix);
+    this.running = await spawnUntilReady(CLI_BIN, args, 'node ready', this.options.startTimeoutMs ?? 15_000, this.recentLogLines, [...NODE_PROCESS_FLAGS, ...(this.options.nodeArgs ?? [])], this.options.commandPrefix);
     this.grpcAddress = String(this.running.readyEntry.grpc);
     this.httpAddress = typeof this.running.readyEntry.http === 'string' ? this.running.readyEntry.http : null;
     this.kafkaAddress = typeof this.running.readyEntry.kafka === 'string' ? this.running.readyEntry.kafka : null;

@@ -44,7 +44,7 @@ export function startCommand(io: CliIo): Command {
   for (const spec of configOptions) for (const option of optionsFor(spec)) command.addOption(option);
   command.action(async (options: Record<string, unknown>) => {
     const config = loadConfig({ flags: options, env: io.env, configFile: options['config'] as string | undefined });
-    const node = await startNode(config);
+    const node = await startNode(config, { execArgv: process.execArgv });
     await writeOut(io.stdout, listeningMessage(node));
     const signal = await stopSignal();
     await writeOut(io.stderr, `${signal}: stopping\n`);
