@@ -420,6 +420,7 @@ export class Broker {
           this.waiters.wake(key);
           this.replicaWaiters.wake(key);
         },
+        onHighWatermark: () => this.waiters.wake(key),
         onAppend: () => this.replicaWaiters.wake(key),
         onIsrChangeProposed: (p, proposal) => this.sendAlterPartition(p, proposal),
       },

@@ -28,8 +28,15 @@ export interface ReplicationContext {
   readonly replicaLagTimeMaxMs: number;
   /** Whether a broker may join an ISR (registered, unfenced, not shutting down). */
   readonly isReplicaIsrEligible: ReplicaIsrEligibility;
-  /** Consumers and parked fetches: the high watermark moved or leadership changed. */
+  /** Consumers and parked fetches, followers' included: leadership changed or this leader was fenced. */
   readonly onChange: () => void;
+  /**
+   * Consumers' parked fetches: the high watermark moved. Parked follower fetches are not
+   * woken by it (as in Kafka, a follower learns the high watermark with its next fetch's data
+   * or when its wait ends); else every acks=all record would cost each follower one more
+   * empty fetch round trip.
+   */
+  readonly onHighWatermark: () => void;
   /** Parked follower fetches: the leader's log end moved. */
   readonly onAppend: () => void;
   /** An ISR change this leader wants the controller to commit (AlterPartition). */
@@ -288,7 +295,7 @@ export class Partition {
     this.highWatermarkOffset = highWatermark;
     this.logger.trace({ highWatermark }, 'high watermark advanced');
     this.settleAcksAllWaiters();
-    this.context.onChange();
+    this.context.onHighWatermark();
   }
 
   // ---- leader side of replication ----------------------------------------------------------

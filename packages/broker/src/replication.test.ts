@@ -105,6 +105,28 @@ describe('replication between three brokers', () => {
     await until('followers know the high watermark', () => BROKER_IDS.every((id) => stats(id, 'replicated')!.highWatermark === 3));
   });
 
+  it('wakes parked follower fetches for new data, not for a high watermark that moved alone', async () => {
+    const leader = await createTopic('quiet');
+    // The leader's waiters of follower fetches: a wake makes each parked fetch read its log again.
+    const waiters = (brokers.get(leader)! as unknown as { replicaWaiters: { wake(key: string): void } }).replicaWaiters;
+    const wake = waiters.wake.bind(waiters);
+    let wakes = 0;
+    waiters.wake = (key) => {
+      wakes++;
+      wake(key);
+    };
+    const produces = 20;
+    for (let i = 0; i < produces; i++) expect((await produce(leader, 'quiet', [`v${i}`], -1)).errorCode).toBe(0);
+    // One wake per append (and one per ISR change, should a slow follower drop out). Each
+    // acks=all produce also moves the high watermark once the followers fetched it: waking them
+    // for that too made 2 per produce. Followers learn it with their next fetch, as in Kafka.
+    expect(wakes).toBeGreaterThanOrEqual(produces);
+    expect(wakes).toBeLessThan(produces * 1.5);
+    for (const id of BROKER_IDS) expect(await logValues(id, 'quiet')).toHaveLength(produces);
+    await produce(leader, 'quiet', ['last'], -1);
+    await until('followers know the high watermark of the first 20', () => BROKER_IDS.every((id) => stats(id, 'quiet')!.highWatermark >= produces));
+  });
+
   it('shrinks the ISR of a follower that stopped, then refuses acks=all below min.insync.replicas, and lets it rejoin', async () => {
     const leader = await createTopic('shrinking');
     const [a, b] = BROKER_IDS.filter((id) => id !== leader);
