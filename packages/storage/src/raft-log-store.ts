@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { RivuletError, StorageError, assert, asNodeId, asRaftIndex, asTerm, noopLogger } from '@rivulet/common';
 import type { Logger, NodeId, RaftIndex, Term } from '@rivulet/common';
 import { ClassicLevel } from 'classic-level';
+import { writeChained } from './chained-write.js';
+import type { BatchOp } from './write-pipeline.js';
 
 /*
  * The durable Raft log, vote and snapshot of one controller, in its own LevelDB database
@@ -97,7 +99,8 @@ const EMPTY_SNAPSHOT: RaftSnapshot = {
 };
 
 type Db = ClassicLevel<Buffer, Buffer>;
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+const SYNC_WRITE = { sync: true } as const;
+const OS_WRITE = { sync: false } as const;
 
 export function raftEntryKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(ENTRY_KEY_BYTES);
@@ -402,7 +405,7 @@ export class RaftLogStore {
     assert(!this.writing, `raft log store: ${what} overlaps another write`);
     this.writing = true;
     try {
-      await this.db.batch(ops, { sync });
+      await writeChained(this.db, ops, sync ? SYNC_WRITE : OS_WRITE);
     } catch (error) {
       throw new StorageError(`raft log store: ${what} failed`, {}, { cause: error });
     } finally {
