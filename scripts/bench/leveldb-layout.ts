@@ -1,0 +1,136 @@
+/**
+ * What LevelDB's compaction costs under two key layouts for the same append stream: 100 KiB
+ * batches appended round robin to 3 partitions (as a broker replicating 3 partitions does),
+ * each append one write batch with the batch bytes and two small metadata keys (a time-index
+ * entry and the partition's state), on classic-level with the log store's options.
+ *
+ *   partition-major  data keys 'D' partition offset, as the log store lays them out today:
+ *                    every partition appends in the middle of the key space
+ *   sequence-major   data keys under a prefix sorted after every other key, ordered by one
+ *                    store-wide sequence; a small 'I' partition offset -> sequence entry per
+ *                    batch finds them by offset
+ *
+ * For each: the write rate, the CPU seconds per GB appended of the process's threads (the
+ * event loop, LevelDB's compaction thread, the libuv threads doing the writes), and the MB
+ * LevelDB's compactions wrote per level (its `leveldb.stats`), after the compactions the
+ * appends caused have finished.
+ *
+ *   npx tsx scripts/bench/leveldb-layout.ts [gigabytes=1]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+
+const gigabytes = Number(process.argv[2] ?? 1);
+const PARTITIONS = 3;
+const BATCH_BYTES = 100 * 1024;
+const RECORDS_PER_BATCH = 100;
+const WRITES_IN_FLIGHT = 16;
+/** How long compactions may take to finish after the last append. */
+const SETTLE_MS = 15_000;
+
+type Layout = 'partition-major' | 'sequence-major';
+
+/** CPU seconds of each of this process's threads, by thread id ('main' for the event loop). */
+async function threadCpuSeconds(): Promise<Map<string, number>> {
+  const seconds = new Map<string, number>();
+  for (const tid of await readdir('/proc/self/task')) {
+    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    seconds.set(tid === String(process.pid) ? 'main' : tid, (Number(fields[11]) + Number(fields[12])) / 100);
+  }
+  return seconds;
+}
+
+function key(prefix: number, partition: number, offset: number): Buffer {
+  const buf = Buffer.alloc(13);
+  buf[0] = prefix;
+  buf.writeUInt32BE(partition, 1);
+  buf.writeBigUInt64BE(BigInt(offset), 5);
+  return buf;
+}
+
+/** MB written by compactions, by level, from LevelDB's stats table. */
+function compactionWritesMb(stats: string): number[] {
+  return stats
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter((cols) => cols.length === 6 && cols.every(Number.isFinite))
+    .map((cols) => cols[5]!);
+}
+
+async function measure(layout: Layout) {
+  const dir = await mkdtemp(join(tmpdir(), 'rivulet-leveldb-layout-'));
+  const db = new ClassicLevel<Buffer, Buffer>(dir, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    writeBufferSize: 64 * 1024 * 1024,
+    maxFileSize: 32 * 1024 * 1024,
+    blockSize: 64 * 1024,
+    cacheSize: 32 * 1024 * 1024,
+    compression: false,
+  });
+  await db.open();
+  try {
+    const batch = randomBytes(BATCH_BYTES);
+    const small = Buffer.alloc(16);
+    const appends = Math.ceil((gigabytes * 1e9) / BATCH_BYTES);
+    const logEnds = new Array<number>(PARTITIONS).fill(0);
+    const before = await threadCpuSeconds();
+    const startMs = performance.now();
+    const inFlight = new Set<Promise<void>>();
+    for (let sequence = 0; sequence < appends; sequence++) {
+      const partition = sequence % PARTITIONS;
+      const lastOffset = (logEnds[partition]! += RECORDS_PER_BATCH) - 1;
+      const write = db.batch();
+      if (layout === 'partition-major') {
+        write.put(key(0x44, partition, lastOffset), batch);
+      } else {
+        const dataKey = Buffer.alloc(9);
+        dataKey[0] = 0x7f;
+        dataKey.writeBigUInt64BE(BigInt(sequence), 1);
+        write.put(dataKey, batch);
+        write.put(key(0x49, partition, lastOffset), dataKey.subarray(1));
+      }
+      write.put(key(0x54, partition, Date.now() * 1000 + sequence), small);
+      write.put(key(0x53, partition, 0).subarray(0, 5), small);
+      const done: Promise<void> = write.write().then(() => {
+        inFlight.delete(done);
+      });
+      inFlight.add(done);
+      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    const writeSeconds = (performance.now() - startMs) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const after = await threadCpuSeconds();
+    const used = [...after].map(([tid, s]) => [tid, s - (before.get(tid) ?? 0)] as const).filter(([, s]) => s > 0.01);
+    const main = used.find(([tid]) => tid === 'main')?.[1] ?? 0;
+    // LevelDB has one background thread; it is the busiest one that is not the event loop.
+    const others = used.filter(([tid]) => tid !== 'main').map(([, s]) => s).sort((a, b) => b - a);
+    const compaction = others[0] ?? 0;
+    const rest = others.slice(1).reduce((sum, s) => sum + s, 0);
+    return {
+      layout,
+      mbPerSecond: (appends * BATCH_BYTES) / 1e6 / writeSeconds,
+      mainPerGb: main / gigabytes,
+      compactionPerGb: compaction / gigabytes,
+      restPerGb: rest / gigabytes,
+      levelWritesMb: compactionWritesMb(await db.getProperty('leveldb.stats')),
+    };
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const rows = [];
+for (const layout of ['partition-major', 'sequence-major'] as const) rows.push(await measure(layout));
+console.log(`\n${gigabytes} GB in ${BATCH_BYTES / 1024} KiB batches over ${PARTITIONS} partitions, ${WRITES_IN_FLIGHT} writes in flight\n`);
+console.log('| layout | append MB/s | CPU s per GB: event loop | compaction thread | other threads | MB written into level 0 (memtable flushes), 1, 2, … |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.layout} | ${r.mbPerSecond.toFixed(0)} | ${r.mainPerGb.toFixed(2)} | ${r.compactionPerGb.toFixed(2)} | ${r.restPerGb.toFixed(2)} | ${r.levelWritesMb.join(', ')} |`);
+}
