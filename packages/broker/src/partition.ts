@@ -33,8 +33,8 @@ export interface ReplicationContext {
   /**
    * Consumers' parked fetches: the high watermark moved. Parked follower fetches are not
    * woken by it (as in Kafka, a follower learns the high watermark with its next fetch's data
-   * or when its wait ends); else every acks=all record would cost each follower one more
-   * empty fetch round trip.
+   * or when its wait ends); else every acks=all record would make each parked follower fetch
+   * read the log once more on the leader, find nothing and park again.
    */
   readonly onHighWatermark: () => void;
   /** Parked follower fetches: the leader's log end moved. */

@@ -2,13 +2,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PartitionStats } from '@rivulet/broker';
 import type { GroupLagSnapshot } from './group-lag-metrics.js';
 
+/** How often the event-loop lag monitor samples (prom-client's default is 10 ms). */
+const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
+
 /**
  * Prometheus metrics of a node: request rates and latencies per API, bytes in and out,
  * and per-partition log figures and the lag of the consumer groups it coordinates, collected
  * when scraped.
  */
-const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
-
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'api' | 'outcome'>;
