@@ -22,6 +22,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
+import { LOG_STORE_LEVELDB_OPTIONS } from '../../packages/storage/src/index.js';
 
 const gigabytes = Number(process.argv[2] ?? 1);
 const PARTITIONS = 3;
@@ -63,15 +64,7 @@ function compactionWritesMb(stats: string): number[] {
 
 async function measure(layout: Layout) {
   const dir = await mkdtemp(join(tmpdir(), 'rivulet-leveldb-layout-'));
-  const db = new ClassicLevel<Buffer, Buffer>(dir, {
-    keyEncoding: 'buffer',
-    valueEncoding: 'buffer',
-    writeBufferSize: 64 * 1024 * 1024,
-    maxFileSize: 32 * 1024 * 1024,
-    blockSize: 64 * 1024,
-    cacheSize: 32 * 1024 * 1024,
-    compression: false,
-  });
+  const db = new ClassicLevel<Buffer, Buffer>(dir, LOG_STORE_LEVELDB_OPTIONS);
   await db.open();
   try {
     const batch = randomBytes(BATCH_BYTES);

@@ -52,6 +52,19 @@ const DEFAULT_WRITE_BATCH_BYTES_MAX = 8 * 1024 * 1024;
 const DEFAULT_PENDING_WRITE_BYTES_MAX = 64 * 1024 * 1024;
 export const DEFAULT_TAIL_CACHE_BYTES = 64 * 1024 * 1024;
 
+/** The log store's LevelDB settings (also what `scripts/bench/leveldb-layout.ts` measures with). */
+export const LOG_STORE_LEVELDB_OPTIONS = {
+  keyEncoding: 'buffer',
+  valueEncoding: 'buffer',
+  // Batches are written once and read mostly sequentially: a large memtable and large table
+  // files mean fewer, bigger flushes and compactions.
+  writeBufferSize: 64 * 1024 * 1024,
+  maxFileSize: 32 * 1024 * 1024,
+  blockSize: 64 * 1024,
+  cacheSize: 32 * 1024 * 1024,
+  compression: false,
+} as const;
+
 interface RegistryEntry {
   readonly topicPartition: TopicPartition;
   readonly partitionId: number;
@@ -107,17 +120,7 @@ export class LogStore {
     let db: LevelDb;
     try {
       await mkdir(location, { recursive: true });
-      db = new ClassicLevel<Buffer, Buffer>(location, {
-        keyEncoding: 'buffer',
-        valueEncoding: 'buffer',
-        // Batches are written once and read mostly sequentially: a large memtable and large
-        // table files mean fewer, bigger flushes and compactions.
-        writeBufferSize: 64 * 1024 * 1024,
-        maxFileSize: 32 * 1024 * 1024,
-        blockSize: 64 * 1024,
-        cacheSize: 32 * 1024 * 1024,
-        compression: false,
-      });
+      db = new ClassicLevel<Buffer, Buffer>(location, LOG_STORE_LEVELDB_OPTIONS);
       await db.open();
     } catch (error) {
       throw new StorageError(`cannot open the log store at ${location}`, {}, { cause: error });
