@@ -100,6 +100,24 @@ describe('Cluster', () => {
     c.close();
   });
 
+  it('stops waiting for metadata from a broker that fails another request meanwhile, and asks the next one', async () => {
+    const fake = new FakeCluster(2);
+    fake.createTopic('t', 2);
+    const c = cluster(fake.transportFactory(), [fake.addressOf(1), fake.addressOf(2)]);
+    await c.refreshMetadata(['t']);
+    // Broker 1, which answered last, goes silent: its metadata answers take longer than the timeout.
+    fake.metadataHook = async (nodeId) => (nodeId === 1 ? (await new Promise((resolve) => setTimeout(resolve, 1_000)), new RivuletError('REQUEST_TIMED_OUT', 'no answer')) : undefined);
+    fake.partition('t', 0).leaderId = 2;
+    const startedMs = Date.now();
+    const refreshed = c.refreshMetadata(['t']);
+    // A produce to broker 1 times out while the refresh waits on it.
+    setTimeout(() => c.noteBrokerTrouble(1), 50);
+    await refreshed;
+    expect(Date.now() - startedMs).toBeLessThan(800);
+    expect(c.leaderOf('t', 0)).toBe(2);
+    c.close();
+  });
+
   it('sends requests to the broker that answered the last one while it answers (read-your-writes), then moves on', async () => {
     const fake = new FakeCluster(3);
     fake.createTopic('t', 3);

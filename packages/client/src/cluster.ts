@@ -60,6 +60,7 @@ export class Cluster {
   private refreshInFlight: Promise<void> | undefined;
   private refreshQueued: Promise<void> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
+  private appliedResponses = 0;
   private nextBrokerIndex = 0;
   /**
    * The broker that answered the last request made through this client (metadata, admin),
@@ -67,6 +68,8 @@ export class Cluster {
    * a write goes where the write was answered, which has applied it (read-your-writes).
    */
   private stickyAddress: string | undefined;
+  /** The broker the metadata request in flight waits on, and how to stop waiting (its answer is then ignored). */
+  private metadataAttempt: { readonly address: string; readonly abandon: () => void } | undefined;
   /**
    * Brokers that recently failed a request in a way that says their view may be wrong or
    * they cannot be reached (not leader, fenced epoch, timeout, unreachable), until when:
@@ -115,6 +118,8 @@ export class Cluster {
     if (address === undefined) return;
     this.suspectUntilMs.set(address, Date.now() + SUSPECT_BROKER_MS);
     if (this.stickyAddress === address) this.stickyAddress = undefined;
+    // A metadata request waiting on it now would likely wait out its whole timeout: ask the next broker.
+    if (this.metadataAttempt?.address === address) this.metadataAttempt.abandon();
   }
 
   /** Broker `nodeId` answered a request as expected: it is no longer suspect. */
@@ -151,6 +156,11 @@ export class Cluster {
   onMetadataUpdate(listener: () => void): () => void {
     this.updateListeners.add(listener);
     return () => this.updateListeners.delete(listener);
+  }
+
+  /** How many metadata responses this client has applied: it grows with every refresh that got an answer. */
+  get metadataVersion(): number {
+    return this.appliedResponses;
   }
 
   /** Refreshes metadata for `topics` and every topic asked about before. */
@@ -284,7 +294,15 @@ export class Cluster {
     let lastError: unknown;
     for (const address of addresses) {
       try {
-        const response = await this.connectionTo(address).getMetadata(request, this.options.requestTimeoutMs);
+        const answer = this.connectionTo(address).getMetadata(request, this.options.requestTimeoutMs);
+        const abandoned = new Promise<never>((_resolve, reject) => {
+          this.metadataAttempt = {
+            address,
+            abandon: () => reject(new RivuletError('REQUEST_TIMED_OUT', `stopped waiting for metadata from ${address}: it failed another request meanwhile`)),
+          };
+        });
+        answer.catch(() => undefined);
+        const response = await Promise.race([answer, abandoned]);
         this.stickyAddress = address;
         this.apply(response, request.topics);
         return;
@@ -293,6 +311,8 @@ export class Cluster {
         if (this.stickyAddress === address) this.stickyAddress = undefined;
         this.nextBrokerIndex++;
         this.options.logger.debug({ address, err }, 'metadata request failed, trying the next broker');
+      } finally {
+        this.metadataAttempt = undefined;
       }
     }
     throw lastError instanceof RivuletError ? lastError : new RivuletError('NETWORK_EXCEPTION', `no broker answered a metadata request: ${String(lastError)}`);
@@ -308,6 +328,7 @@ export class Cluster {
     if (requestedTopics.length === 0) this.topics.clear();
     for (const topic of response.topics) this.applyTopic(topic);
     this.lastRefreshMs = Date.now();
+    this.appliedResponses++;
     for (const listener of this.updateListeners) listener();
   }
 

@@ -22,6 +22,8 @@ export type ProduceHook = (
   request: clientApi.ProduceRequest,
 ) => clientApi.ProduceResponse | Error | undefined | Promise<clientApi.ProduceResponse | Error | undefined>;
 export type FetchHook = (nodeId: number, request: clientApi.FetchRequest) => clientApi.FetchResponse | Error | undefined;
+/** Runs before a broker answers metadata: an error (possibly after a delay) to throw, or undefined to answer. */
+export type MetadataHook = (nodeId: number) => Error | undefined | Promise<Error | undefined>;
 /** Answers a group request itself (a response, or an error to throw), or leaves it to the fake coordinator (undefined). */
 export type GroupHook = (api: GroupApi, request: unknown) => unknown;
 export type GroupApi = 'FindCoordinator' | 'JoinGroup' | 'SyncGroup' | 'Heartbeat' | 'LeaveGroup' | 'OffsetCommit' | 'OffsetFetch' | 'DescribeGroups';
@@ -33,6 +35,7 @@ export class FakeCluster {
   readonly brokerIds: number[];
   produceHook: ProduceHook | undefined;
   fetchHook: FetchHook | undefined;
+  metadataHook: MetadataHook | undefined;
   groupHook: GroupHook | undefined;
   /** The one broker that coordinates every group. */
   coordinatorId: number;
@@ -197,6 +200,8 @@ class FakeTransport implements BrokerTransport {
 
   async getMetadata(request: clientApi.MetadataRequest): Promise<clientApi.MetadataResponse> {
     await Promise.resolve();
+    const hooked = await this.cluster.metadataHook?.(this.nodeId);
+    if (hooked instanceof Error) throw hooked;
     return this.cluster.metadata(request);
   }
 

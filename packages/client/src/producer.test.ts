@@ -97,6 +97,46 @@ describe('Producer', () => {
     expect(fake.produceRequests.at(-1)!.nodeId).toBe(newLeader);
   });
 
+  it('does not send again to a leader that left a request unanswered until metadata was refreshed after it', async () => {
+    const { fake, client, producer } = setup({}, 2);
+    fake.createTopic('cut', 1);
+    await producer.send({ topic: 'cut', partition: 0, value: 'warm-up' });
+    const oldLeader = fake.partition('cut', 0).leaderId;
+    const newLeader = fake.brokerIds.find((id) => id !== oldLeader)!;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // The old leader is cut off: it eats produce requests until the client's timeout (100 ms
+    // here) and metadata requests too (300 ms). The controller moves the leadership at once.
+    fake.produceHook = async (nodeId) => (nodeId === oldLeader ? (await sleep(100), new RivuletError('REQUEST_TIMED_OUT', 'Produce: no answer')) : undefined);
+    fake.metadataHook = async (nodeId) => (nodeId === oldLeader ? (await sleep(300), new RivuletError('REQUEST_TIMED_OUT', 'Metadata: no answer')) : undefined);
+    const before = fake.produceRequests.length;
+    const sent = producer.send({ topic: 'cut', partition: 0, value: 'moved' });
+    fake.partition('cut', 0).leaderId = newLeader;
+    // A refresh already in flight asks the old leader first (it answered last) and waits on it.
+    const cluster = (client as unknown as { cluster: { refreshMetadata(): Promise<void> } }).cluster;
+    const inFlight = cluster.refreshMetadata().catch(() => undefined);
+    await expect(sent).resolves.toMatchObject({ offset: 1 });
+    await inFlight;
+    // Retrying at once would have found the old leader still in the metadata and waited out
+    // another request timeout there, twice before the refresh came back.
+    const after = fake.produceRequests.slice(before);
+    expect(after.filter((r) => r.nodeId === oldLeader)).toHaveLength(1);
+    expect(after.at(-1)!.nodeId).toBe(newLeader);
+  });
+
+  it('keeps asking for metadata while a leader that left a request unanswered is the only one it knows', async () => {
+    const { fake, producer } = setup({ deliveryTimeoutMs: 10_000 });
+    await producer.send({ topic: 't', partition: 0, value: 'warm-up' });
+    // The only broker restarts: one produce and the next two metadata requests fail.
+    let produceFailures = 1;
+    let metadataFailures = 2;
+    fake.produceHook = () => (produceFailures-- > 0 ? new RivuletError('NETWORK_EXCEPTION', 'connection reset') : undefined);
+    fake.metadataHook = () => (metadataFailures-- > 0 ? new RivuletError('NETWORK_EXCEPTION', 'connection refused') : undefined);
+    const startedMs = Date.now();
+    await expect(producer.send({ topic: 't', partition: 0, value: 'after' })).resolves.toMatchObject({ offset: 1 });
+    expect(metadataFailures).toBeLessThan(0);
+    expect(Date.now() - startedMs).toBeLessThan(5_000);
+  });
+
   it('gives up after `retries` retries with the last typed error', async () => {
     const { fake, producer } = setup({ retries: 2 });
     fake.produceHook = (_node, request) => errorResponse(request, 7);

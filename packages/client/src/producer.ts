@@ -121,6 +121,11 @@ function layoutOf(topic: TopicInfo): TopicLayout {
  * partitioning, a bounded buffer, bounded in-flight requests per broker, and retries with
  * exponential backoff. Every `send` returns the record's own delivery report.
  */
+/** A map key for one partition of one topic. */
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
 export class Producer {
   private readonly options: ResolvedProducerOptions;
   private readonly clock: Clock;
@@ -138,6 +143,14 @@ export class Producer {
   private wakeTimerDueMs = Number.POSITIVE_INFINITY;
   private runScheduled = false;
   private metadataRefreshPending = false;
+  /**
+   * Partitions whose last request got no answer at all (a timeout, a lost connection), with
+   * the leader it went to and the metadata version of that moment. A silent leader may be cut
+   * off while the controller elects another: until metadata is refreshed after the failure,
+   * retries wait rather than go to it again, where each would cost a whole request timeout
+   * (Kafka's client likewise reconnects to a node that timed out before it sends there again).
+   */
+  private readonly unansweredLeaders = new Map<string, { readonly leaderId: number; readonly metadataVersion: number }>();
   private leaderWatchActive = false;
   private closed = false;
 
@@ -351,7 +364,18 @@ export class Producer {
 
   private canSendTo(topic: string, partition: number): boolean {
     const leader = this.cluster.leaderOf(topic, partition);
-    return leader !== undefined && (this.inFlightByNode.get(leader) ?? 0) < this.options.maxInFlightRequests;
+    return leader !== undefined && !this.awaitsFreshMetadata(topic, partition, leader) && (this.inFlightByNode.get(leader) ?? 0) < this.options.maxInFlightRequests;
+  }
+
+  /** Whether `leader` left the partition's last request unanswered and no metadata was applied since. */
+  private awaitsFreshMetadata(topic: string, partition: number, leader: number): boolean {
+    if (this.unansweredLeaders.size === 0) return false;
+    const key = partitionKey(topic, partition);
+    const unanswered = this.unansweredLeaders.get(key);
+    if (unanswered === undefined) return false;
+    if (unanswered.leaderId === leader && unanswered.metadataVersion === this.cluster.metadataVersion) return true;
+    this.unansweredLeaders.delete(key);
+    return false;
   }
 
   /** Drains every ready batch whose leader has room and sends them, one request per broker. */
@@ -363,12 +387,14 @@ export class Producer {
       });
       this.finishBatch(batch, err);
     }
-    let leaderMissing = false;
+    let needsMetadata = false;
     const batches = this.accumulator.drainReady((topic, partition) => {
-      if (this.cluster.leaderOf(topic, partition) === undefined) leaderMissing = true;
+      const leader = this.cluster.leaderOf(topic, partition);
+      // A refresh that ends wakes the sender again (refreshMetadataSoon), so a failed one is retried.
+      if (leader === undefined || this.awaitsFreshMetadata(topic, partition, leader)) needsMetadata = true;
       return this.canSendTo(topic, partition);
     });
-    if (leaderMissing) this.refreshMetadataSoon();
+    if (needsMetadata) this.refreshMetadataSoon();
     for (const [nodeId, nodeBatches] of this.groupByLeader(batches)) {
       for (const request of this.splitBySize(nodeBatches)) this.sendRequest(nodeId, request);
     }
@@ -484,7 +510,11 @@ export class Producer {
       response = await connection.produce(this.buildRequest(batches), this.options.requestTimeoutMs);
     } catch (err) {
       const error = err instanceof RivuletError ? err : new RivuletError('NETWORK_EXCEPTION', String(err), { nodeId }, { cause: err });
-      if (error.retriable) this.cluster.noteBrokerTrouble(nodeId);
+      if (error.retriable) {
+        this.cluster.noteBrokerTrouble(nodeId);
+        const unanswered = { leaderId: nodeId, metadataVersion: this.cluster.metadataVersion };
+        for (const batch of batches) this.unansweredLeaders.set(partitionKey(batch.topic, batch.partition), unanswered);
+      }
       for (const batch of batches) this.handleFailure(batch, error);
       // No answer at all (a client-side timeout, a lost connection): the broker may be down or
       // cut off, so look for new leaders, as Kafka's client does after a request timeout.
@@ -514,9 +544,9 @@ export class Producer {
   private handleResponse(nodeId: number, batches: readonly ProducerBatch[], response: clientApi.ProduceResponse): void {
     let isLeaderViewStale = false;
     const results = new Map<string, clientApi.PartitionProduceResponse>();
-    for (const topic of response.topics) for (const p of topic.partitions) results.set(`${topic.name}\u0000${p.partition}`, p);
+    for (const topic of response.topics) for (const p of topic.partitions) results.set(partitionKey(topic.name, p.partition), p);
     for (const batch of batches) {
-      const result = results.get(`${batch.topic}\u0000${batch.partition}`);
+      const result = results.get(partitionKey(batch.topic, batch.partition));
       if (this.options.acks === 0) {
         // acks=0 asks the broker for no answer, so like Kafka the record has no offset.
         this.finishBatch(batch, undefined, { baseOffset: -1, logAppendTimeMs: -1 });
