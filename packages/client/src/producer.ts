@@ -116,16 +116,16 @@ function layoutOf(topic: TopicInfo): TopicLayout {
   return { numPartitions: topic.partitions.length, availablePartitions: available };
 }
 
-/**
- * Sends records in batches: per-partition batching by size and linger time, keyed and sticky
- * partitioning, a bounded buffer, bounded in-flight requests per broker, and retries with
- * exponential backoff. Every `send` returns the record's own delivery report.
- */
 /** A map key for one partition of one topic. */
 function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/**
+ * Sends records in batches: per-partition batching by size and linger time, keyed and sticky
+ * partitioning, a bounded buffer, bounded in-flight requests per broker, and retries with
+ * exponential backoff. Every `send` returns the record's own delivery report.
+ */
 export class Producer {
   private readonly options: ResolvedProducerOptions;
   private readonly clock: Clock;
