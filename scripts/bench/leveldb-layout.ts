@@ -18,11 +18,12 @@
  *   npx tsx scripts/bench/leveldb-layout.ts [gigabytes=1]
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { LOG_STORE_LEVELDB_OPTIONS } from '../../packages/storage/src/index.js';
+import { threadCpuSeconds } from './process-cpu.js';
 
 const gigabytes = Number(process.argv[2] ?? 1);
 const PARTITIONS = 3;
@@ -34,22 +35,12 @@ const SETTLE_MS = 15_000;
 
 type Layout = 'partition-major' | 'sequence-major';
 
-/** CPU seconds of each of this process's threads, by thread id ('main' for the event loop). */
-async function threadCpuSeconds(): Promise<Map<string, number>> {
-  const seconds = new Map<string, number>();
-  for (const tid of await readdir('/proc/self/task')) {
-    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    seconds.set(tid === String(process.pid) ? 'main' : tid, (Number(fields[11]) + Number(fields[12])) / 100);
-  }
-  return seconds;
-}
-
-function key(prefix: number, partition: number, offset: number): Buffer {
-  const buf = Buffer.alloc(13);
+/** `prefix` partition(u32), then `offset` (u64) unless it is undefined. */
+function key(prefix: number, partition: number, offset?: number): Buffer {
+  const buf = Buffer.alloc(offset === undefined ? 5 : 13);
   buf[0] = prefix;
   buf.writeUInt32BE(partition, 1);
-  buf.writeBigUInt64BE(BigInt(offset), 5);
+  if (offset !== undefined) buf.writeBigUInt64BE(BigInt(offset), 5);
   return buf;
 }
 
@@ -71,7 +62,7 @@ async function measure(layout: Layout) {
     const small = Buffer.alloc(16);
     const appends = Math.ceil((gigabytes * 1e9) / BATCH_BYTES);
     const logEnds = new Array<number>(PARTITIONS).fill(0);
-    const before = await threadCpuSeconds();
+    const before = threadCpuSeconds(process.pid);
     const startMs = performance.now();
     const inFlight = new Set<Promise<void>>();
     for (let sequence = 0; sequence < appends; sequence++) {
@@ -88,7 +79,7 @@ async function measure(layout: Layout) {
         write.put(key(0x49, partition, lastOffset), dataKey.subarray(1));
       }
       write.put(key(0x54, partition, Date.now() * 1000 + sequence), small);
-      write.put(key(0x53, partition, 0).subarray(0, 5), small);
+      write.put(key(0x53, partition), small);
       const done: Promise<void> = write.write().then(() => {
         inFlight.delete(done);
       });
@@ -98,11 +89,11 @@ async function measure(layout: Layout) {
     await Promise.all(inFlight);
     const writeSeconds = (performance.now() - startMs) / 1000;
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    const after = await threadCpuSeconds();
+    const after = threadCpuSeconds(process.pid);
     const used = [...after].map(([tid, s]) => [tid, s - (before.get(tid) ?? 0)] as const).filter(([, s]) => s > 0.01);
-    const main = used.find(([tid]) => tid === 'main')?.[1] ?? 0;
+    const main = used.find(([tid]) => tid === process.pid)?.[1] ?? 0;
     // LevelDB has one background thread; it is the busiest one that is not the event loop.
-    const others = used.filter(([tid]) => tid !== 'main').map(([, s]) => s).sort((a, b) => b - a);
+    const others = used.filter(([tid]) => tid !== process.pid).map(([, s]) => s).sort((a, b) => b - a);
     const compaction = others[0] ?? 0;
     const rest = others.slice(1).reduce((sum, s) => sum + s, 0);
     return {

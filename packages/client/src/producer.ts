@@ -363,8 +363,18 @@ export class Producer {
   }
 
   private canSendTo(topic: string, partition: number): boolean {
+    const leader = this.sendableLeader(topic, partition);
+    return leader !== undefined && this.hasRoomAt(leader);
+  }
+
+  private hasRoomAt(leader: number): boolean {
+    return (this.inFlightByNode.get(leader) ?? 0) < this.options.maxInFlightRequests;
+  }
+
+  /** The partition's leader, unless metadata does not name one or must be refreshed before sending there. */
+  private sendableLeader(topic: string, partition: number): number | undefined {
     const leader = this.cluster.leaderOf(topic, partition);
-    return leader !== undefined && !this.awaitsFreshMetadata(topic, partition, leader) && (this.inFlightByNode.get(leader) ?? 0) < this.options.maxInFlightRequests;
+    return leader === undefined || this.awaitsFreshMetadata(topic, partition, leader) ? undefined : leader;
   }
 
   /** Whether `leader` left the partition's last request unanswered and no metadata was applied since. */
@@ -389,10 +399,10 @@ export class Producer {
     }
     let needsMetadata = false;
     const batches = this.accumulator.drainReady((topic, partition) => {
-      const leader = this.cluster.leaderOf(topic, partition);
+      const leader = this.sendableLeader(topic, partition);
       // A refresh that ends wakes the sender again (refreshMetadataSoon), so a failed one is retried.
-      if (leader === undefined || this.awaitsFreshMetadata(topic, partition, leader)) needsMetadata = true;
-      return this.canSendTo(topic, partition);
+      if (leader === undefined) needsMetadata = true;
+      return leader !== undefined && this.hasRoomAt(leader);
     });
     if (needsMetadata) this.refreshMetadataSoon();
     for (const [nodeId, nodeBatches] of this.groupByLeader(batches)) {

@@ -1,4 +1,4 @@
-import type { ClassicLevel } from 'classic-level';
+import type { LevelDb } from './partition-log.js';
 import type { BatchOp } from './write-pipeline.js';
 
 /**
@@ -6,7 +6,7 @@ import type { BatchOp } from './write-pipeline.js';
  * array form (`db.batch(ops)`) clones and re-checks every operation on the event loop, about
  * 50 µs for an append's three operations against about 20 µs this way.
  */
-export async function writeChained(db: ClassicLevel<Buffer, Buffer>, ops: readonly BatchOp[], options: { readonly sync: boolean }): Promise<void> {
+export async function writeChained(db: LevelDb, ops: readonly BatchOp[], options: { readonly sync: boolean }): Promise<void> {
   if (ops.length === 0) return;
   const batch = db.batch();
   try {
