@@ -538,6 +538,9 @@ export class Broker {
    * to the log end, not the high watermark), waiting up to maxWaitMs for minBytes.
    */
   async replicaFetch(request: replicationApi.ReplicaFetchRequest, signal?: AbortSignal): Promise<replicationApi.ReplicaFetchResponse> {
+    // A stopped broker leads nothing. Answering at once without an error would send the
+    // follower straight back, a busy loop wherever nothing in between waits on I/O.
+    if (this.isStopped) throw new RivuletError('NOT_LEADER_OR_FOLLOWER', `broker ${this.options.nodeId} is stopped`);
     const follower = this.image.brokers.get(request.replicaId);
     if (follower === undefined || request.replicaId === this.options.nodeId) {
       throw new RivuletError('BROKER_ID_NOT_REGISTERED', `broker ${request.replicaId} is not a registered follower`);

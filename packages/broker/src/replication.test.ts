@@ -127,6 +127,23 @@ describe('replication between three brokers', () => {
     await until('followers know the high watermark of the first 20', () => BROKER_IDS.every((id) => stats(id, 'quiet')!.highWatermark >= produces));
   });
 
+  it('refuses replica fetches once stopped, so followers back off instead of fetching again at once', async () => {
+    const leader = await createTopic('stopping');
+    const follower = BROKER_IDS.find((id) => id !== leader)!;
+    const { topicId } = registration('stopping');
+    const stopped = brokers.get(leader)!;
+    await stopBroker(leader);
+    const fetch = stopped.replicaFetch({
+      replicaId: follower,
+      brokerEpoch: quorum.brokerEpochOf(follower),
+      maxWaitMs: 500,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'stopping', topicId, partition: 0, currentLeaderEpoch: registration('stopping').leaderEpoch, fetchOffset: 0, logStartOffset: 0, partitionMaxBytes: 1 << 20 }],
+    });
+    await expect(fetch).rejects.toMatchObject({ errorName: 'NOT_LEADER_OR_FOLLOWER' });
+  });
+
   it('shrinks the ISR of a follower that stopped, then refuses acks=all below min.insync.replicas, and lets it rejoin', async () => {
     const leader = await createTopic('shrinking');
     const [a, b] = BROKER_IDS.filter((id) => id !== leader);
