@@ -1,14 +1,17 @@
 /**
- * What LevelDB's compaction costs under two key layouts for the same append stream: 100 KiB
+ * What LevelDB's compaction costs under three key layouts for the same append stream: 100 KiB
  * batches appended round robin to 3 partitions (as a broker replicating 3 partitions does),
  * each append one write batch with the batch bytes and two small metadata keys (a time-index
  * entry and the partition's state), on classic-level with the log store's options.
  *
- *   partition-major  data keys 'D' partition offset, as the log store lays them out today:
- *                    every partition appends in the middle of the key space
+ *   partition-major  data keys 'D' partition offset, as the log store laid them out until
+ *                    format version 2: every partition appends in the middle of the key space
  *   sequence-major   data keys under a prefix sorted after every other key, ordered by one
  *                    store-wide sequence; a small 'I' partition offset -> sequence entry per
  *                    batch finds them by offset
+ *   two-databases    the log store's layout since format version 2: the batch bytes alone in a
+ *                    database of their own, keyed by the sequence; the 'I' entry and the small
+ *                    keys in a second (index) database, written after the first
  *
  * For each: the write rate, the CPU seconds per GB appended of the process's threads (the
  * event loop, LevelDB's compaction thread, the libuv threads doing the writes), and the MB
@@ -22,7 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { LOG_STORE_LEVELDB_OPTIONS } from '../../packages/storage/src/index.js';
+import { LOG_INDEX_LEVELDB_OPTIONS, LOG_STORE_LEVELDB_OPTIONS } from '../../packages/storage/src/index.js';
 import { threadCpuSeconds } from './process-cpu.js';
 
 const gigabytes = Number(process.argv[2] ?? 1);
@@ -33,7 +36,7 @@ const WRITES_IN_FLIGHT = 16;
 /** How long compactions may take to finish after the last append. */
 const SETTLE_MS = 15_000;
 
-type Layout = 'partition-major' | 'sequence-major';
+type Layout = 'partition-major' | 'sequence-major' | 'two-databases';
 
 /** `prefix` partition(u32), then `offset` (u64) unless it is undefined. */
 function key(prefix: number, partition: number, offset?: number): Buffer {
@@ -55,8 +58,9 @@ function compactionWritesMb(stats: string): number[] {
 
 async function measure(layout: Layout) {
   const dir = await mkdtemp(join(tmpdir(), 'rivulet-leveldb-layout-'));
-  const db = new ClassicLevel<Buffer, Buffer>(dir, LOG_STORE_LEVELDB_OPTIONS);
-  await db.open();
+  const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'batches'), LOG_STORE_LEVELDB_OPTIONS);
+  const indexDb = new ClassicLevel<Buffer, Buffer>(join(dir, 'index'), LOG_INDEX_LEVELDB_OPTIONS);
+  await Promise.all([db.open(), indexDb.open()]);
   try {
     const batch = randomBytes(BATCH_BYTES);
     const small = Buffer.alloc(16);
@@ -68,21 +72,25 @@ async function measure(layout: Layout) {
     for (let sequence = 0; sequence < appends; sequence++) {
       const partition = sequence % PARTITIONS;
       const lastOffset = (logEnds[partition]! += RECORDS_PER_BATCH) - 1;
-      const write = db.batch();
+      const write = layout === 'two-databases' ? indexDb.batch() : db.batch();
+      let batchWrite = Promise.resolve();
       if (layout === 'partition-major') {
         write.put(key(0x44, partition, lastOffset), batch);
       } else {
         const dataKey = Buffer.alloc(9);
         dataKey[0] = 0x7f;
         dataKey.writeBigUInt64BE(BigInt(sequence), 1);
-        write.put(dataKey, batch);
+        if (layout === 'two-databases') batchWrite = db.put(dataKey.subarray(1), batch);
+        else write.put(dataKey, batch);
         write.put(key(0x49, partition, lastOffset), dataKey.subarray(1));
       }
       write.put(key(0x54, partition, Date.now() * 1000 + sequence), small);
       write.put(key(0x53, partition), small);
-      const done: Promise<void> = write.write().then(() => {
-        inFlight.delete(done);
-      });
+      const done: Promise<void> = batchWrite
+        .then(() => write.write())
+        .then(() => {
+          inFlight.delete(done);
+        });
       inFlight.add(done);
       if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
     }
@@ -103,18 +111,20 @@ async function measure(layout: Layout) {
       compactionPerGb: compaction / gigabytes,
       restPerGb: rest / gigabytes,
       levelWritesMb: compactionWritesMb(await db.getProperty('leveldb.stats')),
+      indexLevelWritesMb: layout === 'two-databases' ? compactionWritesMb(await indexDb.getProperty('leveldb.stats')) : [],
     };
   } finally {
-    await db.close();
+    await Promise.all([db.close(), indexDb.close()]);
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 const rows = [];
-for (const layout of ['partition-major', 'sequence-major'] as const) rows.push(await measure(layout));
+for (const layout of ['partition-major', 'sequence-major', 'two-databases'] as const) rows.push(await measure(layout));
 console.log(`\n${gigabytes} GB in ${BATCH_BYTES / 1024} KiB batches over ${PARTITIONS} partitions, ${WRITES_IN_FLIGHT} writes in flight\n`);
 console.log('| layout | append MB/s | CPU s per GB: event loop | compaction thread | other threads | MB written into level 0 (memtable flushes), 1, 2, … |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.layout} | ${r.mbPerSecond.toFixed(0)} | ${r.mainPerGb.toFixed(2)} | ${r.compactionPerGb.toFixed(2)} | ${r.restPerGb.toFixed(2)} | ${r.levelWritesMb.join(', ')} |`);
+  const index = r.indexLevelWritesMb.length > 0 ? ` (index database: ${r.indexLevelWritesMb.join(', ')})` : '';
+  console.log(`| ${r.layout} | ${r.mbPerSecond.toFixed(0)} | ${r.mainPerGb.toFixed(2)} | ${r.compactionPerGb.toFixed(2)} | ${r.restPerGb.toFixed(2)} | ${r.levelWritesMb.join(', ')}${index} |`);
 }

@@ -65,7 +65,7 @@ const CONTROLLER_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
  * Starts a node with its roles: a controller-quorum member (Raft log and metadata in
- * `<dataDir>/raft-log`), a broker (partition replicas in `<dataDir>/partition-logs`, following
+ * `<dataDir>/raft-log`), a broker (partition replicas in `<dataDir>/partition-logs` and `<dataDir>/partition-batches`, following
  * the metadata log, registered with the quorum), or both. One gRPC listener carries the client
  * API, the controller service and Raft.
  */

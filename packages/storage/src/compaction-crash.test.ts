@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LogStore } from './log-store.js';
 import { COMPACTION_CRASH_TOPIC, compactionCrashKey, compactionCrashRecordCount, parseCompactionCrashValue } from './testing/compaction-crash-batches.js';
 import { expectConsistentAccounting, readWholeLog } from './testing/compaction-model.js';
+import { expectBatchDatabaseMatchesIndex } from './testing/store-consistency.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const writerScript = fileURLToPath(new URL('./testing/compaction-crash-writer.ts', import.meta.url));
@@ -49,6 +50,7 @@ async function runAndKill(dataDir: string, seed: number, extraDelayMs: number, a
  */
 async function verify(dataDir: string, acknowledged: Map<number, number>): Promise<number> {
   const store = await LogStore.open({ dataDir, flushPolicy: 'os' });
+  let cleanedUpTo: number;
   try {
     const log = await store.openPartition({ topic: COMPACTION_CRASH_TOPIC, partition: 0 }, { retentionMs: -1, retentionBytes: -1 });
     const { records, batches } = await readWholeLog(log);
@@ -78,10 +80,13 @@ async function verify(dataDir: string, acknowledged: Map<number, number>): Promi
     }
     const cleanKeys = records.filter((r) => r.offset < log.cleanerCheckpoint().cleanedUpToOffset).map((r) => r.key);
     expect(new Set(cleanKeys).size).toBe(cleanKeys.length);
-    return log.cleanerCheckpoint().cleanedUpToOffset;
+    cleanedUpTo = log.cleanerCheckpoint().cleanedUpToOffset;
   } finally {
     await store.close();
   }
+  // Rewritten and removed batches left no bytes behind, whatever the crash cut short.
+  await expectBatchDatabaseMatchesIndex(dataDir);
+  return cleanedUpTo;
 }
 
 describe('compaction crash safety (kill -9 of a writer that cleans)', () => {

@@ -8,6 +8,7 @@ import type { LogStoreOptions } from './log-store.js';
 import type { PartitionLog, PartitionLogConfig } from './partition-log.js';
 import type { CompactOptions } from './log-cleaner.js';
 import { batchHeaderAt, expectConsistentAccounting, modelClean, readWholeLog, type ModelRecord } from './testing/compaction-model.js';
+import { expectBatchDatabaseMatchesIndex } from './testing/store-consistency.js';
 
 const unlimited: PartitionLogConfig = { retentionMs: -1, retentionBytes: -1 };
 const T0_MS = 1_700_000_000_000;
@@ -86,7 +87,12 @@ describe('log compaction', () => {
 
   afterEach(async () => {
     await store.close();
-    await rm(dataDir, { recursive: true, force: true });
+    try {
+      // Rewritten and removed batches left no bytes behind in the batch database.
+      await expectBatchDatabaseMatchesIndex(dataDir);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   const partition = () => store.openPartition({ topic: 't', partition: 0 }, unlimited);

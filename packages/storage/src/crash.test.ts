@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LogStore } from './log-store.js';
 import type { FlushPolicy } from './log-store.js';
 import { CRASH_PARTITIONS, CRASH_TOPIC, crashProducerId, crashRecordCount, crashSequence, parseCrashBatch } from './testing/crash-batches.js';
+import { expectBatchDatabaseMatchesIndex } from './testing/store-consistency.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const writerScript = fileURLToPath(new URL('./testing/crash-writer.ts', import.meta.url));
@@ -118,6 +119,8 @@ async function verify(dataDir: string, acknowledged: Acknowledged): Promise<void
   } finally {
     await store.close();
   }
+  // Opening finished what the crash cut short: no batch bytes without a data key, or the reverse.
+  await expectBatchDatabaseMatchesIndex(dataDir);
 }
 
 describe('crash safety (kill -9 of a writer process)', () => {

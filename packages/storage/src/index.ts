@@ -1,5 +1,5 @@
 export type { FlushPolicy, LogStoreOptions } from './log-store.js';
-export { LOG_STORE_DIRECTORY, LOG_STORE_LEVELDB_OPTIONS, LogStore } from './log-store.js';
+export { BATCH_STORE_DIRECTORY, LOG_INDEX_LEVELDB_OPTIONS, LOG_STORE_DIRECTORY, LOG_STORE_LEVELDB_OPTIONS, LogStore } from './log-store.js';
 export type { AppendResult, PartitionLogConfig, ReadResult } from './partition-log.js';
 export { PartitionLog, UnexpectedAppendOffsetError } from './partition-log.js';
 export type { CleaningDecision, CleaningDueOptions, CleaningReason, CompactOptions, CompactionResult } from './log-cleaner.js';

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   NO_CLEANER_CHECKPOINT,
+  batchSeqKey,
+  batchSeqKeyOf,
   cleanerCheckpointKey,
   dataKey,
   dataSeekKey,
@@ -34,15 +36,18 @@ describe('key layout', () => {
         fc.integer({ min: 0, max: 2 ** 40 }),
         fc.integer({ min: 0, max: 1000 }),
         fc.integer({ min: 0, max: 2000 }),
-        (pid, baseOffset, lastOffsetDelta, probeDelta) => {
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        (pid, baseOffset, lastOffsetDelta, probeDelta, batchSeq) => {
           const lastOffset = baseOffset + lastOffsetDelta;
-          const key = dataKey(pid, baseOffset, lastOffset, 12345);
-          expect(decodeDataKey(key)).toEqual({ baseOffset, lastOffset, sizeBytes: 12345 });
+          const key = dataKey(pid, baseOffset, lastOffset, 12345, batchSeq);
+          expect(decodeDataKey(key)).toEqual({ baseOffset, lastOffset, sizeBytes: 12345, batchSeq });
+          expect(readUint64(batchSeqKeyOf(key), 0)).toBe(batchSeq);
+          expect(batchSeqKeyOf(key).equals(batchSeqKey(batchSeq))).toBe(true);
           const probe = baseOffset + probeDelta;
           // gte seek(probe) includes this batch exactly when its last offset is >= probe.
           expect(Buffer.compare(dataSeekKey(pid, probe), key) <= 0).toBe(lastOffset >= probe);
           expect(Buffer.compare(key, dataSeekKey(pid + 1, 0))).toBe(-1);
-          expect(Buffer.compare(dataKey(pid, lastOffset + 1, lastOffset + 1, 1), key)).toBe(1);
+          expect(Buffer.compare(dataKey(pid, lastOffset + 1, lastOffset + 1, 1, 0), key)).toBe(1);
         },
       ),
     );

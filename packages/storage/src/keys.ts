@@ -3,7 +3,7 @@ import type { TopicPartition } from '@rivulet/common';
 import type { ProducerBatch, ProducerEntry } from './producer-state.js';
 
 /*
- * Key layout of the log store's LevelDB database. Every key starts with a one-byte prefix
+ * Key layout of the log store's index database. Every key starts with a one-byte prefix
  * naming its kind; all integers are big-endian so that byte order is numeric order and
  * reads by offset or timestamp are range scans. `pid` is the compact numeric partition id
  * the registry assigns to each topic-partition (never reused, so a half-deleted partition
@@ -15,14 +15,20 @@ import type { ProducerBatch, ProducerEntry } from './producer-state.js';
  *   'S' pid                              -> logStartOffset(u64) sizeBytes(u64) hwCheckpoint(u64)
  *   'E' pid epoch(u32)                   -> startOffset(u64)    leader-epoch cache
  *   'T' pid maxTimestampMs(u64)          -> baseOffset(u64) lastOffset(u64)   time index
- *   'D' pid lastOffset(u64) lastOffsetDelta(u32) sizeBytes(u32) -> batch bytes
+ *   'D' pid lastOffset(u64) lastOffsetDelta(u32) sizeBytes(u32) batchSeq(u64) -> ''   a batch, stored under batchSeq
  *   'P' pid producerId(u64)              -> producer entry (see encodeProducerEntry)
  *   'C' pid                              -> cleanedUpToOffset(u64) cleanSectionBytes(u64) earliestTombstoneMs(u64)   log cleaner checkpoint
+ *   'G' writeNumber(u64)                 -> batchSeq(u64)...    batches whose data keys are gone, to delete from the batch database
+ *
+ * The batch bytes themselves live in a second database, the batch database, under their
+ * batch sequence alone: one store-wide counter, so every write appends at the end of its key
+ * space and LevelDB only ever moves those tables down its levels instead of merging them
+ * (see log-store.ts).
  *
  * Data keys are ordered by the LAST offset of their batch, so a seek to `'D' pid offset`
- * (a 13-byte key, which sorts before every 21-byte key sharing that prefix) lands on the
- * batch containing `offset`. The base offset and size are in the key too, so truncation,
- * retention and size accounting work on keys alone, without reading batch bytes.
+ * (a 13-byte key, which sorts before every 29-byte key sharing that prefix) lands on the
+ * batch containing `offset`. The base offset, size and batch sequence are in the key too, so
+ * truncation, retention and size accounting work on keys alone, without reading batch bytes.
  *
  * The cleaner checkpoint (absent: 0, 0) says how far log compaction has cleaned: every key
  * occurs at most once among the records below cleanedUpToOffset (always a batch boundary), and
@@ -44,12 +50,14 @@ export const Prefix = {
   data: 0x44, // 'D'
   producer: 0x50, // 'P'
   cleaner: 0x43, // 'C'
+  garbage: 0x47, // 'G'
 } as const;
 
 /** Prefixes holding per-partition keys ('<prefix> pid ...'); deletePartition clears each. */
 export const PARTITION_PREFIXES: readonly number[] = [Prefix.state, Prefix.epoch, Prefix.timeIndex, Prefix.data, Prefix.producer, Prefix.cleaner];
 
-export const DATA_KEY_BYTES = 21;
+export const DATA_KEY_BYTES = 29;
+export const BATCH_SEQ_KEY_BYTES = 8;
 export const DATA_SEEK_KEY_BYTES = 13;
 export const STATE_VALUE_BYTES = 24;
 export const TIME_INDEX_VALUE_BYTES = 16;
@@ -90,13 +98,37 @@ export interface DataKey {
   readonly lastOffset: number;
   readonly baseOffset: number;
   readonly sizeBytes: number;
+  /** Where the batch's bytes are in the batch database. */
+  readonly batchSeq: number;
 }
 
-export function dataKey(pid: number, baseOffset: number, lastOffset: number, sizeBytes: number): Buffer {
-  const key = pidKey(Prefix.data, pid, 16);
+export function dataKey(pid: number, baseOffset: number, lastOffset: number, sizeBytes: number, batchSeq: number): Buffer {
+  const key = pidKey(Prefix.data, pid, 24);
   writeUint64(key, lastOffset, 5);
   key.writeUInt32BE(lastOffset - baseOffset, 13);
   key.writeUInt32BE(sizeBytes, 17);
+  writeUint64(key, batchSeq, 21);
+  return key;
+}
+
+/** The batch database's key of a batch: its batch sequence, big-endian. */
+export function batchSeqKey(batchSeq: number): Buffer {
+  const key = Buffer.allocUnsafe(BATCH_SEQ_KEY_BYTES);
+  writeUint64(key, batchSeq, 0);
+  return key;
+}
+
+/** The batch-database key of the batch a data key names (a view into the data key, not a copy). */
+export function batchSeqKeyOf(dataKeyBytes: Buffer): Buffer {
+  assert(dataKeyBytes.length === DATA_KEY_BYTES && dataKeyBytes[0] === Prefix.data, 'not a data key');
+  return dataKeyBytes.subarray(DATA_KEY_BYTES - BATCH_SEQ_KEY_BYTES);
+}
+
+/** A garbage record's key: the number of the write that removed the batches it lists. */
+export function garbageKey(writeNumber: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = Prefix.garbage;
+  writeUint64(key, writeNumber, 1);
   return key;
 }
 
@@ -110,7 +142,7 @@ export function dataSeekKey(pid: number, offset: number): Buffer {
 export function decodeDataKey(key: Buffer): DataKey {
   assert(key.length === DATA_KEY_BYTES && key[0] === Prefix.data, 'not a data key');
   const lastOffset = readUint64(key, 5);
-  return { lastOffset, baseOffset: lastOffset - key.readUInt32BE(13), sizeBytes: key.readUInt32BE(17) };
+  return { lastOffset, baseOffset: lastOffset - key.readUInt32BE(13), sizeBytes: key.readUInt32BE(17), batchSeq: readUint64(key, 21) };
 }
 
 export function stateKey(pid: number): Buffer {
@@ -175,10 +207,10 @@ export function decodeEpochKey(key: Buffer): number {
   return key.readUInt32BE(5);
 }
 
-export function encodeOffset(offset: number): Buffer {
-  const value = Buffer.allocUnsafe(8);
-  writeUint64(value, offset, 0);
-  return value;
+export function encodeUint64(value: number): Buffer {
+  const buf = Buffer.allocUnsafe(8);
+  writeUint64(buf, value, 0);
+  return buf;
 }
 
 export function timeIndexKey(pid: number, timestampMs: number): Buffer {

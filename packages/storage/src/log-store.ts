@@ -7,12 +7,17 @@ import {
   MAX_PARTITION_ID,
   PARTITION_PREFIXES,
   Prefix,
+  batchSeqKey,
+  batchSeqKeyOf,
   decodeProducerEntry,
   decodeRegistryKey,
   deletingKey,
   encodeState,
   encodeUint32,
+  encodeUint64,
+  garbageKey,
   metaKey,
+  readUint64,
   partitionRangeEnd,
   partitionRangeStart,
   prefixEnd,
@@ -27,7 +32,7 @@ import type { LevelDb, LogStoreContext, PartitionLogConfig } from './partition-l
 import { TailCacheBudget } from './tail-cache.js';
 import type { TailCacheStats } from './tail-cache.js';
 import { WritePipeline } from './write-pipeline.js';
-import type { BatchOp, WritePipelineStats } from './write-pipeline.js';
+import type { BatchOp, LogOp, WritePipelineStats } from './write-pipeline.js';
 
 /** 'always': every LevelDB write batch with sync:true (fsync); 'os': let the OS flush (Kafka's default). */
 export type FlushPolicy = 'always' | 'os';
@@ -45,19 +50,25 @@ export interface LogStoreOptions {
   tailCacheBytes?: number;
 }
 
-/** Directory under dataDir holding the LevelDB database of every partition replica. */
+/** Directory under dataDir holding the index database of every partition replica (keys.ts). */
 export const LOG_STORE_DIRECTORY = 'partition-logs';
-const FORMAT_VERSION = 1;
+/** Directory under dataDir holding the batch database: every replica's batch bytes, by batch sequence. */
+export const BATCH_STORE_DIRECTORY = 'partition-batches';
+/** 1: batch bytes in the index database, under their data keys; 2: in the batch database. */
+const FORMAT_VERSION = 2;
+const BATCH_SEQ_END_KEY = metaKey('batchSeqEnd');
+/** Batches removed per LevelDB write when a partition is deleted or a store reopens. */
+const CLEAR_CHUNK_BATCHES = 4096;
 const DEFAULT_WRITE_BATCH_BYTES_MAX = 8 * 1024 * 1024;
 const DEFAULT_PENDING_WRITE_BYTES_MAX = 64 * 1024 * 1024;
 export const DEFAULT_TAIL_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** The log store's LevelDB settings (also what `scripts/bench/leveldb-layout.ts` measures with). */
+/** The batch database's LevelDB settings (also what `scripts/bench/leveldb-layout.ts` measures with). */
 export const LOG_STORE_LEVELDB_OPTIONS = {
   keyEncoding: 'buffer',
   valueEncoding: 'buffer',
   // Batches are written once and read mostly sequentially: a large memtable and large table
-  // files mean fewer, bigger flushes and compactions.
+  // files mean fewer, bigger flushes.
   writeBufferSize: 64 * 1024 * 1024,
   maxFileSize: 32 * 1024 * 1024,
   blockSize: 64 * 1024,
@@ -65,14 +76,42 @@ export const LOG_STORE_LEVELDB_OPTIONS = {
   compression: false,
 } as const;
 
+/** The index database's settings: small keys and values, some rewritten with every write ('S'). */
+export const LOG_INDEX_LEVELDB_OPTIONS = {
+  keyEncoding: 'buffer',
+  valueEncoding: 'buffer',
+  writeBufferSize: 16 * 1024 * 1024,
+  cacheSize: 16 * 1024 * 1024,
+} as const;
+
+/** A garbage record committed in the index database: batches whose bytes are still to delete. */
+interface GarbageRecord {
+  readonly key: Buffer;
+  readonly batchSeqKeys: readonly Buffer[];
+}
+
 interface RegistryEntry {
   readonly topicPartition: TopicPartition;
   readonly partitionId: number;
 }
 
 /**
- * Every partition replica of one broker data directory, in one LevelDB database. Appends
- * from all partitions issued in one event-loop turn commit as one LevelDB write batch.
+ * Every partition replica of one broker data directory, in two LevelDB databases. Appends
+ * from all partitions issued in one event-loop turn commit as one write.
+ *
+ * The batch database holds batch bytes under one store-wide, ever-growing batch sequence, so
+ * each write appends at the end of its key space: a flushed memtable overlaps no table, and
+ * LevelDB moves tables down its levels without rewriting them. Keyed by partition and offset,
+ * every flush overlapped every table below it and LevelDB rewrote each byte about three more
+ * times. The index database holds everything else (keys.ts), each data key naming its
+ * batch's sequence.
+ *
+ * A write puts the batch bytes first, then the index: a crash between leaves bytes no index
+ * names, all at or above the `batchSeqEnd` the index last committed, and opening deletes them.
+ * A write that deletes data keys records their sequences in a garbage record ('G') in the
+ * same index write; the next write deletes those bytes from the batch database, then the
+ * record. So the index never names missing bytes, and a crash leaves at most garbage records
+ * that opening finishes.
  */
 export class LogStore {
   private readonly registry = new Map<string, RegistryEntry>();
@@ -88,14 +127,22 @@ export class LogStore {
    */
   private readonly storedProducers = new Map<number, ProducerEntry[]>();
 
+  /** The next batch sequence to hand out; written to the index with every write that stores batches. */
+  private nextBatchSeq = 0;
+  /** Garbage records committed, their batches not yet deleted from the batch database. */
+  private garbage: GarbageRecord[] = [];
+  private nextGarbageNumber = 0;
+  private isGarbageCollectionScheduled = false;
+  private readonly writeOptions: { readonly sync: boolean };
+
   private constructor(
     private readonly db: LevelDb,
+    private readonly batchDb: LevelDb,
     options: LogStoreOptions,
   ) {
     this.logger = (options.logger ?? noopLogger).child({ component: 'log-store' });
-    const sync = options.flushPolicy === 'always';
-    const writeOptions = { sync };
-    const writeBatch = (ops: BatchOp[]): Promise<void> => writeChained(db, ops, writeOptions);
+    this.writeOptions = { sync: options.flushPolicy === 'always' };
+    const writeBatch = (ops: LogOp[]): Promise<void> => this.write(ops);
     this.pipeline = new WritePipeline({
       writeBatch,
       writeBatchBytesMax: options.writeBatchBytesMax ?? DEFAULT_WRITE_BATCH_BYTES_MAX,
@@ -103,6 +150,8 @@ export class LogStore {
     });
     this.context = {
       db,
+      batchDb,
+      allocateBatchSeq: () => this.nextBatchSeq++,
       pipeline: this.pipeline,
       clock: options.clock ?? systemClock,
       logger: this.logger,
@@ -117,19 +166,19 @@ export class LogStore {
   static async open(options: LogStoreOptions): Promise<LogStore> {
     assert(options.flushPolicy === 'always' || options.flushPolicy === 'os', `unknown flush policy ${String(options.flushPolicy)}`);
     const location = join(options.dataDir, LOG_STORE_DIRECTORY);
-    let db: LevelDb;
+    const db = await openLevelDb(location, LOG_INDEX_LEVELDB_OPTIONS);
+    let batchDb: LevelDb;
     try {
-      await mkdir(location, { recursive: true });
-      db = new ClassicLevel<Buffer, Buffer>(location, LOG_STORE_LEVELDB_OPTIONS);
-      await db.open();
+      batchDb = await openLevelDb(join(options.dataDir, BATCH_STORE_DIRECTORY), LOG_STORE_LEVELDB_OPTIONS);
     } catch (error) {
-      throw new StorageError(`cannot open the log store at ${location}`, {}, { cause: error });
+      await db.close();
+      throw error;
     }
-    const store = new LogStore(db, options);
+    const store = new LogStore(db, batchDb, options);
     try {
       await store.load();
     } catch (error) {
-      await db.close();
+      await Promise.allSettled([db.close(), batchDb.close()]);
       throw error instanceof RivuletError ? error : new StorageError(`cannot load the log store at ${location}`, {}, { cause: error });
     }
     return store;
@@ -140,8 +189,14 @@ export class LogStore {
     if (version === undefined) {
       await this.db.batch([{ type: 'put', key: metaKey('formatVersion'), value: encodeUint32(FORMAT_VERSION) }], { sync: true });
     } else if (version.readUInt32BE(0) !== FORMAT_VERSION) {
-      throw new StorageError(`log store format version ${version.readUInt32BE(0)} is not supported (expected ${FORMAT_VERSION})`);
+      const found = version.readUInt32BE(0);
+      const advice =
+        found < FORMAT_VERSION
+          ? '; it was written by an older Rivulet. Move the data directory aside: a broker with an empty one copies its replicas from their leaders again'
+          : '; it was written by a newer Rivulet';
+      throw new StorageError(`log store format version ${found} is not supported (this build reads ${FORMAT_VERSION})${advice}`);
     }
+    await this.recoverBatchDatabase();
     const next = await this.db.get(metaKey('nextPartitionId'));
     this.nextPartitionId = next === undefined ? 0 : next.readUInt32BE(0);
     for (const [key, value] of await this.db.iterator({ gte: prefixStart(Prefix.registry), lt: prefixEnd(Prefix.registry) }).all()) {
@@ -262,6 +317,14 @@ export class LogStore {
 
   private async clearPartitionKeys(pid: number): Promise<void> {
     this.storedProducers.delete(pid);
+    // The batches first, then the data keys naming them: a crash between leaves keys of a
+    // partition still marked as being deleted, whose batches the next open deletes again.
+    while (true) {
+      const keys = await this.db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), limit: CLEAR_CHUNK_BATCHES }).all();
+      if (keys.length === 0) break;
+      await writeChained(this.batchDb, keys.map((key): BatchOp => ({ type: 'del', key: batchSeqKeyOf(key) })), this.writeOptions);
+      await writeChained(this.db, keys.map((key): BatchOp => ({ type: 'del', key })), this.writeOptions);
+    }
     for (const prefix of PARTITION_PREFIXES) {
       await this.db.clear({ gte: partitionRangeStart(prefix, pid), lt: partitionRangeEnd(prefix, pid) });
     }
@@ -285,9 +348,98 @@ export class LogStore {
     await this.pipeline.whenIdle();
     await Promise.allSettled(this.partitions.values());
     await this.pipeline.whenIdle();
-    await this.db.close();
+    await Promise.all([this.db.close(), this.batchDb.close()]);
+  }
+
+  /**
+   * One write of the store: the batch database first (new batches, and the bytes of batches
+   * whose garbage records earlier writes committed), then the index database (the index
+   * operations, this write's garbage record, the removal of the records just collected, and
+   * the batch sequence reached). See the class comment for why this order is crash-safe.
+   */
+  private async write(ops: readonly LogOp[]): Promise<void> {
+    const batchOps: BatchOp[] = [];
+    const indexOps: BatchOp[] = [];
+    const dropped: Buffer[] = [];
+    for (const op of ops) {
+      if (op.type === 'putBatch') batchOps.push({ type: 'put', key: op.key, value: op.value });
+      else if (op.type === 'dropBatch') dropped.push(op.key);
+      else indexOps.push(op);
+    }
+    const storesBatches = batchOps.length > 0;
+    const collected = this.garbage;
+    this.garbage = [];
+    for (const record of collected) for (const key of record.batchSeqKeys) batchOps.push({ type: 'del', key });
+    try {
+      await writeChained(this.batchDb, batchOps, this.writeOptions);
+    } catch (error) {
+      this.garbage = [...collected, ...this.garbage];
+      throw error;
+    }
+    for (const record of collected) indexOps.push({ type: 'del', key: record.key });
+    let record: GarbageRecord | undefined;
+    if (dropped.length > 0) {
+      record = { key: garbageKey(this.nextGarbageNumber++), batchSeqKeys: dropped };
+      indexOps.push({ type: 'put', key: record.key, value: Buffer.concat(dropped) });
+    }
+    if (storesBatches) indexOps.push({ type: 'put', key: BATCH_SEQ_END_KEY, value: encodeUint64(this.nextBatchSeq) });
+    // Should this fail, the collected records stay in the index, and opening deletes their (deleted) batches again.
+    await writeChained(this.db, indexOps, this.writeOptions);
+    if (record !== undefined) {
+      this.garbage.push(record);
+      this.scheduleGarbageCollection();
+    }
+  }
+
+  /** Deletes the bytes of removed batches soon, with a write of its own if no other write comes first. */
+  private scheduleGarbageCollection(): void {
+    if (this.isGarbageCollectionScheduled) return;
+    this.isGarbageCollectionScheduled = true;
+    void this.pipeline
+      .runExclusive(() => {
+        this.isGarbageCollectionScheduled = false;
+        return this.garbage.length === 0 ? Promise.resolve() : this.write([]);
+      })
+      .catch((error: unknown) => this.logger.error({ err: error }, 'deleting the bytes of removed batches failed; the next write or open retries'));
+  }
+
+  /**
+   * Finishes what a crash left in the batch database: batches at or above the batch sequence
+   * the index last committed (written, never indexed) and those of garbage records.
+   */
+  private async recoverBatchDatabase(): Promise<void> {
+    const end = await this.db.get(BATCH_SEQ_END_KEY);
+    this.nextBatchSeq = end === undefined ? 0 : readUint64(end, 0);
+    await this.batchDb.clear({ gte: batchSeqKey(this.nextBatchSeq) });
+    let records = 0;
+    let batches = 0;
+    while (true) {
+      const page = await this.db.iterator({ gte: prefixStart(Prefix.garbage), lt: prefixEnd(Prefix.garbage), limit: 64 }).all();
+      if (page.length === 0) break;
+      const deletes: BatchOp[] = [];
+      for (const [, value] of page) {
+        for (let at = 0; at < value.length; at += 8) deletes.push({ type: 'del', key: value.subarray(at, at + 8) });
+      }
+      await writeChained(this.batchDb, deletes, this.writeOptions);
+      await writeChained(this.db, page.map(([key]): BatchOp => ({ type: 'del', key })), this.writeOptions);
+      records += page.length;
+      batches += deletes.length;
+    }
+    if (records > 0) this.logger.info({ records, batches }, 'deleted the bytes of batches removed before the last stop');
   }
 }
+
+async function openLevelDb(location: string, options: typeof LOG_INDEX_LEVELDB_OPTIONS | typeof LOG_STORE_LEVELDB_OPTIONS): Promise<LevelDb> {
+  try {
+    await mkdir(location, { recursive: true });
+    const db = new ClassicLevel<Buffer, Buffer>(location, options);
+    await db.open();
+    return db;
+  } catch (error) {
+    throw new StorageError(`cannot open the log store database at ${location}`, {}, { cause: error });
+  }
+}
+
 
 function validateTopicPartition(tp: TopicPartition): void {
   if (typeof tp.topic !== 'string' || tp.topic.length === 0 || tp.topic.includes('\u0000')) {

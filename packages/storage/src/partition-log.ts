@@ -6,6 +6,8 @@ import {
   NO_CLEANER_CHECKPOINT,
   NO_TOMBSTONE_MS,
   Prefix,
+  batchSeqKey,
+  batchSeqKeyOf,
   cleanerCheckpointKey,
   dataKey,
   dataSeekKey,
@@ -15,7 +17,7 @@ import {
   decodeState,
   decodeTimeIndexEntry,
   encodeCleanerCheckpoint,
-  encodeOffset,
+  encodeUint64,
   encodeProducerEntry,
   encodeState,
   encodeTimeIndexValue,
@@ -56,7 +58,7 @@ import {
   type ProducerEntry,
   type ProducerStateChange,
 } from './producer-state.js';
-import type { BatchOp, WriteParticipant, WritePipeline } from './write-pipeline.js';
+import type { BatchOp, LogOp, WriteParticipant, WritePipeline } from './write-pipeline.js';
 
 export type LevelDb = ClassicLevel<Buffer, Buffer>;
 
@@ -84,12 +86,17 @@ export interface ReadResult {
 
 /** What PartitionLog needs from the LogStore that owns it. */
 export interface LogStoreContext {
+  /** The index database (keys.ts). */
   readonly db: LevelDb;
+  /** The batch database: batch bytes by batch sequence. */
+  readonly batchDb: LevelDb;
+  /** The next store-wide batch sequence; call it while preparing the write that stores the batch. */
+  allocateBatchSeq(): number;
   readonly pipeline: WritePipeline;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Writes one batch of operations outside group commit, with the store's flush policy. */
-  writeBatch(ops: BatchOp[]): Promise<void>;
+  writeBatch(ops: LogOp[]): Promise<void>;
   /** Throws if the store is closing or closed. */
   checkOpen(): void;
   /** Memory shared by the partitions' tail caches. */
@@ -141,9 +148,10 @@ interface PartitionWork {
 const DELETE_CHUNK_BATCHES = 4096;
 /** Batches a cleaning pass takes from a LevelDB iterator at once (each up to max.message.bytes). */
 const CLEANING_READ_PAGE_BATCHES = 16;
-/** Upper bound on the iterator read-ahead of one read(), whatever maxBytes asks for. */
-const READ_AHEAD_BYTES_MAX = 16 * 1024 * 1024;
-const READ_AHEAD_BYTES_MIN = 64 * 1024;
+/** Data keys a read takes from the index at once (keys only: 29 bytes each). */
+const READ_KEYS_PAGE = 256;
+/** Reads of a log changing under them, before a read gives up with a storage error. */
+const READ_ATTEMPTS_MAX = 3;
 /**
  * Idempotent producers remembered per partition; past it the least recently active one is
  * forgotten (it gets UNKNOWN_PRODUCER_ID and starts over). An entry is under 200 bytes on disk.
@@ -462,14 +470,14 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     appendEpochOps(work.epochOps, this.partitionId, change);
   }
 
-  prepareWrite(work: PartitionWork, ops: BatchOp[]): boolean {
+  prepareWrite(work: PartitionWork, ops: LogOp[]): boolean {
     if (this.failure !== undefined || this.deleted) {
       this.failWrite(work, this.failure ?? this.deletedError());
       return false;
     }
     let addedBytes = 0;
     for (const append of work.appends) {
-      ops.push({ type: 'put', key: dataKey(this.partitionId, append.baseOffset, append.lastOffset, append.batch.length), value: append.batch });
+      this.pushBatchPut(ops, append.baseOffset, append.lastOffset, append.batch);
       addedBytes += append.batch.length;
       // Kafka's time index rule: an entry only where the running maximum timestamp grows.
       if (Number.isSafeInteger(append.maxTimestampMs) && append.maxTimestampMs > this.indexMaxTimestampMs) {
@@ -525,6 +533,13 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     return this.failure;
   }
 
+  /** Stores a batch's bytes under a new batch sequence and its data key naming that sequence. */
+  private pushBatchPut(ops: LogOp[], baseOffset: number, lastOffset: number, batch: Buffer): void {
+    const batchSeq = this.ctx.allocateBatchSeq();
+    ops.push({ type: 'putBatch', key: batchSeqKey(batchSeq), value: batch });
+    ops.push({ type: 'put', key: dataKey(this.partitionId, baseOffset, lastOffset, batch.length, batchSeq), value: EMPTY_VALUE });
+  }
+
   private stateOp(sizeBytes: number, highWatermark: number): BatchOp {
     return {
       type: 'put',
@@ -540,37 +555,74 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       throw new RivuletError('INVALID_FETCH_SIZE', `maxBytes must be a non-negative integer, got ${maxBytes}`, this.errorContext);
     }
     if (fromOffset < this.logStart || fromOffset > this.committedEnd) throw this.outOfRange(fromOffset);
-    const upperExclusive = maxOffsetExclusive === undefined ? this.committedEnd : Math.min(this.committedEnd, maxOffsetExclusive);
+    let upperExclusive = maxOffsetExclusive === undefined ? this.committedEnd : Math.min(this.committedEnd, maxOffsetExclusive);
     if (fromOffset >= upperExclusive) return readResult(fromOffset, [], 0, fromOffset);
     const cached = this.tail.read(fromOffset, upperExclusive, maxBytes);
     if (cached !== undefined) return readResult(fromOffset, cached.batches, cached.totalBytes, cached.nextOffset);
-    // The upper bound excludes every batch whose last offset is >= upperExclusive.
-    const iterator = this.ctx.db.iterator({
-      gte: dataSeekKey(this.partitionId, fromOffset),
-      lt: dataSeekKey(this.partitionId, upperExclusive),
-      highWaterMarkBytes: Math.min(READ_AHEAD_BYTES_MAX, Math.max(READ_AHEAD_BYTES_MIN, maxBytes)),
-    });
-    const batches: Buffer[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readFromDatabase(fromOffset, maxBytes, upperExclusive);
+      } catch (error) {
+        if (!(error instanceof LogChangedError) || attempt === READ_ATTEMPTS_MAX) throw this.wrapReadError(error);
+      }
+      // The log changed under the read (truncated, deleted or cleaned): read its new state.
+      this.checkUsable();
+      if (fromOffset < this.logStart || fromOffset > this.committedEnd) throw this.outOfRange(fromOffset);
+      upperExclusive = Math.min(upperExclusive, this.committedEnd);
+      if (fromOffset >= upperExclusive) return readResult(fromOffset, [], 0, fromOffset);
+    }
+  }
+
+  private async readFromDatabase(fromOffset: number, maxBytes: number, upperExclusive: number): Promise<ReadResult> {
+    // The upper bound excludes every batch whose last offset is >= upperExclusive; sizes are in the keys.
+    const iterator = this.ctx.db.keys({ gte: dataSeekKey(this.partitionId, fromOffset), lt: dataSeekKey(this.partitionId, upperExclusive) });
+    const keys: Buffer[] = [];
     let totalBytes = 0;
     let nextOffset = fromOffset;
     try {
       reading: while (true) {
-        const entries = await iterator.nextv(1000);
-        if (entries.length === 0) break;
-        for (const [key, value] of entries) {
-          if (batches.length > 0 && totalBytes + value.length > maxBytes) break reading;
-          const { lastOffset } = decodeDataKey(key);
-          batches.push(value);
-          totalBytes += value.length;
+        const page = await iterator.nextv(READ_KEYS_PAGE);
+        if (page.length === 0) break;
+        for (const key of page) {
+          const { lastOffset, sizeBytes } = decodeDataKey(key);
+          if (keys.length > 0 && totalBytes + sizeBytes > maxBytes) break reading;
+          keys.push(key);
+          totalBytes += sizeBytes;
           nextOffset = lastOffset + 1;
         }
       }
-    } catch (error) {
-      throw this.wrapReadError(error);
     } finally {
       await iterator.close();
     }
+    const batches = await this.batchesOf(keys);
     return readResult(fromOffset, batches, totalBytes, nextOffset);
+  }
+
+  /**
+   * The bytes of the batches the data keys name, from the batch database. The keys come from
+   * an earlier read of the index, so a batch removed since (its bytes go one write after its
+   * key) throws LogChangedError.
+   */
+  private async batchesOf(keys: readonly Buffer[]): Promise<Buffer[]> {
+    if (keys.length === 0) return [];
+    const values = await this.ctx.batchDb.getMany(keys.map(batchSeqKeyOf));
+    for (const value of values) if (value === undefined) throw new LogChangedError(this.errorContext);
+    return values as Buffer[];
+  }
+
+  /** The batches of [from, end) with their data keys, `pageBatches` at a time (`limitBatches` in all). */
+  private async *batchPages(from: number, end: number, pageBatches: number, limitBatches = -1): AsyncGenerator<[Buffer, Buffer][]> {
+    const iterator = this.ctx.db.keys({ gte: dataSeekKey(this.partitionId, from), lt: dataSeekKey(this.partitionId, end), limit: limitBatches });
+    try {
+      while (true) {
+        const keys = await iterator.nextv(pageBatches);
+        if (keys.length === 0) return;
+        const batches = await this.batchesOf(keys);
+        yield keys.map((key, i): [Buffer, Buffer] => [key, batches[i]!]);
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   /**
@@ -615,23 +667,19 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   }
 
   private async scanForTimestamp(target: number, fromOffset: number): Promise<{ offset: number; timestampMs: number } | null> {
-    const iterator = this.ctx.db.iterator({
-      gte: dataSeekKey(this.partitionId, fromOffset),
-      lt: dataSeekKey(this.partitionId, this.committedEnd),
-    });
-    try {
-      while (true) {
-        const entries = await iterator.nextv(64);
-        if (entries.length === 0) return null;
-        for (const [, value] of entries) {
-          const header = readBatchHeader(value);
-          if (header.maxTimestamp >= target) return { offset: Math.max(header.baseOffset, this.logStart), timestampMs: header.maxTimestamp };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const page of this.batchPages(Math.max(fromOffset, this.logStart), this.committedEnd, 64)) {
+          for (const [, value] of page) {
+            const header = readBatchHeader(value);
+            if (header.maxTimestamp >= target) return { offset: Math.max(header.baseOffset, this.logStart), timestampMs: header.maxTimestamp };
+          }
         }
+        return null;
+      } catch (error) {
+        if (!(error instanceof LogChangedError) || attempt === READ_ATTEMPTS_MAX) throw this.wrapReadError(error);
+        this.checkUsable();
       }
-    } catch (error) {
-      throw this.wrapReadError(error);
-    } finally {
-      await iterator.close();
     }
   }
 
@@ -712,13 +760,13 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       }
       while (true) {
         const keys = await db.keys({ gte: dataSeekKey(pid, offset), lt: partitionRangeEnd(Prefix.data, pid), reverse: true, limit: DELETE_CHUNK_BATCHES }).all();
-        const ops: BatchOp[] = [];
+        const ops: LogOp[] = [];
         let deletedBytes = 0;
         let deletedCleanBytes = 0;
         let lowestBaseOffset = Number.MAX_SAFE_INTEGER;
         for (const key of keys) {
           const batch = decodeDataKey(key);
-          ops.push({ type: 'del', key });
+          pushBatchDelete(ops, key);
           deletedBytes += batch.sizeBytes;
           if (batch.lastOffset < this.cleanedUpTo) deletedCleanBytes += batch.sizeBytes;
           lowestBaseOffset = Math.min(lowestBaseOffset, batch.baseOffset);
@@ -799,13 +847,13 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     try {
       const keys = await db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: dataSeekKey(pid, offset), limit: DELETE_CHUNK_BATCHES }).all();
       if (keys.length === 0) return { deletedBatches: 0, done: true };
-      const ops: BatchOp[] = [];
+      const ops: LogOp[] = [];
       let deletedBytes = 0;
       let deletedCleanBytes = 0;
       let highestLastOffset = -1;
       for (const key of keys) {
         const batch = decodeDataKey(key);
-        ops.push({ type: 'del', key });
+        pushBatchDelete(ops, key);
         deletedBytes += batch.sizeBytes;
         if (batch.lastOffset < this.cleanedUpTo) deletedCleanBytes += batch.sizeBytes;
         highestLastOffset = Math.max(highestLastOffset, batch.lastOffset);
@@ -1043,12 +1091,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
    * size, so a pass always progresses). Returns the offset after the last batch mapped.
    */
   private async buildOffsetMap(offsetMap: OffsetMap, from: number, end: number): Promise<number> {
-    const iterator = this.ctx.db.iterator({ gte: dataSeekKey(this.partitionId, from), lt: dataSeekKey(this.partitionId, end) });
     let mappedEnd = from;
     try {
-      while (true) {
-        const entries = await iterator.nextv(CLEANING_READ_PAGE_BATCHES);
-        if (entries.length === 0) return mappedEnd;
+      for await (const entries of this.batchPages(from, end, CLEANING_READ_PAGE_BATCHES)) {
         for (const [key, value] of entries) {
           const { lastOffset } = decodeDataKey(key);
           const decoded = await decodeRecordBatch(value);
@@ -1062,10 +1107,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
           mappedEnd = lastOffset + 1;
         }
       }
+      return mappedEnd;
     } catch (error) {
       throw this.wrapReadError(error);
-    } finally {
-      await iterator.close();
     }
   }
 
@@ -1074,12 +1118,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     const batchesMax = options.chunkBatchesMax ?? DEFAULT_CLEANING_CHUNK_BATCHES_MAX;
     const bytesMax = options.chunkBytesMax ?? DEFAULT_CLEANING_CHUNK_BYTES_MAX;
     const entries: [Buffer, Buffer][] = [];
-    const iterator = this.ctx.db.iterator({ gte: dataSeekKey(this.partitionId, from), lt: dataSeekKey(this.partitionId, end), limit: batchesMax });
     try {
       let readBytes = 0;
-      reading: while (true) {
-        const page = await iterator.nextv(CLEANING_READ_PAGE_BATCHES);
-        if (page.length === 0) break;
+      reading: for await (const page of this.batchPages(from, end, CLEANING_READ_PAGE_BATCHES, batchesMax)) {
         for (const entry of page) {
           if (entries.length > 0 && readBytes + entry[1].length > bytesMax) break reading;
           readBytes += entry[1].length;
@@ -1088,8 +1129,6 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       }
     } catch (error) {
       throw this.wrapReadError(error);
-    } finally {
-      await iterator.close();
     }
     if (entries.length === 0) return undefined;
     const batches: CleanedBatch[] = [];
@@ -1132,7 +1171,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       this.restartGeneration === snapshot.restartGeneration &&
       this.logStart === snapshot.logStartOffset;
     if (!isUnchanged) return false;
-    const ops: BatchOp[] = [];
+    const ops: LogOp[] = [];
     let sizeDeltaBytes = 0;
     let cleanSectionBytes = this.cleanSectionBytes;
     let highestChangedOffset = -1;
@@ -1141,11 +1180,8 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
       // Batches below the old checkpoint were clean already; the others become clean now.
       cleanSectionBytes += batch.lastOffset < this.cleanedUpTo ? newSizeBytes - batch.oldSizeBytes : newSizeBytes;
       if (batch.replacement === undefined) continue;
-      ops.push({ type: 'del', key: batch.key });
-      if (batch.replacement !== null) {
-        const { baseOffset } = decodeDataKey(batch.key);
-        ops.push({ type: 'put', key: dataKey(this.partitionId, baseOffset, batch.lastOffset, batch.replacement.length), value: batch.replacement });
-      }
+      pushBatchDelete(ops, batch.key);
+      if (batch.replacement !== null) this.pushBatchPut(ops, decodeDataKey(batch.key).baseOffset, batch.lastOffset, batch.replacement);
       sizeDeltaBytes += newSizeBytes - batch.oldSizeBytes;
       highestChangedOffset = batch.lastOffset;
     }
@@ -1238,12 +1274,29 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
   }
 }
 
-function appendEpochOps(ops: BatchOp[], pid: number, change: EpochCacheChange): void {
+function appendEpochOps(ops: LogOp[], pid: number, change: EpochCacheChange): void {
   for (const entry of change.removed) ops.push({ type: 'del', key: epochKey(pid, entry.leaderEpoch) });
-  for (const entry of change.put) ops.push({ type: 'put', key: epochKey(pid, entry.leaderEpoch), value: encodeOffset(entry.startOffset) });
+  for (const entry of change.put) ops.push({ type: 'put', key: epochKey(pid, entry.leaderEpoch), value: encodeUint64(entry.startOffset) });
 }
 
 const EMPTY_RECORDS = Buffer.alloc(0);
+const EMPTY_VALUE = Buffer.alloc(0);
+
+/** Deletes a data key; its batch's bytes go from the batch database once this write has committed. */
+function pushBatchDelete(ops: LogOp[], dataKeyBytes: Buffer): void {
+  ops.push({ type: 'del', key: dataKeyBytes });
+  ops.push({ type: 'dropBatch', key: batchSeqKeyOf(dataKeyBytes) });
+}
+
+/**
+ * A batch named by a data key was gone from the batch database: the log was truncated,
+ * deleted or cleaned since the key was read. Readers read again; a cleaning pass stops.
+ */
+class LogChangedError extends StorageError {
+  constructor(context: ErrorContext) {
+    super('the partition log changed during the read; read it again', context);
+  }
+}
 
 /** A read's answer: the batches concatenated, or nothing at `fromOffset`. */
 function readResult(fromOffset: number, batches: Buffer[], totalBytes: number, nextOffset: number): ReadResult {
@@ -1251,7 +1304,7 @@ function readResult(fromOffset: number, batches: Buffer[], totalBytes: number, n
   return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
 }
 
-function appendProducerOps(ops: BatchOp[], pid: number, change: ProducerStateChange): void {
+function appendProducerOps(ops: LogOp[], pid: number, change: ProducerStateChange): void {
   for (const producerId of change.removed) ops.push({ type: 'del', key: producerKey(pid, producerId) });
   for (const entry of change.put) ops.push({ type: 'put', key: producerKey(pid, entry.producerId), value: encodeProducerEntry(entry) });
 }

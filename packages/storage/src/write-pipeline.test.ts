@@ -1,7 +1,7 @@
 import { RivuletError } from '@rivulet/common';
 import { describe, expect, it } from 'vitest';
 import { WritePipeline } from './write-pipeline.js';
-import type { BatchOp, WriteParticipant } from './write-pipeline.js';
+import type { LogOp, WriteParticipant } from './write-pipeline.js';
 
 interface Work {
   readonly tags: string[];
@@ -14,7 +14,7 @@ function harness(options: { writeBatchBytesMax?: number; pendingWriteBytesMax?: 
   const pipeline = new WritePipeline({
     writeBatchBytesMax: options.writeBatchBytesMax ?? 1000,
     pendingWriteBytesMax: options.pendingWriteBytesMax ?? 10_000,
-    writeBatch: async (ops: BatchOp[]) => {
+    writeBatch: async (ops: LogOp[]) => {
       await new Promise((resolve) => setTimeout(resolve, 2));
       const tags = ops.map((op) => op.key.toString());
       if (options.failOn !== undefined && tags.includes(options.failOn)) throw new Error('injected');

@@ -3,6 +3,14 @@ import { RivuletError, assert } from '@rivulet/common';
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /**
+ * An operation of the log store's write: `put` and `del` act on its index database;
+ * `putBatch` stores a batch's bytes in its batch database under a batch-sequence key, and
+ * `dropBatch` names a batch whose data key this write deletes, so its bytes can go once the
+ * write has committed (see log-store.ts).
+ */
+export type LogOp = BatchOp | { type: 'putBatch'; key: Buffer; value: Buffer } | { type: 'dropBatch'; key: Buffer };
+
+/**
  * One participant's share of a group-committed write batch. The pipeline knows nothing of
  * partitions: it asks each participant for its operations just before the write (when
  * every earlier write has committed, so the participant can derive state from committed
@@ -10,7 +18,7 @@ export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del
  */
 export interface WriteParticipant<W> {
   /** Appends this participant's operations for `work` to `ops`; returns false to drop it (e.g. the partition was deleted). */
-  prepareWrite(work: W, ops: BatchOp[]): boolean;
+  prepareWrite(work: W, ops: LogOp[]): boolean;
   completeWrite(work: W): void;
   failWrite(work: W, error: Error): void;
 }
@@ -29,8 +37,8 @@ interface ExclusiveTask {
 type PipelineItem = GroupBatch | ExclusiveTask;
 
 export interface WritePipelineOptions {
-  /** Writes one LevelDB batch; resolves when LevelDB has applied it. */
-  readonly writeBatch: (ops: BatchOp[]) => Promise<void>;
+  /** Writes one batch of operations atomically; resolves when LevelDB has applied it. */
+  readonly writeBatch: (ops: LogOp[]) => Promise<void>;
   readonly writeBatchBytesMax: number;
   readonly pendingWriteBytesMax: number;
 }
@@ -186,7 +194,7 @@ export class WritePipeline {
   }
 
   private async writeGroup(batch: GroupBatch): Promise<void> {
-    const ops: BatchOp[] = [];
+    const ops: LogOp[] = [];
     const included: [WriteParticipant<unknown>, unknown][] = [];
     for (const [participant, work] of batch.works) {
       if (participant.prepareWrite(work, ops)) included.push([participant, work]);

@@ -10,6 +10,8 @@ import { buildTestBatch, testBatchPayload } from './record-batch.js';
 /** Opens the store under test; `open` after `close` must see the same data (a restart). */
 export interface LogStoreHarness {
   open(options?: Partial<LogStoreOptions>): Promise<LogStore>;
+  /** Checks what the closed store left on disk, after each test. */
+  checkClosed?(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -67,7 +69,11 @@ export function partitionLogContract(name: string, factory: LogStoreHarnessFacto
 
     afterEach(async () => {
       if (open) await store.close();
-      await harness.cleanup();
+      try {
+        await harness.checkClosed?.();
+      } finally {
+        await harness.cleanup();
+      }
     });
 
     async function reopen(options?: Partial<LogStoreOptions>): Promise<LogStore> {
