@@ -38,6 +38,13 @@ export class MetadataFollower {
   private attempt: AbortController | undefined;
   private behindSinceMs: number | undefined;
   private loop: Promise<void> = Promise.resolve();
+  /**
+   * The batches being applied, one after another: a stream reopened while the old one's image
+   * is still in onImage must not hand the next image over alongside it (the broker would open
+   * replicas twice, and the older image could land last).
+   */
+  private applying: Promise<void> = Promise.resolve();
+  private isApplying = false;
   private readonly logger: Logger;
 
   constructor(private readonly options: MetadataFollowerOptions) {
@@ -55,7 +62,8 @@ export class MetadataFollower {
   /** The active controller's committed offset, as a heartbeat answer reported it. */
   noteActiveOffset(offset: number): void {
     const clock = this.options.clock ?? systemClock;
-    if (this.current.offset >= offset) {
+    // An image still being applied holds the stream back (back-pressure): slow, not stale.
+    if (this.current.offset >= offset || this.isApplying) {
       this.behindSinceMs = undefined;
       return;
     }
@@ -96,11 +104,18 @@ export class MetadataFollower {
     }
   }
 
-  private async apply(batch: controllerApi.MetadataBatch): Promise<void> {
+  private apply(batch: controllerApi.MetadataBatch): Promise<void> {
+    const applied = this.applying.then(() => this.applyInOrder(batch));
+    this.applying = applied.catch(() => undefined);
+    return applied;
+  }
+
+  private async applyInOrder(batch: controllerApi.MetadataBatch): Promise<void> {
     let image = this.current;
     if (batch.snapshot) {
       const entry = batch.entries[0];
-      if (entry === undefined) return;
+      // A stream reopened from an older offset may start with what this image already holds.
+      if (entry === undefined || entry.offset <= image.offset) return;
       image = imageFromRecords(decodeRecordList(entry.records), entry.offset);
       if (image.offset !== entry.offset) image = { ...image, offset: entry.offset };
       this.logger.info({ offset: entry.offset, topics: image.topicsByName.size, brokers: image.brokers.size }, 'loaded a metadata snapshot');
@@ -113,6 +128,11 @@ export class MetadataFollower {
     }
     if (image === this.current) return;
     this.current = image;
-    await this.options.onImage(image);
+    this.isApplying = true;
+    try {
+      await this.options.onImage(image);
+    } finally {
+      this.isApplying = false;
+    }
   }
 }
