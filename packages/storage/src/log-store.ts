@@ -138,6 +138,7 @@ export class LogStore {
   private constructor(
     private readonly db: LevelDb,
     private readonly batchDb: LevelDb,
+    private readonly location: string,
     options: LogStoreOptions,
   ) {
     this.logger = (options.logger ?? noopLogger).child({ component: 'log-store' });
@@ -174,7 +175,7 @@ export class LogStore {
       await db.close();
       throw error;
     }
-    const store = new LogStore(db, batchDb, options);
+    const store = new LogStore(db, batchDb, location, options);
     try {
       await store.load();
     } catch (error) {
@@ -192,7 +193,7 @@ export class LogStore {
       const found = version.readUInt32BE(0);
       const advice =
         found < FORMAT_VERSION
-          ? '; it was written by an older Rivulet. Move the data directory aside: a broker with an empty one copies its replicas from their leaders again'
+          ? `; it was written by an older Rivulet. Move ${this.location} aside (only it: the rest of the data directory stays): the broker then copies its replicas from their leaders again`
           : '; it was written by a newer Rivulet';
       throw new StorageError(`log store format version ${found} is not supported (this build reads ${FORMAT_VERSION})${advice}`);
     }

@@ -153,7 +153,7 @@ describe('LogStore on LevelDB', () => {
     await index.close();
     const error = await harness.open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
-    expect((error as Error).message).toMatch(/format version 1 is not supported \(this build reads 2\).*older Rivulet.*copies its replicas from their leaders/);
+    expect((error as Error).message).toMatch(/format version 1 is not supported \(this build reads 2\).*older Rivulet\. Move .*partition-logs aside \(only it.*copies its replicas from their leaders/);
     await harness.cleanup();
   });
 
