@@ -18,6 +18,10 @@ import {
   garbageKey,
   metaKey,
   readUint64,
+  writeUint64,
+  decodeDataKey,
+  decodeState,
+  decodeTimeIndexEntry,
   partitionRangeEnd,
   partitionRangeStart,
   prefixEnd,
@@ -57,6 +61,8 @@ export const BATCH_STORE_DIRECTORY = 'partition-batches';
 /** 1: batch bytes in the index database, under their data keys; 2: in the batch database. */
 const FORMAT_VERSION = 2;
 const BATCH_SEQ_END_KEY = metaKey('batchSeqEnd');
+/** The batch sequences the last write stored: [first, end). */
+const LAST_WRITE_KEY = metaKey('lastWrite');
 /** Batches removed per LevelDB write when a partition is deleted or a store reopens. */
 const CLEAR_CHUNK_BATCHES = 4096;
 const DEFAULT_WRITE_BATCH_BYTES_MAX = 8 * 1024 * 1024;
@@ -84,9 +90,9 @@ export const LOG_INDEX_LEVELDB_OPTIONS = {
   cacheSize: 16 * 1024 * 1024,
 } as const;
 
-/** A garbage record committed in the index database: batches whose bytes are still to delete. */
+/** Batches whose bytes are still to delete, and the garbage record in the index naming them (none: known in memory only). */
 interface GarbageRecord {
-  readonly key: Buffer;
+  readonly key: Buffer | undefined;
   readonly batchSeqKeys: readonly Buffer[];
 }
 
@@ -106,12 +112,20 @@ interface RegistryEntry {
  * times. The index database holds everything else (keys.ts), each data key naming its
  * batch's sequence.
  *
- * A write puts the batch bytes first, then the index: a crash between leaves bytes no index
- * names, all at or above the `batchSeqEnd` the index last committed, and opening deletes them.
- * A write that deletes data keys records their sequences in a garbage record ('G') in the
- * same index write; the next write deletes those bytes from the batch database, then the
- * record. So the index never names missing bytes, and a crash leaves at most garbage records
- * that opening finishes.
+ * A write that only adds (appends, checkpoints, epochs) writes both databases at once, so an
+ * append waits for one LevelDB write, not two in turn. A kill between the two can leave:
+ *  - bytes no index names: all at or above the `batchSeqEnd` the index last committed, which
+ *    opening deletes;
+ *  - index entries naming bytes never written: the index records each write's batch sequences
+ *    (`lastWrite`), and opening, finding the last one's bytes missing, removes the data keys
+ *    of those batches, which were never acknowledged, from the end of their partitions, with
+ *    their time-index entries and size (the partitions' own recovery rolls back epochs,
+ *    producer entries and the cleaner checkpoint, as after an interrupted truncation).
+ * A write that deletes data keys (truncation, deletion, cleaning) writes the batch bytes
+ * first, then the index, so a rewritten batch's bytes are durable before its key replaces
+ * the old one, and records the deleted keys' sequences in a garbage record ('G'). A later
+ * write deletes those bytes, and the one after it the record, so a crash leaves at most
+ * garbage records, which opening finishes.
  */
 export class LogStore {
   private readonly registry = new Map<string, RegistryEntry>();
@@ -131,6 +145,8 @@ export class LogStore {
   private nextBatchSeq = 0;
   /** Garbage records committed, their batches not yet deleted from the batch database. */
   private garbage: GarbageRecord[] = [];
+  /** Garbage records whose batches a completed write deleted; the next write deletes the records. */
+  private collected: GarbageRecord[] = [];
   private nextGarbageNumber = 0;
   private isGarbageCollectionScheduled = false;
   private readonly writeOptions: { readonly sync: boolean };
@@ -197,13 +213,13 @@ export class LogStore {
           : '; it was written by a newer Rivulet';
       throw new StorageError(`log store format version ${found} is not supported (this build reads ${FORMAT_VERSION})${advice}`);
     }
-    await this.recoverBatchDatabase();
     const next = await this.db.get(metaKey('nextPartitionId'));
     this.nextPartitionId = next === undefined ? 0 : next.readUInt32BE(0);
     for (const [key, value] of await this.db.iterator({ gte: prefixStart(Prefix.registry), lt: prefixEnd(Prefix.registry) }).all()) {
       const topicPartition = decodeRegistryKey(key);
       this.registry.set(topicPartitionKey(topicPartition), { topicPartition, partitionId: value.readUInt32BE(0) });
     }
+    await this.recoverBatchDatabase();
     for (const [key, value] of await this.db.iterator({ gte: prefixStart(Prefix.producer), lt: prefixEnd(Prefix.producer) }).all()) {
       const pid = key.readUInt32BE(1);
       const entries = this.storedProducers.get(pid) ?? [];
@@ -353,10 +369,10 @@ export class LogStore {
   }
 
   /**
-   * One write of the store: the batch database first (new batches, and the bytes of batches
-   * whose garbage records earlier writes committed), then the index database (the index
-   * operations, this write's garbage record, the removal of the records just collected, and
-   * the batch sequence reached). See the class comment for why this order is crash-safe.
+   * One write of the store, on both databases: the batch database gets the new batches and
+   * deletes the bytes of garbage records committed earlier; the index database gets the index
+   * operations, this write's garbage record, the deletion of records whose bytes an earlier
+   * write deleted, `batchSeqEnd` and `lastWrite`. See the class comment for the order.
    */
   private async write(ops: readonly LogOp[]): Promise<void> {
     const batchOps: BatchOp[] = [];
@@ -367,29 +383,40 @@ export class LogStore {
       else if (op.type === 'dropBatch') dropped.push(op.key);
       else indexOps.push(op);
     }
-    const storesBatches = batchOps.length > 0;
-    const collected = this.garbage;
+    const firstBatchSeq = batchOps.length === 0 ? this.nextBatchSeq : readUint64(batchOps[0]!.key, 0);
+    const toCollect = this.garbage;
+    const toForget = this.collected;
     this.garbage = [];
-    for (const record of collected) for (const key of record.batchSeqKeys) batchOps.push({ type: 'del', key });
-    try {
-      await writeChained(this.batchDb, batchOps, this.writeOptions);
-    } catch (error) {
-      this.garbage = [...collected, ...this.garbage];
-      throw error;
-    }
-    for (const record of collected) indexOps.push({ type: 'del', key: record.key });
+    this.collected = [];
+    for (const record of toCollect) for (const key of record.batchSeqKeys) batchOps.push({ type: 'del', key });
+    for (const record of toForget) if (record.key !== undefined) indexOps.push({ type: 'del', key: record.key });
     let record: GarbageRecord | undefined;
     if (dropped.length > 0) {
-      record = { key: garbageKey(this.nextGarbageNumber++), batchSeqKeys: dropped };
-      indexOps.push({ type: 'put', key: record.key, value: Buffer.concat(dropped) });
+      const key = garbageKey(this.nextGarbageNumber++);
+      record = { key, batchSeqKeys: dropped };
+      indexOps.push({ type: 'put', key, value: Buffer.concat(dropped) });
     }
-    if (storesBatches) indexOps.push({ type: 'put', key: BATCH_SEQ_END_KEY, value: encodeUint64(this.nextBatchSeq) });
-    // Should this fail, the collected records stay in the index, and opening deletes their (deleted) batches again.
-    await writeChained(this.db, indexOps, this.writeOptions);
-    if (record !== undefined) {
-      this.garbage.push(record);
-      this.scheduleGarbageCollection();
+    indexOps.push({ type: 'put', key: BATCH_SEQ_END_KEY, value: encodeUint64(this.nextBatchSeq) });
+    indexOps.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite(firstBatchSeq, this.nextBatchSeq) });
+    try {
+      if (dropped.length === 0) {
+        const written = await Promise.allSettled([writeChained(this.batchDb, batchOps, this.writeOptions), writeChained(this.db, indexOps, this.writeOptions)]);
+        for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
+      } else {
+        await writeChained(this.batchDb, batchOps, this.writeOptions);
+        await writeChained(this.db, indexOps, this.writeOptions);
+      }
+    } catch (error) {
+      // Whatever half landed, deleting those bytes and records again later is harmless; so is
+      // deleting this write's new batches, which may have landed with no index naming them.
+      const stored = batchOps.filter((op) => op.type === 'put').map((op) => op.key);
+      this.garbage = [...toCollect, ...this.garbage, ...(stored.length > 0 ? [{ key: undefined, batchSeqKeys: stored }] : [])];
+      this.collected = [...toForget, ...this.collected];
+      throw error;
     }
+    this.collected.push(...toCollect);
+    if (record !== undefined) this.garbage.push(record);
+    if (this.garbage.length > 0 || this.collected.length > 0) this.scheduleGarbageCollection();
   }
 
   /** Deletes the bytes of removed batches soon, with a write of its own if no other write comes first. */
@@ -399,7 +426,7 @@ export class LogStore {
     void this.pipeline
       .runExclusive(() => {
         this.isGarbageCollectionScheduled = false;
-        return this.garbage.length === 0 ? Promise.resolve() : this.write([]);
+        return this.garbage.length === 0 && this.collected.length === 0 ? Promise.resolve() : this.write([]);
       })
       .catch((error: unknown) => this.logger.error({ err: error }, 'deleting the bytes of removed batches failed; the next write or open retries'));
   }
@@ -412,6 +439,16 @@ export class LogStore {
     const end = await this.db.get(BATCH_SEQ_END_KEY);
     this.nextBatchSeq = end === undefined ? 0 : readUint64(end, 0);
     await this.batchDb.clear({ gte: batchSeqKey(this.nextBatchSeq) });
+    const lastWrite = await this.db.get(LAST_WRITE_KEY);
+    if (lastWrite !== undefined) {
+      const { firstBatchSeq, batchSeqEnd } = decodeLastWrite(lastWrite);
+      // A batch write is atomic, so any of its batches present means it landed (a partition
+      // deleted since may have taken its own share of them, never every other partition's).
+      if (firstBatchSeq < batchSeqEnd) {
+        const [present] = await this.batchDb.keys({ gte: batchSeqKey(firstBatchSeq), lt: batchSeqKey(batchSeqEnd), limit: 1 }).all();
+        if (present === undefined) await this.removeTornBatches(firstBatchSeq, batchSeqEnd);
+      }
+    }
     let records = 0;
     let batches = 0;
     while (true) {
@@ -427,6 +464,48 @@ export class LogStore {
       batches += deletes.length;
     }
     if (records > 0) this.logger.info({ records, batches }, 'deleted the bytes of batches removed before the last stop');
+  }
+
+  /**
+   * The last write's index landed and its batch bytes did not (a kill between the two): its
+   * batches were never acknowledged. Removes, from the end of every partition, the data keys
+   * naming them, their time-index entries, and their bytes from each partition's size, in one
+   * atomic write; opening each partition then rolls its epochs, producer entries and cleaner
+   * checkpoint back to its new log end.
+   */
+  private async removeTornBatches(firstBatchSeq: number, batchSeqEnd: number): Promise<void> {
+    const ops: BatchOp[] = [];
+    let removed = 0;
+    for (const { partitionId: pid } of this.registry.values()) {
+      const keys: Buffer[] = [];
+      for await (const key of this.db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), reverse: true })) {
+        if (decodeDataKey(key).batchSeq < firstBatchSeq) break;
+        keys.push(key);
+      }
+      if (keys.length === 0) continue;
+      const batches = keys.map(decodeDataKey);
+      assert(batches.every((b) => b.batchSeq < batchSeqEnd), `partition ${pid} names a batch at or beyond the committed batch sequence ${batchSeqEnd}`);
+      const lowestBaseOffset = Math.min(...batches.map((b) => b.baseOffset));
+      for (const key of keys) ops.push({ type: 'del', key });
+      for await (const [key, value] of this.db.iterator({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true })) {
+        if (decodeTimeIndexEntry(key, value).lastOffset < lowestBaseOffset) break;
+        ops.push({ type: 'del', key });
+      }
+      const stateValue = await this.db.get(stateKey(pid));
+      assert(stateValue !== undefined, `partition ${pid} has no state record`);
+      const state = decodeState(stateValue);
+      const removedBytes = batches.reduce((sum, b) => sum + b.sizeBytes, 0);
+      assert(removedBytes <= state.sizeBytes, `partition ${pid}: removing ${removedBytes} bytes from a log of ${state.sizeBytes}`);
+      ops.push({
+        type: 'put',
+        key: stateKey(pid),
+        value: encodeState({ ...state, sizeBytes: state.sizeBytes - removedBytes, highWatermarkCheckpoint: Math.min(state.highWatermarkCheckpoint, lowestBaseOffset) }),
+      });
+      removed += keys.length;
+    }
+    ops.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite(batchSeqEnd, batchSeqEnd) });
+    await writeChained(this.db, ops, { sync: true });
+    this.logger.warn({ batches: removed, firstBatchSeq, batchSeqEnd }, 'removed batches whose bytes a crash kept from being written; they were never acknowledged');
   }
 }
 
@@ -457,4 +536,16 @@ function validateConfig(config: PartitionLogConfig): void {
       throw new RivuletError('INVALID_CONFIG', `${name} must be -1 (unlimited) or a non-negative integer, got ${String(value)}`);
     }
   }
+}
+
+function encodeLastWrite(firstBatchSeq: number, batchSeqEnd: number): Buffer {
+  const value = Buffer.allocUnsafe(16);
+  writeUint64(value, firstBatchSeq, 0);
+  writeUint64(value, batchSeqEnd, 8);
+  return value;
+}
+
+function decodeLastWrite(value: Buffer): { firstBatchSeq: number; batchSeqEnd: number } {
+  assert(value.length === 16, 'lastWrite has the wrong length');
+  return { firstBatchSeq: readUint64(value, 0), batchSeqEnd: readUint64(value, 8) };
 }

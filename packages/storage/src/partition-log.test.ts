@@ -51,8 +51,10 @@ describe('LogStore on LevelDB', () => {
       expect((await other.appendAsLeader(buildTestBatch({ recordCount: 1 }), 0)).baseOffset).toBe(0);
     } finally {
       await store.close();
-      await harness.cleanup();
     }
+    // The failed write's batch bytes, stored with no index naming them, were deleted.
+    await expectBatchDatabaseMatchesIndex(harness.dataDir);
+    await harness.cleanup();
   });
 
   it('pushes back when the write backlog is full', async () => {
@@ -142,6 +144,54 @@ describe('LogStore on LevelDB', () => {
       await store.close();
     }
     expect(await expectBatchDatabaseMatchesIndex(harness.dataDir)).toEqual({ batches: 4 });
+    await harness.cleanup();
+  });
+
+  it('removes on open the batches of a last write whose index landed and bytes did not (never acknowledged)', async () => {
+    const harness = await levelHarness('os');
+    let store = await harness.open();
+    const unlimitedRetention = { retentionMs: -1, retentionBytes: -1 };
+    let a = await store.openPartition({ topic: 'a', partition: 0 }, unlimitedRetention);
+    let b = await store.openPartition({ topic: 'b', partition: 0 }, unlimitedRetention);
+    for (let i = 0; i < 3; i++) {
+      await a.appendAsLeader(buildTestBatch({ recordCount: 2, maxTimestampMs: 1000 + i, payload: Buffer.from(`a${i}`) }), 0);
+      await b.appendAsLeader(buildTestBatch({ recordCount: 1, maxTimestampMs: 1000 + i, payload: Buffer.from(`b${i}`) }), 0);
+    }
+    const sizes = [a.sizeBytes(), b.sizeBytes()];
+    // One write holding a batch of each partition, with a newer epoch and a newer timestamp.
+    await Promise.all([
+      a.appendAsLeader(buildTestBatch({ recordCount: 3, maxTimestampMs: 5000 }), 1),
+      b.appendAsLeader(buildTestBatch({ recordCount: 1, maxTimestampMs: 5000 }), 1),
+    ]);
+    await store.close();
+    // A kill between that write's two halves: the index landed, the batch bytes did not.
+    const index = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, LOG_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const batchDb = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, BATCH_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const lastWrite = (await index.get(metaKey('lastWrite')))!;
+    expect([readUint64(lastWrite, 0), readUint64(lastWrite, 8)]).toEqual([6, 8]);
+    await batchDb.clear({ gte: batchSeqKey(6), lt: batchSeqKey(8) });
+    await Promise.all([index.close(), batchDb.close()]);
+    store = await harness.open();
+    try {
+      a = await store.openPartition({ topic: 'a', partition: 0 }, unlimitedRetention);
+      b = await store.openPartition({ topic: 'b', partition: 0 }, unlimitedRetention);
+      expect([a.logEndOffset(), b.logEndOffset()]).toEqual([6, 3]);
+      expect([a.sizeBytes(), b.sizeBytes()]).toEqual(sizes);
+      const payloads = splitBatches((await a.read(0, 1 << 20)).records).batches.map((batch) => testBatchPayload(batch).toString());
+      expect(payloads).toEqual(['a0', 'a1', 'a2']);
+      expect(await a.offsetForTimestamp(5000)).toBeNull();
+      // An epoch starting at the log end stays, as a new leader's does (recover() keeps those).
+      expect(a.leaderEpochEntries()).toEqual([
+        { leaderEpoch: 0, startOffset: 0 },
+        { leaderEpoch: 1, startOffset: 6 },
+      ]);
+      expect((await a.appendAsLeader(buildTestBatch({ recordCount: 1, maxTimestampMs: 4000 }), 1)).baseOffset).toBe(6);
+      expect(await a.offsetForTimestamp(4000)).toEqual({ offset: 6, timestampMs: 4000 });
+      expect((await b.appendAsLeader(buildTestBatch({ recordCount: 1 }), 1)).baseOffset).toBe(3);
+    } finally {
+      await store.close();
+    }
+    await expectBatchDatabaseMatchesIndex(harness.dataDir);
     await harness.cleanup();
   });
 
