@@ -144,7 +144,7 @@ interface PartitionWork {
   readonly checkpoints: PendingCheckpoint[];
 }
 
-/** Batches deleted per atomic LevelDB write during truncation and deletion; bounds memory and pauses. */
+/** Batches deleted per store write during truncation and deletion; bounds memory and pauses. */
 const DELETE_CHUNK_BATCHES = 4096;
 /** Batches a cleaning pass takes from a LevelDB iterator at once (each up to max.message.bytes). */
 const CLEANING_READ_PAGE_BATCHES = 16;
@@ -197,7 +197,8 @@ interface CleaningSnapshot {
 
 /**
  * The log of one partition replica, stored as whole RecordBatch v2 byte strings in the
- * shared LevelDB database (see keys.ts for the layout). Offsets are assigned synchronously;
+ * store's batch database, found through its data keys in the index database (see keys.ts for
+ * the layout and log-store.ts for how the two are written). Offsets are assigned synchronously;
  * data becomes readable (logEndOffset advances) only when its group-committed write batch
  * has been applied by LevelDB. A failed write makes the replica unusable: every later call
  * rejects with the StorageError that caused it.
@@ -1007,8 +1008,9 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
    * `cleanableEndOffset` must be at or below the high watermark: a record is removed because a
    * later one of its key exists, so that later one must never be truncated away.
    *
-   * The pass writes in chunks, each one atomic LevelDB batch holding its batches, the partition
-   * state (size) and the cleaner checkpoint, run between group commits: a crash between chunks
+   * The pass writes in chunks, each one store write (the rewritten bytes first, then one atomic
+   * index write) holding its batches, the partition state (size) and the cleaner checkpoint, run
+   * between group commits: a crash between chunks
    * leaves a readable log, cleaned up to the last chunk's end. Reading and rewriting happen
    * outside the write pipeline; a chunk commits only if no truncation, deletion or log-start
    * move happened since the pass began, otherwise the pass stops there (isComplete false).
