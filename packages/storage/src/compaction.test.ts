@@ -97,6 +97,42 @@ describe('log compaction', () => {
 
   const partition = () => store.openPartition({ topic: 't', partition: 0 }, unlimited);
 
+  it('stops a pass whose batches are truncated away while it reads them, reporting what it did', async () => {
+    const log = await partition();
+    await appendBatches(log, [[keyed('a', 'a1')], [keyed('a', 'a2')], [keyed('b', 'b1')], [keyed('b', 'b2')]]);
+    // Hold the pass's first batch lookup until the truncation's bytes are gone.
+    const batchDb = Reflect.get(store, 'batchDb') as { getMany: (keys: Buffer[]) => Promise<(Buffer | undefined)[]> };
+    const realGetMany = batchDb.getMany.bind(batchDb);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const isHeld = new Promise<void>((resolve) => (held = resolve));
+    let lookups = 0;
+    batchDb.getMany = async (keys) => {
+      if (lookups++ === 0) {
+        held();
+        await gate;
+      }
+      return realGetMany(keys);
+    };
+    const pass = cleanAll(log);
+    await isHeld;
+    await log.truncateTo(2);
+    // Written after the truncation's garbage collection, so the bytes of batches 2 and 3 are gone.
+    await appendBatches(log, [[keyed('c', 'c1')]]);
+    release();
+    const result = await pass;
+    expect(result).toMatchObject({ isComplete: false, batchesRemoved: 0, batchesRewritten: 0, cleanedUpToOffset: 0 });
+    expect(lookups).toBe(1);
+    batchDb.getMany = realGetMany;
+    // The next pass cleans the log as it is now.
+    expect(await cleanAll(log)).toMatchObject({ isComplete: true, batchesRemoved: 1 });
+    await expectLog(log, [
+      { offset: 1, key: 'a', value: 'a2', timestampMs: T0_MS },
+      { offset: 2, key: 'c', value: 'c1', timestampMs: T0_MS },
+    ]);
+  });
+
   it('keeps the latest record of each key at its offset, removes emptied batches, and survives a reopen', async () => {
     const log = await partition();
     const appended = await appendBatches(log, [

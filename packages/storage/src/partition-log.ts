@@ -171,6 +171,9 @@ export interface LoadedPartitionState {
   readonly cleanerCheckpoint: CleanerCheckpoint;
 }
 
+/** What a cleaning pass has done so far. */
+type CleaningCounts = { -readonly [K in Exclude<keyof CompactionResult, 'cleanedUpToOffset'>]: CompactionResult[K] };
+
 /** One batch of a cleaning chunk and what the pass does with it. */
 interface CleanedBatch {
   readonly key: Buffer;
@@ -1017,12 +1020,24 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
    * Passes on one partition run one at a time.
    */
   compact(options: CompactOptions): Promise<CompactionResult> {
-    const run = this.cleaningRun.then(() => this.runCleaningPass(options));
+    const run = this.cleaningRun.then(() => this.runCleaningPassUnlessChanged(options));
     this.cleaningRun = run.catch(() => undefined);
     return run;
   }
 
-  private async runCleaningPass(options: CompactOptions): Promise<CompactionResult> {
+  /** A pass that finds a batch gone from under it (truncated or deleted meanwhile) stops, as one whose chunk finds the log changed does. */
+  private async runCleaningPassUnlessChanged(options: CompactOptions): Promise<CompactionResult> {
+    const result = { isComplete: true, batchesRewritten: 0, batchesRemoved: 0, recordsRemoved: 0, bytesFreed: 0 };
+    try {
+      return await this.runCleaningPass(options, result);
+    } catch (error) {
+      if (!(error instanceof LogChangedError)) throw error;
+      return this.stoppedPass(result);
+    }
+  }
+
+  /** Counts what it changed in `result` as it commits, so a pass that stops early still reports it. */
+  private async runCleaningPass(options: CompactOptions, result: CleaningCounts): Promise<CompactionResult> {
     this.checkUsable();
     checkCompactOptions(options);
     const snapshot: CleaningSnapshot = { generation: this.generation, restartGeneration: this.restartGeneration, logStartOffset: this.logStart };
@@ -1033,7 +1048,6 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     // Nothing dirty mapped: the clean section alone (firstDirtyOffset is then a batch boundary, or the log start).
     const cleanEnd = Math.max(mappedEnd, firstDirtyOffset);
     const rule: RecordRetentionRule = { offsetMap, firstDirtyOffset, nowMs: options.nowMs, deleteRetentionMs: options.deleteRetentionMs };
-    const result = { isComplete: true, batchesRewritten: 0, batchesRemoved: 0, recordsRemoved: 0, bytesFreed: 0 };
     const tombstones = { earliestMs: NO_TOMBSTONE_MS };
     let from = snapshot.logStartOffset;
     while (from < cleanEnd) {
