@@ -8,7 +8,7 @@ import type { LogStoreOptions } from './log-store.js';
 import type { PartitionLog, PartitionLogConfig } from './partition-log.js';
 import type { CompactOptions } from './log-cleaner.js';
 import { batchHeaderAt, expectConsistentAccounting, modelClean, readWholeLog, type ModelRecord } from './testing/compaction-model.js';
-import { expectBatchDatabaseMatchesIndex } from './testing/store-consistency.js';
+import { expectBatchDatabaseMatchesIndex, holdFirstBatchLookup } from './testing/store-consistency.js';
 
 const unlimited: PartitionLogConfig = { retentionMs: -1, retentionBytes: -1 };
 const T0_MS = 1_700_000_000_000;
@@ -101,30 +101,17 @@ describe('log compaction', () => {
     const log = await partition();
     await appendBatches(log, [[keyed('a', 'a1')], [keyed('a', 'a2')], [keyed('b', 'b1')], [keyed('b', 'b2')]]);
     // Hold the pass's first batch lookup until the truncation's bytes are gone.
-    const batchDb = Reflect.get(store, 'batchDb') as { getMany: (keys: Buffer[]) => Promise<(Buffer | undefined)[]> };
-    const realGetMany = batchDb.getMany.bind(batchDb);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held!: () => void;
-    const isHeld = new Promise<void>((resolve) => (held = resolve));
-    let lookups = 0;
-    batchDb.getMany = async (keys) => {
-      if (lookups++ === 0) {
-        held();
-        await gate;
-      }
-      return realGetMany(keys);
-    };
+    const lookup = holdFirstBatchLookup(store);
     const pass = cleanAll(log);
-    await isHeld;
+    await lookup.isHeld;
     await log.truncateTo(2);
     // Written after the truncation's garbage collection, so the bytes of batches 2 and 3 are gone.
     await appendBatches(log, [[keyed('c', 'c1')]]);
-    release();
+    lookup.release();
     const result = await pass;
     expect(result).toMatchObject({ isComplete: false, batchesRemoved: 0, batchesRewritten: 0, cleanedUpToOffset: 0 });
-    expect(lookups).toBe(1);
-    batchDb.getMany = realGetMany;
+    expect(lookup.lookups()).toBe(1);
+    lookup.restore();
     // The next pass cleans the log as it is now.
     expect(await cleanAll(log)).toMatchObject({ isComplete: true, batchesRemoved: 1 });
     await expectLog(log, [

@@ -19,6 +19,7 @@ import type { ProducerBatch, ProducerEntry } from './producer-state.js';
  *   'P' pid producerId(u64)              -> producer entry (see encodeProducerEntry)
  *   'C' pid                              -> cleanedUpToOffset(u64) cleanSectionBytes(u64) earliestTombstoneMs(u64)   log cleaner checkpoint
  *   'G' writeNumber(u64)                 -> batchSeq(u64)...    batches whose data keys are gone, to delete from the batch database
+ *   'M' 'lastWrite'                      -> firstBatchSeq(u64) batchSeqEnd(u64)   the batches the last write stored
  *
  * The batch bytes themselves live in a second database, the batch database, under their
  * batch sequence alone: one store-wide counter, so every write appends at the end of its key
@@ -122,6 +123,36 @@ export function batchSeqKey(batchSeq: number): Buffer {
 export function batchSeqKeyOf(dataKeyBytes: Buffer): Buffer {
   assert(dataKeyBytes.length === DATA_KEY_BYTES && dataKeyBytes[0] === Prefix.data, 'not a data key');
   return dataKeyBytes.subarray(DATA_KEY_BYTES - BATCH_SEQ_KEY_BYTES);
+}
+
+/** The `'M' lastWrite` value: the batch sequences the last write stored, [first, end); end is the next sequence to hand out. */
+export interface LastWrite {
+  readonly firstBatchSeq: number;
+  readonly batchSeqEnd: number;
+}
+
+export function encodeLastWrite(lastWrite: LastWrite): Buffer {
+  const value = Buffer.allocUnsafe(16);
+  writeUint64(value, lastWrite.firstBatchSeq, 0);
+  writeUint64(value, lastWrite.batchSeqEnd, 8);
+  return value;
+}
+
+export function decodeLastWrite(value: Buffer): LastWrite {
+  assert(value.length === 16, 'lastWrite has the wrong length');
+  return { firstBatchSeq: readUint64(value, 0), batchSeqEnd: readUint64(value, 8) };
+}
+
+/** A garbage record's value: the batch-database keys it lists, back to back. */
+export function encodeGarbageRecord(batchSeqKeys: readonly Buffer[]): Buffer {
+  return Buffer.concat(batchSeqKeys);
+}
+
+export function decodeGarbageRecord(value: Buffer): Buffer[] {
+  assert(value.length % BATCH_SEQ_KEY_BYTES === 0, 'garbage record has the wrong length');
+  const keys: Buffer[] = [];
+  for (let at = 0; at < value.length; at += BATCH_SEQ_KEY_BYTES) keys.push(value.subarray(at, at + BATCH_SEQ_KEY_BYTES));
+  return keys;
 }
 
 /** A garbage record's key: the number of the write that removed the batches it lists. */

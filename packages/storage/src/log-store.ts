@@ -9,19 +9,21 @@ import {
   Prefix,
   batchSeqKey,
   batchSeqKeyOf,
+  decodeDataKey,
+  decodeGarbageRecord,
+  decodeLastWrite,
   decodeProducerEntry,
   decodeRegistryKey,
+  decodeState,
+  decodeTimeIndexEntry,
   deletingKey,
+  encodeGarbageRecord,
+  encodeLastWrite,
   encodeState,
   encodeUint32,
-  encodeUint64,
   garbageKey,
   metaKey,
   readUint64,
-  writeUint64,
-  decodeDataKey,
-  decodeState,
-  decodeTimeIndexEntry,
   partitionRangeEnd,
   partitionRangeStart,
   prefixEnd,
@@ -60,8 +62,7 @@ export const LOG_STORE_DIRECTORY = 'partition-logs';
 export const BATCH_STORE_DIRECTORY = 'partition-batches';
 /** 1: batch bytes in the index database, under their data keys; 2: in the batch database. */
 const FORMAT_VERSION = 2;
-const BATCH_SEQ_END_KEY = metaKey('batchSeqEnd');
-/** The batch sequences the last write stored: [first, end). */
+/** The batch sequences the last write stored, [first, end): every sequence the index names is below end. */
 const LAST_WRITE_KEY = metaKey('lastWrite');
 /** Batches removed per LevelDB write when a partition is deleted or a store reopens. */
 const CLEAR_CHUNK_BATCHES = 4096;
@@ -114,8 +115,8 @@ interface RegistryEntry {
  *
  * A write that only adds (appends, checkpoints, epochs) writes both databases at once, so an
  * append waits for one LevelDB write, not two in turn. A kill between the two can leave:
- *  - bytes no index names: all at or above the `batchSeqEnd` the index last committed, which
- *    opening deletes;
+ *  - bytes no index names: all at or above the end of the `lastWrite` the index committed,
+ *    which opening deletes;
  *  - index entries naming bytes never written: the index records each write's batch sequences
  *    (`lastWrite`), and opening, finding the last one's bytes missing, removes the data keys
  *    of those batches, which were never acknowledged, from the end of their partitions, with
@@ -141,7 +142,7 @@ export class LogStore {
    */
   private readonly storedProducers = new Map<number, ProducerEntry[]>();
 
-  /** The next batch sequence to hand out; written to the index with every write that stores batches. */
+  /** The next batch sequence to hand out; every write records it in the index (the end of `lastWrite`). */
   private nextBatchSeq = 0;
   /** Garbage records committed, their batches not yet deleted from the batch database. */
   private garbage: GarbageRecord[] = [];
@@ -372,7 +373,7 @@ export class LogStore {
    * One write of the store, on both databases: the batch database gets the new batches and
    * deletes the bytes of garbage records committed earlier; the index database gets the index
    * operations, this write's garbage record, the deletion of records whose bytes an earlier
-   * write deleted, `batchSeqEnd` and `lastWrite`. See the class comment for the order.
+   * write deleted, and `lastWrite`. See the class comment for the order.
    */
   private async write(ops: readonly LogOp[]): Promise<void> {
     const batchOps: BatchOp[] = [];
@@ -394,10 +395,9 @@ export class LogStore {
     if (dropped.length > 0) {
       const key = garbageKey(this.nextGarbageNumber++);
       record = { key, batchSeqKeys: dropped };
-      indexOps.push({ type: 'put', key, value: Buffer.concat(dropped) });
+      indexOps.push({ type: 'put', key, value: encodeGarbageRecord(dropped) });
     }
-    indexOps.push({ type: 'put', key: BATCH_SEQ_END_KEY, value: encodeUint64(this.nextBatchSeq) });
-    indexOps.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite(firstBatchSeq, this.nextBatchSeq) });
+    indexOps.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite({ firstBatchSeq, batchSeqEnd: this.nextBatchSeq }) });
     try {
       if (dropped.length === 0) {
         const written = await Promise.allSettled([writeChained(this.batchDb, batchOps, this.writeOptions), writeChained(this.db, indexOps, this.writeOptions)]);
@@ -436,28 +436,22 @@ export class LogStore {
    * the index last committed (written, never indexed) and those of garbage records.
    */
   private async recoverBatchDatabase(): Promise<void> {
-    const end = await this.db.get(BATCH_SEQ_END_KEY);
-    this.nextBatchSeq = end === undefined ? 0 : readUint64(end, 0);
-    await this.batchDb.clear({ gte: batchSeqKey(this.nextBatchSeq) });
-    const lastWrite = await this.db.get(LAST_WRITE_KEY);
-    if (lastWrite !== undefined) {
-      const { firstBatchSeq, batchSeqEnd } = decodeLastWrite(lastWrite);
-      // A batch write is atomic, so any of its batches present means it landed (a partition
-      // deleted since may have taken its own share of them, never every other partition's).
-      if (firstBatchSeq < batchSeqEnd) {
-        const [present] = await this.batchDb.keys({ gte: batchSeqKey(firstBatchSeq), lt: batchSeqKey(batchSeqEnd), limit: 1 }).all();
-        if (present === undefined) await this.removeTornBatches(firstBatchSeq, batchSeqEnd);
-      }
+    const stored = await this.db.get(LAST_WRITE_KEY);
+    const { firstBatchSeq, batchSeqEnd } = stored === undefined ? { firstBatchSeq: 0, batchSeqEnd: 0 } : decodeLastWrite(stored);
+    this.nextBatchSeq = batchSeqEnd;
+    await this.batchDb.clear({ gte: batchSeqKey(batchSeqEnd) });
+    // A batch write is atomic, so any of its batches present means it landed (a partition
+    // deleted since may have taken its own share of them, never every other partition's).
+    if (firstBatchSeq < batchSeqEnd) {
+      const [present] = await this.batchDb.keys({ gte: batchSeqKey(firstBatchSeq), lt: batchSeqKey(batchSeqEnd), limit: 1 }).all();
+      if (present === undefined) await this.removeTornBatches(firstBatchSeq, batchSeqEnd);
     }
     let records = 0;
     let batches = 0;
     while (true) {
       const page = await this.db.iterator({ gte: prefixStart(Prefix.garbage), lt: prefixEnd(Prefix.garbage), limit: 64 }).all();
       if (page.length === 0) break;
-      const deletes: BatchOp[] = [];
-      for (const [, value] of page) {
-        for (let at = 0; at < value.length; at += 8) deletes.push({ type: 'del', key: value.subarray(at, at + 8) });
-      }
+      const deletes = page.flatMap(([, value]) => decodeGarbageRecord(value).map((key): BatchOp => ({ type: 'del', key })));
       await writeChained(this.batchDb, deletes, this.writeOptions);
       await writeChained(this.db, page.map(([key]): BatchOp => ({ type: 'del', key })), this.writeOptions);
       records += page.length;
@@ -485,7 +479,8 @@ export class LogStore {
       if (keys.length === 0) continue;
       const batches = keys.map(decodeDataKey);
       assert(batches.every((b) => b.batchSeq < batchSeqEnd), `partition ${pid} names a batch at or beyond the committed batch sequence ${batchSeqEnd}`);
-      const lowestBaseOffset = Math.min(...batches.map((b) => b.baseOffset));
+      // Read from the end backwards: the last one is the lowest.
+      const lowestBaseOffset = batches[batches.length - 1]!.baseOffset;
       for (const key of keys) ops.push({ type: 'del', key });
       for await (const [key, value] of this.db.iterator({ gte: partitionRangeStart(Prefix.timeIndex, pid), lt: partitionRangeEnd(Prefix.timeIndex, pid), reverse: true })) {
         if (decodeTimeIndexEntry(key, value).lastOffset < lowestBaseOffset) break;
@@ -503,7 +498,7 @@ export class LogStore {
       });
       removed += keys.length;
     }
-    ops.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite(batchSeqEnd, batchSeqEnd) });
+    ops.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite({ firstBatchSeq: batchSeqEnd, batchSeqEnd }) });
     await writeChained(this.db, ops, { sync: true });
     this.logger.warn({ batches: removed, firstBatchSeq, batchSeqEnd }, 'removed batches whose bytes a crash kept from being written; they were never acknowledged');
   }
@@ -520,7 +515,6 @@ async function openLevelDb(location: string, options: typeof LOG_INDEX_LEVELDB_O
   }
 }
 
-
 function validateTopicPartition(tp: TopicPartition): void {
   if (typeof tp.topic !== 'string' || tp.topic.length === 0 || tp.topic.includes('\u0000')) {
     throw new RivuletError('INVALID_TOPIC_EXCEPTION', `invalid topic name ${JSON.stringify(tp.topic)}`);
@@ -536,16 +530,4 @@ function validateConfig(config: PartitionLogConfig): void {
       throw new RivuletError('INVALID_CONFIG', `${name} must be -1 (unlimited) or a non-negative integer, got ${String(value)}`);
     }
   }
-}
-
-function encodeLastWrite(firstBatchSeq: number, batchSeqEnd: number): Buffer {
-  const value = Buffer.allocUnsafe(16);
-  writeUint64(value, firstBatchSeq, 0);
-  writeUint64(value, batchSeqEnd, 8);
-  return value;
-}
-
-function decodeLastWrite(value: Buffer): { firstBatchSeq: number; batchSeqEnd: number } {
-  assert(value.length === 16, 'lastWrite has the wrong length');
-  return { firstBatchSeq: readUint64(value, 0), batchSeqEnd: readUint64(value, 8) };
 }

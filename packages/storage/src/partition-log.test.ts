@@ -2,15 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, RivuletError, StorageError } from '@rivulet/common';
-import { describe, expect, it } from 'vitest';
 import { splitBatches } from '@rivulet/records';
-import { ClassicLevel } from 'classic-level';
-import { batchSeqKey, encodeUint32, garbageKey, metaKey, readUint64 } from './keys.js';
-import { BATCH_STORE_DIRECTORY, LOG_STORE_DIRECTORY, LogStore } from './log-store.js';
+import { describe, expect, it } from 'vitest';
+import { batchSeqKey, decodeLastWrite, encodeUint32, garbageKey, metaKey } from './keys.js';
+import { LogStore } from './log-store.js';
 import type { LogStoreOptions } from './log-store.js';
 import { partitionLogContract } from './testing/partition-log-contract.js';
 import { buildTestBatch, testBatchPayload } from './testing/record-batch.js';
-import { expectBatchDatabaseMatchesIndex } from './testing/store-consistency.js';
+import { expectBatchDatabaseMatchesIndex, holdFirstBatchLookup, openStoreDatabases } from './testing/store-consistency.js';
 
 async function levelHarness(flushPolicy: LogStoreOptions['flushPolicy'], defaults: Partial<LogStoreOptions> = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivulet-storage-'));
@@ -84,29 +83,16 @@ describe('LogStore on LevelDB', () => {
       const log = await store.openPartition({ topic: 'a', partition: 0 }, { retentionMs: -1, retentionBytes: -1 });
       for (let i = 0; i < 6; i++) await log.appendAsLeader(buildTestBatch({ recordCount: 1, payload: Buffer.from(`old${i}`) }), 0);
       // Hold the read between its index scan and its batch lookup.
-      const batchDb = Reflect.get(store, 'batchDb') as { getMany: (keys: Buffer[]) => Promise<(Buffer | undefined)[]> };
-      const realGetMany = batchDb.getMany.bind(batchDb);
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let lookups = 0;
-      let held!: () => void;
-      const isHeld = new Promise<void>((resolve) => (held = resolve));
-      batchDb.getMany = async (keys) => {
-        if (lookups++ === 0) {
-          held();
-          await gate;
-        }
-        return realGetMany(keys);
-      };
+      const lookup = holdFirstBatchLookup(store);
       const reading = log.read(2, 1 << 20);
-      await isHeld;
+      await lookup.isHeld;
       // Batches 4 and 5 go, new ones take their offsets; the append after them also deletes the old bytes.
       await log.truncateTo(4);
       for (let i = 4; i < 6; i++) await log.appendAsLeader(buildTestBatch({ recordCount: 1, payload: Buffer.from(`new${i}`) }), 1);
       await log.appendAsLeader(buildTestBatch({ recordCount: 1, payload: Buffer.from('new6') }), 1);
-      release();
+      lookup.release();
       const result = await reading;
-      expect(lookups).toBe(2);
+      expect(lookup.lookups()).toBe(2);
       const payloads = splitBatches(result.records).batches.map((b) => testBatchPayload(b).toString());
       // The second look reads the new batches, up to the log end the read began with.
       expect(payloads).toEqual(['old2', 'old3', 'new4', 'new5']);
@@ -124,9 +110,8 @@ describe('LogStore on LevelDB', () => {
     await store.close();
     // What a kill -9 can leave: bytes written before their index write (at or above the
     // committed batch sequence), and a garbage record whose bytes were not deleted yet.
-    const index = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, LOG_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const batchDb = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, BATCH_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const end = readUint64((await index.get(metaKey('batchSeqEnd')))!, 0);
+    const { index, batchDb, close } = await openStoreDatabases(harness.dataDir);
+    const end = decodeLastWrite((await index.get(metaKey('lastWrite')))!).batchSeqEnd;
     expect(end).toBe(3);
     await batchDb.batch([
       { type: 'put', key: batchSeqKey(end), value: Buffer.from('never indexed') },
@@ -134,7 +119,7 @@ describe('LogStore on LevelDB', () => {
       { type: 'put', key: batchSeqKey(1000), value: Buffer.from('old, removed') },
     ]);
     await index.put(garbageKey(0), batchSeqKey(1000));
-    await Promise.all([index.close(), batchDb.close()]);
+    await close();
     store = await harness.open();
     try {
       const reopened = await store.openPartition({ topic: 'a', partition: 0 }, { retentionMs: -1, retentionBytes: -1 });
@@ -165,12 +150,10 @@ describe('LogStore on LevelDB', () => {
     ]);
     await store.close();
     // A kill between that write's two halves: the index landed, the batch bytes did not.
-    const index = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, LOG_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const batchDb = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, BATCH_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    const lastWrite = (await index.get(metaKey('lastWrite')))!;
-    expect([readUint64(lastWrite, 0), readUint64(lastWrite, 8)]).toEqual([6, 8]);
+    const { index, batchDb, close } = await openStoreDatabases(harness.dataDir);
+    expect(decodeLastWrite((await index.get(metaKey('lastWrite')))!)).toEqual({ firstBatchSeq: 6, batchSeqEnd: 8 });
     await batchDb.clear({ gte: batchSeqKey(6), lt: batchSeqKey(8) });
-    await Promise.all([index.close(), batchDb.close()]);
+    await close();
     store = await harness.open();
     try {
       a = await store.openPartition({ topic: 'a', partition: 0 }, unlimitedRetention);
@@ -198,9 +181,9 @@ describe('LogStore on LevelDB', () => {
   it('refuses a data directory written in the older format, saying what to do', async () => {
     const harness = await levelHarness('os');
     await (await harness.open()).close();
-    const index = new ClassicLevel<Buffer, Buffer>(join(harness.dataDir, LOG_STORE_DIRECTORY), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const { index, close } = await openStoreDatabases(harness.dataDir);
     await index.put(metaKey('formatVersion'), encodeUint32(1));
-    await index.close();
+    await close();
     const error = await harness.open().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect((error as Error).message).toMatch(/format version 1 is not supported \(this build reads 2\).*older Rivulet\. Move .*partition-logs aside \(only it.*copies its replicas from their leaders/);

@@ -563,17 +563,29 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     if (fromOffset >= upperExclusive) return readResult(fromOffset, [], 0, fromOffset);
     const cached = this.tail.read(fromOffset, upperExclusive, maxBytes);
     if (cached !== undefined) return readResult(fromOffset, cached.batches, cached.totalBytes, cached.nextOffset);
+    return this.readAgainIfChanged((isRetry) => {
+      if (isRetry) {
+        // The log changed under the read (truncated, deleted or cleaned): read its new state.
+        if (fromOffset < this.logStart || fromOffset > this.committedEnd) throw this.outOfRange(fromOffset);
+        upperExclusive = Math.min(upperExclusive, this.committedEnd);
+        if (fromOffset >= upperExclusive) return Promise.resolve(readResult(fromOffset, [], 0, fromOffset));
+      }
+      return this.readFromDatabase(fromOffset, maxBytes, upperExclusive);
+    });
+  }
+
+  /**
+   * Runs `read` again (after checking the log is still usable) while a batch it found in the
+   * index is gone from the batch database, at most READ_ATTEMPTS_MAX times in all.
+   */
+  private async readAgainIfChanged<T>(read: (isRetry: boolean) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.readFromDatabase(fromOffset, maxBytes, upperExclusive);
+        return await read(attempt > 1);
       } catch (error) {
         if (!(error instanceof LogChangedError) || attempt === READ_ATTEMPTS_MAX) throw this.wrapReadError(error);
       }
-      // The log changed under the read (truncated, deleted or cleaned): read its new state.
       this.checkUsable();
-      if (fromOffset < this.logStart || fromOffset > this.committedEnd) throw this.outOfRange(fromOffset);
-      upperExclusive = Math.min(upperExclusive, this.committedEnd);
-      if (fromOffset >= upperExclusive) return readResult(fromOffset, [], 0, fromOffset);
     }
   }
 
@@ -670,21 +682,16 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     }
   }
 
-  private async scanForTimestamp(target: number, fromOffset: number): Promise<{ offset: number; timestampMs: number } | null> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        for await (const page of this.batchPages(Math.max(fromOffset, this.logStart), this.committedEnd, 64)) {
-          for (const [, value] of page) {
-            const header = readBatchHeader(value);
-            if (header.maxTimestamp >= target) return { offset: Math.max(header.baseOffset, this.logStart), timestampMs: header.maxTimestamp };
-          }
+  private scanForTimestamp(target: number, fromOffset: number): Promise<{ offset: number; timestampMs: number } | null> {
+    return this.readAgainIfChanged(async () => {
+      for await (const page of this.batchPages(Math.max(fromOffset, this.logStart), this.committedEnd, 64)) {
+        for (const [, value] of page) {
+          const header = readBatchHeader(value);
+          if (header.maxTimestamp >= target) return { offset: Math.max(header.baseOffset, this.logStart), timestampMs: header.maxTimestamp };
         }
-        return null;
-      } catch (error) {
-        if (!(error instanceof LogChangedError) || attempt === READ_ATTEMPTS_MAX) throw this.wrapReadError(error);
-        this.checkUsable();
       }
-    }
+      return null;
+    });
   }
 
   /**
