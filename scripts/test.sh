@@ -58,6 +58,11 @@ fi
 
 log "install"
 pnpm install --frozen-lockfile --reporter=silent
+# classic-level is built from source (patches/classic-level@3.0.0.patch) so that LevelDB uses the
+# CPU's CRC-32C instruction; its install falls back to the prebuilt binary when that fails.
+node -e "const d = require('path').dirname(require.resolve('classic-level/package.json'));
+  process.exit(require('fs').existsSync(d + '/build/Release/classic_level.node') ? 0 : 1)" ||
+  { echo "test: classic-level was not built from source; run pnpm rebuild classic-level to see why" >&2; exit 1; }
 log "build"
 pnpm run --silent build
 log "typecheck scripts"
