@@ -404,6 +404,24 @@ describe('as the committed metadata assigns replicas', () => {
     expect(unknown.topicErrors.map((t) => [t.name, t.errorCode])).toEqual([['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
   });
 
+  it('lists reassignments only once its own metadata is as new as the answer', async () => {
+    await broker.createTopics([{ name: 'moved', partitions: 1, replicationFactor: 1, configs: {} }], false);
+    await broker.alterPartitionReassignments([{ topic: 'moved', partition: 0, targetReplicas: [2], cancel: false }]);
+    expect((await broker.metadata({ topics: ['moved'], allowAutoTopicCreation: false })).topics[0]!.partitions[0]!.replicas).toEqual([2, 1]);
+    // The reassignment completes at the controller; this broker has not heard yet.
+    const deliver = quorum.holdDelivery();
+    await quorum.expandIsr('moved', 0, [1, 2]);
+    let listed: Awaited<ReturnType<Broker['listPartitionReassignments']>> | undefined;
+    const listing = broker.listPartitionReassignments([]).then((answer) => (listed = answer));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(listed).toBeUndefined();
+    await deliver();
+    await listing;
+    // "None in progress", and this broker's metadata shows where the partition went.
+    expect(listed!.reassignments).toEqual([]);
+    expect((await broker.metadata({ topics: ['moved'], allowAutoTopicCreation: false })).topics[0]!.partitions[0]!.replicas).toEqual([2]);
+  });
+
   it('drains a broker through the controller and reports a refused drain', async () => {
     await broker.createTopics([{ name: 'drained', partitions: 3, replicationFactor: 2, configs: {} }], false);
     const refused = await broker.drainBroker(9);

@@ -805,6 +805,9 @@ export class Broker {
   /** Reassignments in progress, as the active controller sees them. */
   async listPartitionReassignments(topics: string[]): Promise<ListPartitionReassignmentsResponse> {
     const response = await this.options.controller.listPartitionReassignments({ topics }, this.adminTimeoutMs);
+    // Answered once this broker's metadata is as new as the controller's answer, so that a
+    // completed reassignment it reports is also what its metadata shows.
+    await this.waitForMetadata(response.metadataOffset, this.adminTimeoutMs);
     return { reassignments: response.reassignments, topicErrors: response.topicErrors.map((t) => ({ name: t.name, errorCode: t.errorCode, errorMessage: t.errorMessage })) };
   }
 

@@ -60,12 +60,26 @@ export class InProcessQuorum implements ControllerGateway {
     await broker.applyMetadata(this.current);
   }
 
-  /** Commits records as one entry and lets every broker apply the new image. */
+  /** Commits records as one entry and lets every broker apply the new image (unless held). */
   async commit(records: readonly MetadataRecord[]): Promise<number> {
     this.current = applyRecords(this.current, records, this.current.offset + 1);
     if (records.length === 0) this.current = { ...this.current, offset: this.current.offset + 1 };
-    for (const broker of this.brokers) await broker.applyMetadata(this.current);
+    if (!this.isDeliveryHeld) for (const broker of this.brokers) await broker.applyMetadata(this.current);
     return this.current.offset;
+  }
+
+  private isDeliveryHeld = false;
+
+  /**
+   * Holds new images back from the brokers, as a slow metadata stream would: commits go on,
+   * brokers keep their image until the returned function delivers the newest one.
+   */
+  holdDelivery(): () => Promise<void> {
+    this.isDeliveryHeld = true;
+    return async () => {
+      this.isDeliveryHeld = false;
+      for (const broker of this.brokers) await broker.applyMetadata(this.current);
+    };
   }
 
   /** Changes a broker's advertised endpoints (e.g. once its Kafka listener has a port). */
