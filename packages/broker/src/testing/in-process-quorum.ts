@@ -38,6 +38,7 @@ import type { ReplicaTransport } from '../replica-fetcher.js';
 export class InProcessQuorum implements ControllerGateway {
   private current: MetadataImage = EMPTY_IMAGE;
   private readonly brokers: Broker[] = [];
+  private isDeliveryHeld = false;
 
   constructor(brokerIds: readonly number[] = [1]) {
     const records: MetadataRecord[] = [];
@@ -67,8 +68,6 @@ export class InProcessQuorum implements ControllerGateway {
     if (!this.isDeliveryHeld) for (const broker of this.brokers) await broker.applyMetadata(this.current);
     return this.current.offset;
   }
-
-  private isDeliveryHeld = false;
 
   /**
    * Holds new images back from the brokers, as a slow metadata stream would: commits go on,
