@@ -114,9 +114,7 @@ export function dataKey(pid: number, baseOffset: number, lastOffset: number, siz
 
 /** The batch database's key of a batch: its batch sequence, big-endian. */
 export function batchSeqKey(batchSeq: number): Buffer {
-  const key = Buffer.allocUnsafe(BATCH_SEQ_KEY_BYTES);
-  writeUint64(key, batchSeq, 0);
-  return key;
+  return encodeUint64(batchSeq);
 }
 
 /** The batch-database key of the batch a data key names (a view into the data key, not a copy). */

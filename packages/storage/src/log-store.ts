@@ -340,8 +340,10 @@ export class LogStore {
     while (true) {
       const keys = await this.db.keys({ gte: partitionRangeStart(Prefix.data, pid), lt: partitionRangeEnd(Prefix.data, pid), limit: CLEAR_CHUNK_BATCHES }).all();
       if (keys.length === 0) break;
-      await writeChained(this.batchDb, keys.map((key): BatchOp => ({ type: 'del', key: batchSeqKeyOf(key) })), this.writeOptions);
-      await writeChained(this.db, keys.map((key): BatchOp => ({ type: 'del', key })), this.writeOptions);
+      await this.writeBytesThenIndex(
+        keys.map((key): BatchOp => ({ type: 'del', key: batchSeqKeyOf(key) })),
+        keys.map((key): BatchOp => ({ type: 'del', key })),
+      );
     }
     for (const prefix of PARTITION_PREFIXES) {
       await this.db.clear({ gte: partitionRangeStart(prefix, pid), lt: partitionRangeEnd(prefix, pid) });
@@ -403,8 +405,7 @@ export class LogStore {
         const written = await Promise.allSettled([writeChained(this.batchDb, batchOps, this.writeOptions), writeChained(this.db, indexOps, this.writeOptions)]);
         for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
       } else {
-        await writeChained(this.batchDb, batchOps, this.writeOptions);
-        await writeChained(this.db, indexOps, this.writeOptions);
+        await this.writeBytesThenIndex(batchOps, indexOps);
       }
     } catch (error) {
       // Whatever half landed, deleting those bytes and records again later is harmless; so is
@@ -417,6 +418,12 @@ export class LogStore {
     this.collected.push(...toCollect);
     if (record !== undefined) this.garbage.push(record);
     if (this.garbage.length > 0 || this.collected.length > 0) this.scheduleGarbageCollection();
+  }
+
+  /** The batch database's operations, then the index's once those are applied (see the class comment). */
+  private async writeBytesThenIndex(batchOps: BatchOp[], indexOps: BatchOp[]): Promise<void> {
+    await writeChained(this.batchDb, batchOps, this.writeOptions);
+    await writeChained(this.db, indexOps, this.writeOptions);
   }
 
   /** Deletes the bytes of removed batches soon, with a write of its own if no other write comes first. */
@@ -452,8 +459,7 @@ export class LogStore {
       const page = await this.db.iterator({ gte: prefixStart(Prefix.garbage), lt: prefixEnd(Prefix.garbage), limit: 64 }).all();
       if (page.length === 0) break;
       const deletes = page.flatMap(([, value]) => decodeGarbageRecord(value).map((key): BatchOp => ({ type: 'del', key })));
-      await writeChained(this.batchDb, deletes, this.writeOptions);
-      await writeChained(this.db, page.map(([key]): BatchOp => ({ type: 'del', key })), this.writeOptions);
+      await this.writeBytesThenIndex(deletes, page.map(([key]): BatchOp => ({ type: 'del', key })));
       records += page.length;
       batches += deletes.length;
     }

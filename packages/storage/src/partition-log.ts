@@ -1083,7 +1083,7 @@ export class PartitionLog implements WriteParticipant<PartitionWork> {
     return { ...result, cleanedUpToOffset: this.cleanedUpTo };
   }
 
-  private stoppedPass(result: Omit<CompactionResult, 'cleanedUpToOffset'>): CompactionResult {
+  private stoppedPass(result: CleaningCounts): CompactionResult {
     this.ctx.logger.info({ ...this.errorContext, cleanedUpTo: this.cleanedUpTo }, 'cleaning pass stopped: the log was truncated, deleted or failed, or its start moved');
     return { ...result, cleanedUpToOffset: this.cleanedUpTo, isComplete: false };
   }

@@ -37,7 +37,7 @@ interface ExclusiveTask {
 type PipelineItem = GroupBatch | ExclusiveTask;
 
 export interface WritePipelineOptions {
-  /** Writes one batch of operations atomically; resolves when LevelDB has applied it. */
+  /** Writes one batch of operations (the log store's write: crash-safe, see log-store.ts); resolves when LevelDB has applied it. */
   readonly writeBatch: (ops: LogOp[]) => Promise<void>;
   readonly writeBatchBytesMax: number;
   readonly pendingWriteBytesMax: number;
