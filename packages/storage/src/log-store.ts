@@ -31,7 +31,7 @@ import {
   registryKey,
   stateKey,
 } from './keys.js';
-import { writeChained } from './chained-write.js';
+import { writeChained, writeChainedInOrder } from './chained-write.js';
 import { PartitionLog } from './partition-log.js';
 import type { ProducerEntry } from './producer-state.js';
 import type { LevelDb, LogStoreContext, PartitionLogConfig } from './partition-log.js';
@@ -113,20 +113,22 @@ interface RegistryEntry {
  * times. The index database holds everything else (keys.ts), each data key naming its
  * batch's sequence.
  *
- * A write that only adds (appends, checkpoints, epochs) writes both databases at once, so an
- * append waits for one LevelDB write, not two in turn. A kill between the two can leave:
- *  - bytes no index names: all at or above the end of the `lastWrite` the index committed,
- *    which opening deletes;
- *  - index entries naming bytes never written: the index records each write's batch sequences
- *    (`lastWrite`), and opening, finding the last one's bytes missing, removes the data keys
- *    of those batches, which were never acknowledged, from the end of their partitions, with
- *    their time-index entries and size (the partitions' own recovery rolls back epochs,
- *    producer entries and the cleaner checkpoint, as after an interrupted truncation).
- * A write that deletes data keys (truncation, deletion, cleaning) writes the batch bytes
- * first, then the index, so a rewritten batch's bytes are durable before its key replaces
- * the old one, and records the deleted keys' sequences in a garbage record ('G'). A later
- * write deletes those bytes, and the one after it the record, so a crash leaves at most
- * garbage records, which opening finishes.
+ * Every write applies the batch bytes first, then the index, in one thread-pool task
+ * (writeChainedInOrder): one hop to a worker thread per store write, and a rewritten batch's
+ * bytes land before its key replaces the old one. What can still be left between the two:
+ *  - bytes no index names (a kill between the two writes): all at or above the end of the
+ *    `lastWrite` the index committed, which opening deletes;
+ *  - index entries naming bytes never written (without fsync, the operating system may
+ *    persist the index's log before the batch database's, and lose the rest in a power cut;
+ *    stores written before the writes were ordered could also hold them): the index records
+ *    each write's batch sequences (`lastWrite`), and opening, finding the last one's bytes
+ *    missing, removes the data keys of those batches, which were never acknowledged, from the
+ *    end of their partitions, with their time-index entries and size (the partitions' own
+ *    recovery rolls back epochs, producer entries and the cleaner checkpoint, as after an
+ *    interrupted truncation).
+ * A write that deletes data keys (truncation, deletion, cleaning) records the deleted keys'
+ * sequences in a garbage record ('G'). A later write deletes those bytes, and the one after it
+ * the record, so a crash leaves at most garbage records, which opening finishes.
  */
 export class LogStore {
   private readonly registry = new Map<string, RegistryEntry>();
@@ -401,12 +403,7 @@ export class LogStore {
     }
     indexOps.push({ type: 'put', key: LAST_WRITE_KEY, value: encodeLastWrite({ firstBatchSeq, batchSeqEnd: this.nextBatchSeq }) });
     try {
-      if (dropped.length === 0) {
-        const written = await Promise.allSettled([writeChained(this.batchDb, batchOps, this.writeOptions), writeChained(this.db, indexOps, this.writeOptions)]);
-        for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
-      } else {
-        await this.writeBytesThenIndex(batchOps, indexOps);
-      }
+      await this.writeBytesThenIndex(batchOps, indexOps);
     } catch (error) {
       // Whatever half landed, deleting those bytes and records again later is harmless; so is
       // deleting this write's new batches, which may have landed with no index naming them.
@@ -421,9 +418,8 @@ export class LogStore {
   }
 
   /** The batch database's operations, then the index's once those are applied (see the class comment). */
-  private async writeBytesThenIndex(batchOps: BatchOp[], indexOps: BatchOp[]): Promise<void> {
-    await writeChained(this.batchDb, batchOps, this.writeOptions);
-    await writeChained(this.db, indexOps, this.writeOptions);
+  private writeBytesThenIndex(batchOps: BatchOp[], indexOps: BatchOp[]): Promise<void> {
+    return writeChainedInOrder({ db: this.batchDb, ops: batchOps }, { db: this.db, ops: indexOps }, this.writeOptions);
   }
 
   /** Deletes the bytes of removed batches soon, with a write of its own if no other write comes first. */
