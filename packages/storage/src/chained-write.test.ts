@@ -65,6 +65,16 @@ describe('writeChainedInOrder', () => {
     await first.open();
   });
 
+  it('refuses, writing neither, when the second batch\'s database closed meanwhile', async () => {
+    const firstBatch = first.batch().put(Buffer.from('a'), Buffer.from('1'));
+    const thenBatch = then.batch().put(Buffer.from('x'), Buffer.from('1'));
+    await then.close();
+    await expect(firstBatch.write({ thenBatch })).rejects.toThrow(/not open/);
+    expect(await contents(first)).toEqual([]);
+    await then.open();
+    expect(await contents(then)).toEqual([]);
+  });
+
   it('writes the two one after the other on a binary without the paired write (a prebuilt one)', async () => {
     const paired = binding.batch_write_pair;
     binding.batch_write_pair = undefined;
