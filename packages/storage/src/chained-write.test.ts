@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeChained, writeChainedInOrder } from './chained-write.js';
 import type { LevelDb } from './partition-log.js';
+import { openStoreDatabases } from './testing/store-consistency.js';
 import type { BatchOp } from './write-pipeline.js';
 
 // classic-level's native binding, as its chained batches call it.
@@ -18,20 +18,20 @@ async function contents(db: LevelDb): Promise<string[]> {
   return (await db.iterator().all()).map(([key, value]) => `${key.toString()}=${value.toString()}`);
 }
 
+// The pair the log store writes in order: its batch database, then its index.
 describe('writeChainedInOrder', () => {
   let dir: string;
   let first: LevelDb;
   let then: LevelDb;
+  let closeBoth: () => Promise<void>;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rivulet-chained-'));
-    first = new ClassicLevel<Buffer, Buffer>(join(dir, 'first'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    then = new ClassicLevel<Buffer, Buffer>(join(dir, 'then'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await Promise.all([first.open(), then.open()]);
+    ({ batchDb: first, index: then, close: closeBoth } = await openStoreDatabases(dir));
   });
 
   afterEach(async () => {
-    await Promise.all([first.close(), then.close()]);
+    await closeBoth();
     await rm(dir, { recursive: true, force: true });
   });
 
