@@ -4,6 +4,7 @@ import { EMPTY_IMAGE, NO_LEADER, type MetadataImage, type PartitionRegistration,
 import type { controllerApi, replicationApi } from '@rivulet/proto';
 import type { AlterPartitionProposal } from '@rivulet/replication';
 import { LogStore, type FlushPolicy } from '@rivulet/storage';
+import type { ReplicaFetchAnswer, ReplicaFetchAnswerPartition } from '@rivulet/transport-grpc';
 import { FetchWaiters } from './fetch-waiters.js';
 import { DEFAULT_GROUP_COORDINATOR_SETTINGS, GROUP_OFFSETS_TOPIC, GroupService, commitOffsetsOfKnownPartitions, type GroupCoordinatorSettings } from './group-service.js';
 import { Partition } from './partition.js';
@@ -126,7 +127,7 @@ const ALTER_PARTITION_TIMEOUT_MS = 5_000;
 const ALTER_PARTITION_RETRY_MS = 500;
 /** A replica fetch waits at most this long for new records. */
 const REPLICA_FETCH_WAIT_MS_MAX = 5_000;
-const EMPTY_BUFFER = Buffer.alloc(0);
+const NO_BATCHES: readonly Buffer[] = [];
 
 function errorFields(err: unknown): { errorCode: number; errorMessage: string } {
   if (err instanceof AssertionError) throw err;
@@ -143,9 +144,9 @@ function replicaFetchAnswer(
   highWatermark: number,
   logStartOffset: number,
   logEndOffset: number,
-  records: Buffer,
-): replicationApi.ReplicaFetchPartitionData {
-  return { topic: request.topic, partition: request.partition, errorCode: error.errorCode, errorMessage: error.errorMessage, highWatermark, logStartOffset, logEndOffset, records };
+  batches: readonly Buffer[],
+): ReplicaFetchAnswerPartition {
+  return { topic: request.topic, partition: request.partition, errorCode: error.errorCode, errorMessage: error.errorMessage, highWatermark, logStartOffset, logEndOffset, batches };
 }
 
 /** errorFields plus the leader hint a client needs to go elsewhere. */
@@ -537,7 +538,7 @@ export class Broker {
    * the high watermark and the ISR. Then answers with the records after each fetch offset (up
    * to the log end, not the high watermark), waiting up to maxWaitMs for minBytes.
    */
-  async replicaFetch(request: replicationApi.ReplicaFetchRequest, signal?: AbortSignal): Promise<replicationApi.ReplicaFetchResponse> {
+  async replicaFetch(request: replicationApi.ReplicaFetchRequest, signal?: AbortSignal): Promise<ReplicaFetchAnswer> {
     // A stopped broker leads nothing. Answering at once without an error would send the
     // follower straight back, a busy loop wherever nothing in between waits on I/O.
     if (this.isStopped) throw new RivuletError('NOT_LEADER_OR_FOLLOWER', `broker ${this.options.nodeId} is stopped`);
@@ -567,7 +568,7 @@ export class Broker {
       let totalBytes = 0;
       let hasError = false;
       const partitions = await Promise.all(
-        recorded.map(async (r): Promise<replicationApi.ReplicaFetchPartitionData> => {
+        recorded.map(async (r): Promise<ReplicaFetchAnswerPartition> => {
           // The positions as they are before the read. Every follower fetch of every partition
           // comes here: answers are literals of one shape, since spreading them cost more than
           // the rest of this function.
@@ -577,7 +578,7 @@ export class Broker {
           const logEndOffset = replica?.log.logEndOffset() ?? -1;
           if (r.error !== undefined) {
             hasError = true;
-            return replicaFetchAnswer(r.request, r.error, highWatermark, logStartOffset, logEndOffset, EMPTY_BUFFER);
+            return replicaFetchAnswer(r.request, r.error, highWatermark, logStartOffset, logEndOffset, NO_BATCHES);
           }
           try {
             const limit = Math.min(r.request.partitionMaxBytes, Math.max(budget, 0));
@@ -585,13 +586,13 @@ export class Broker {
             // read returns at least one batch whatever its size, so followers never stall.
             budget -= limit;
             const read = r.request.fetchOffset >= logEndOffset ? undefined : await replica!.log.read(r.request.fetchOffset, limit);
-            const records = read?.records ?? EMPTY_BUFFER;
-            budget += limit - records.length;
-            totalBytes += records.length;
-            return replicaFetchAnswer(r.request, NO_ERROR, replica!.highWatermark, logStartOffset, logEndOffset, records);
+            const bytes = read?.byteLength ?? 0;
+            budget += limit - bytes;
+            totalBytes += bytes;
+            return replicaFetchAnswer(r.request, NO_ERROR, replica!.highWatermark, logStartOffset, logEndOffset, read?.batches ?? NO_BATCHES);
           } catch (err) {
             hasError = true;
-            return replicaFetchAnswer(r.request, errorFields(err), highWatermark, logStartOffset, logEndOffset, EMPTY_BUFFER);
+            return replicaFetchAnswer(r.request, errorFields(err), highWatermark, logStartOffset, logEndOffset, NO_BATCHES);
           }
         }),
       );

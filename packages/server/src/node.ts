@@ -7,8 +7,8 @@ import { RivuletClient } from '@rivulet/client';
 import { RivuletError, missingNodeProcessFlags, systemClock, type Logger, type NodeId } from '@rivulet/common';
 import { ControllerNode, parsePeers } from '@rivulet/controller';
 import { KafkaListener } from '@rivulet/kafka';
-import { clientApi, replicationApi } from '@rivulet/proto';
-import { ControllerChannel, GrpcServer, ReplicaChannel } from '@rivulet/transport-grpc';
+import { clientApi } from '@rivulet/proto';
+import { ControllerChannel, GrpcServer, ReplicaChannel, replicaServiceAsLeader } from '@rivulet/transport-grpc';
 import { claimDataDir } from './data-dir.js';
 import { clientApiHandlers } from './client-api-service.js';
 import { defaultConfig, validateConfig, type NodeConfig } from './config.js';
@@ -187,7 +187,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       });
       const replicaBroker = broker;
       grpc.addService(clientApi.ClientApiService, clientApiHandlers(broker, metrics, logger, () => clientControllers));
-      grpc.addService(replicationApi.ReplicaServiceService, {
+      grpc.addService(replicaServiceAsLeader, {
         replicaFetch: async (requests, write, signal) => {
           for await (const request of requests) await write(await replicaBroker.replicaFetch(request, signal));
         },

@@ -77,11 +77,15 @@ export interface AppendResult {
 }
 
 export interface ReadResult {
-  /** Whole batches, concatenated. */
-  records: Buffer;
-  batchCount: number;
+  /** Whole batches, in offset order. */
+  readonly batches: readonly Buffer[];
+  /** The batches' total size. */
+  readonly byteLength: number;
+  /** The batches concatenated; joined on first use, so a reader that sends them on as they are copies them once. */
+  readonly records: Buffer;
+  readonly batchCount: number;
   /** The offset after the last returned batch (fromOffset when nothing was returned). */
-  nextOffset: number;
+  readonly nextOffset: number;
 }
 
 /** What PartitionLog needs from the LogStore that owns it. */
@@ -1323,8 +1327,29 @@ class LogChangedError extends StorageError {
 
 /** A read's answer: the batches concatenated, or nothing at `fromOffset`. */
 function readResult(fromOffset: number, batches: Buffer[], totalBytes: number, nextOffset: number): ReadResult {
-  if (batches.length === 0) return { records: EMPTY_RECORDS, batchCount: 0, nextOffset: fromOffset };
-  return { records: batches.length === 1 ? batches[0]! : Buffer.concat(batches, totalBytes), batchCount: batches.length, nextOffset };
+  return batches.length === 0 ? new BatchesRead([], 0, fromOffset) : new BatchesRead(batches, totalBytes, nextOffset);
+}
+
+class BatchesRead implements ReadResult {
+  private joined: Buffer | undefined;
+
+  constructor(
+    readonly batches: readonly Buffer[],
+    readonly byteLength: number,
+    readonly nextOffset: number,
+  ) {}
+
+  get batchCount(): number {
+    return this.batches.length;
+  }
+
+  get records(): Buffer {
+    if (this.joined === undefined) {
+      const count = this.batches.length;
+      this.joined = count === 0 ? EMPTY_RECORDS : count === 1 ? this.batches[0]! : Buffer.concat(this.batches, this.byteLength);
+    }
+    return this.joined;
+  }
 }
 
 function appendProducerOps(ops: LogOp[], pid: number, change: ProducerStateChange): void {

@@ -9,3 +9,5 @@ export type { ControllerAddress, ControllerChannelOptions } from './controller-c
 export { ReplicaChannel } from './replica-channel.js';
 export { StreamCalls } from './stream-calls.js';
 export { answerInOrder } from './stream-answers.js';
+export { encodeReplicaFetchAnswer, replicaServiceAsLeader } from './replica-fetch-answer.js';
+export type { ReplicaFetchAnswer, ReplicaFetchAnswerPartition } from './replica-fetch-answer.js';

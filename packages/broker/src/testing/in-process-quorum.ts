@@ -23,7 +23,8 @@ import {
   type TopicOutcome,
 } from '@rivulet/metadata';
 import { RivuletError } from '@rivulet/common';
-import type { controllerApi } from '@rivulet/proto';
+import { replicationApi, type controllerApi } from '@rivulet/proto';
+import { encodeReplicaFetchAnswer } from '@rivulet/transport-grpc';
 import { Broker, type BrokerOptions, type ControllerGateway } from '../broker.js';
 import type { ReplicaTransport } from '../replica-fetcher.js';
 
@@ -204,7 +205,8 @@ export class InProcessQuorum implements ControllerGateway {
       return broker;
     };
     return {
-      replicaFetch: (request) => leader().replicaFetch(request),
+      // Through the wire encoding, as gRPC carries it.
+      replicaFetch: async (request) => replicationApi.ReplicaFetchResponse.decode(encodeReplicaFetchAnswer(await leader().replicaFetch(request))),
       offsetForLeaderEpoch: (request) => Promise.resolve(leader().offsetForLeaderEpochAsLeader(request)),
       close: () => undefined,
     };
