@@ -99,13 +99,10 @@ class RaftPeerClient {
     private readonly logger: Logger,
   ) {
     this.client = new raft.RaftServiceClient(peer.address, credentials.createInsecure(), {
+      // CLIENT_CHANNEL_OPTIONS reconnects within a second: a restarted controller must be
+      // heard from within an election timeout.
       ...CLIENT_CHANNEL_OPTIONS,
       'grpc.max_send_message_length': settings.maxSendMessageBytes,
-      // grpc-js reconnects a dropped channel by itself, but its default back-off grows to
-      // two minutes; a restarted controller must be heard from within an election timeout.
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.min_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.keepalive_permit_without_calls': 1,

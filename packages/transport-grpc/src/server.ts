@@ -16,9 +16,19 @@ const DEFAULT_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 const DEFAULT_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
 const DEFAULT_CONCURRENT_STREAMS_MAX = 256;
 
-/** Client channel options matching the server's windows; use them for every Rivulet channel. */
+/**
+ * Options for every Rivulet channel: a receive window matching the server's, and Kafka's
+ * reconnect back-off. grpc-js waits 1 s before reconnecting a dropped channel and grows the
+ * wait up to two minutes, failing calls at once meanwhile; a broker back from a restart went
+ * unused by clients that had tried it while it was down until their next attempt came up
+ * (1.1–3.1 s of produce gaps in rolling restarts). Kafka's clients reconnect after
+ * `reconnect.backoff.ms` growing to `reconnect.backoff.max.ms` (1 s); so do these.
+ */
 export const CLIENT_CHANNEL_OPTIONS = {
   'grpc-node.flow_control_window': DEFAULT_CONNECTION_WINDOW_BYTES,
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.min_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
 } as const;
 
 /**
