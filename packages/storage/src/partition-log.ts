@@ -1325,11 +1325,12 @@ class LogChangedError extends StorageError {
   }
 }
 
-/** A read's answer: the batches concatenated, or nothing at `fromOffset`. */
+/** A read's answer: its batches, or nothing at `fromOffset`. */
 function readResult(fromOffset: number, batches: Buffer[], totalBytes: number, nextOffset: number): ReadResult {
   return batches.length === 0 ? new BatchesRead([], 0, fromOffset) : new BatchesRead(batches, totalBytes, nextOffset);
 }
 
+/** A ReadResult that joins its batches only when `records` is asked for, once. */
 class BatchesRead implements ReadResult {
   private joined: Buffer | undefined;
 
