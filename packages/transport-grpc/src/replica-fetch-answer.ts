@@ -33,6 +33,7 @@ export function encodeReplicaFetchAnswer(answer: ReplicaFetchAnswer): Buffer {
   const count = answer.partitions.length;
   const heads: Uint8Array[] = new Array<Uint8Array>(count);
   const recordsBytes: number[] = new Array<number>(count);
+  const bodies: number[] = new Array<number>(count);
   let total = 0;
   for (let i = 0; i < count; i++) {
     const p = answer.partitions[i]!;
@@ -50,17 +51,16 @@ export function encodeReplicaFetchAnswer(answer: ReplicaFetchAnswer): Buffer {
     for (const batch of p.batches) bytes += batch.byteLength;
     heads[i] = head;
     recordsBytes[i] = bytes;
-    const body = head.byteLength + (bytes === 0 ? 0 : 1 + varintBytes(bytes) + bytes);
-    total += 1 + varintBytes(body) + body;
+    bodies[i] = head.byteLength + (bytes === 0 ? 0 : 1 + varintBytes(bytes) + bytes);
+    total += 1 + varintBytes(bodies[i]!) + bodies[i]!;
   }
   const out = Buffer.allocUnsafe(total);
   let pos = 0;
   for (let i = 0; i < count; i++) {
     const head = heads[i]!;
     const bytes = recordsBytes[i]!;
-    const body = head.byteLength + (bytes === 0 ? 0 : 1 + varintBytes(bytes) + bytes);
     out[pos++] = PARTITIONS_TAG;
-    pos = writeVarint(out, pos, body);
+    pos = writeVarint(out, pos, bodies[i]!);
     out.set(head, pos);
     pos += head.byteLength;
     if (bytes === 0) continue;

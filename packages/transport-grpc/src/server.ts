@@ -27,7 +27,6 @@ const DEFAULT_CONCURRENT_STREAMS_MAX = 256;
 export const CLIENT_CHANNEL_OPTIONS = {
   'grpc-node.flow_control_window': DEFAULT_CONNECTION_WINDOW_BYTES,
   'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.min_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1000,
 } as const;
 
